@@ -1,0 +1,1 @@
+"""Subcommands of the ``tinycnn`` command line, one module each (see ``tinycnn.cli``)."""
