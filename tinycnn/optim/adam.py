@@ -1,0 +1,84 @@
+"""Adam (Kingma & Ba, 2015) in the exact form Keras 3 uses.
+
+Notes
+-----
+For each parameter ``w`` with gradient ``g``, at step ``t = 1, 2, ...``, with moving averages
+``m`` and ``v`` starting at zero::
+
+    m = β1 * m + (1 - β1) * g             first moment (mean of g)
+    v = β2 * v + (1 - β2) * g**2          second moment (mean of g²)
+    lr_t = lr * sqrt(1 - β2**t) / (1 - β1**t)
+    w = w - lr_t * m / (sqrt(v) + ε)
+
+This is ``keras.optimizers.Adam`` (keras/src/optimizers/adam.py), which also writes the moment
+updates as ``m += (g - m) * (1 - β1)``; we copy that form so float32 results agree with Keras.
+
+The paper's Algorithm 1 bias-corrects the moments and puts ε outside the corrected root::
+
+    m_hat = m / (1 - β1**t)    v_hat = v / (1 - β2**t)    w = w - lr * m_hat / (sqrt(v_hat) + ε)
+
+Both are equal except for where ε sits: Keras's form equals the paper's with
+``ε_paper = ε / sqrt(1 - β2**t)`` (the "epsilon hat" of the paper's Section 2), a larger
+effective ε in the first steps. The difference matters only when ``sqrt(v)`` is near ε,
+i.e. for tiny gradients. PyTorch uses the paper's form with ε = 1e-8; Keras's default is 1e-7.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinycnn.layers.base import Array
+from tinycnn.optim.base import Optimizer
+
+
+class Adam(Optimizer):
+    """Adaptive moment estimation, Keras's update rule and defaults.
+
+    Parameters
+    ----------
+    learning_rate : float
+        ``lr`` (> 0).
+    beta_1, beta_2 : float
+        Decay rates of the first and second moment averages, in [0, 1).
+    epsilon : float
+        ``ε`` (> 0), added to ``sqrt(v)`` (see Notes of the module for the paper's placement).
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate, ("m", "v"))
+        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+
+    def _step(self, i: int, p: Array, g: Array) -> None:
+        m, v = self.slots["m"][i], self.slots["v"][i]
+        t = self.iterations
+        # Keras computes the step size in the parameter's dtype; so do we.
+        dtype = p.dtype.type
+        lr_t = dtype(self.learning_rate) * np.sqrt(1 - dtype(self.beta_2) ** t)
+        lr_t = lr_t / (1 - dtype(self.beta_1) ** t)
+        m += (g - m) * (1 - self.beta_1)
+        v += (np.square(g) - v) * (1 - self.beta_2)
+        p -= (m * lr_t) / (np.sqrt(v) + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        """Hyperparameters that rebuild this optimizer: ``Adam(**config)``."""
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
