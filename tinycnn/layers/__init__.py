@@ -1,0 +1,30 @@
+"""Layers: each file tells one layer's story (math in its docstring, then forward, backward).
+
+``LAYERS`` maps a class name to its class, so a model saved as
+``{"class_name": "Dense", "config": {...}}`` is rebuilt with ``LAYERS["Dense"](**config)``.
+"""
+
+from __future__ import annotations
+
+from tinycnn.layers.activation import get_activation
+from tinycnn.layers.base import Layer
+from tinycnn.layers.dense import Dense
+from tinycnn.layers.dropout import Dropout
+from tinycnn.layers.flatten import Flatten
+from tinycnn.layers.relu import ReLU
+from tinycnn.layers.softmax import Softmax
+
+LAYERS: dict[str, type[Layer]] = {
+    cls.__name__: cls for cls in (Dense, Flatten, ReLU, Softmax, Dropout)
+}
+
+__all__ = [
+    "LAYERS",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "ReLU",
+    "Softmax",
+    "get_activation",
+]

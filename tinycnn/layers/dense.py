@@ -1,0 +1,142 @@
+"""Dense (fully connected) layer: every output unit sees every input feature.
+
+Notes
+-----
+For a batch ``x`` of N vectors of D features, ``w`` of shape (D, units) and ``b`` of shape
+(units,)::
+
+    z[n,u] = Σ_d x[n,d] * w[d,u] + b[u]        z = x @ w + b
+    out = activation(z)                          (identity when activation is None)
+
+Backward, given ``dout`` = ∂loss/∂out (first through the activation, giving ``dz``)::
+
+    dw = x.T @ dz        db = Σ_n dz[n]        dx = dz @ w.T
+
+The kernel starts Glorot-uniform, ``w ~ U(-L, L)`` with ``L = sqrt(6 / (D + units))``, and the
+bias at zero, as in Keras. The kernel shape (D, units) is Keras's, so weights copy across.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinycnn.layers.activation import get_activation
+from tinycnn.layers.base import Array, Layer, Shape
+
+
+def glorot_uniform(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """Glorot (Xavier) uniform initialisation, float32, as Keras's default kernel initialiser.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the kernel to make.
+    fan_in, fan_out : int
+        Inputs feeding one output unit and outputs fed by one input unit (for a conv kernel
+        (KH, KW, C, F): ``KH*KW*C`` and ``KH*KW*F``).
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    w : ndarray, float32, shape ``shape``
+        Uniform on ``[-L, L)`` with ``L = sqrt(6 / (fan_in + fan_out))``, which keeps the
+        variance of activations and of gradients roughly constant from layer to layer.
+    """
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+class Dense(Layer):
+    """Fully connected layer ``out = activation(x @ w + b)``.
+
+    Parameters
+    ----------
+    units : int
+        Number of output features.
+    activation : {None, "linear", "relu", "softmax"}
+        Applied after the affine map; available as ``layer.activation`` (a layer or None).
+    name : str, optional
+        Layer name shown by ``Sequential.summary``.
+
+    Attributes
+    ----------
+    params : dict
+        ``{"w": (D, units), "b": (units,)}`` after ``build``.
+    """
+
+    def __init__(self, units: int, activation: str | None = None, name: str | None = None):
+        super().__init__(name)
+        if int(units) != units or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation_name = activation
+        self.activation = get_activation(activation)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator | None = None) -> None:
+        """Make ``w`` (D, units) Glorot-uniform and ``b`` (units,) zero, for inputs (D,)."""
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"{self.describe()}: expected input shape (D,) (one vector per example; "
+                f"use Flatten first), got {tuple(input_shape)}"
+            )
+        super().build(input_shape)
+        rng = rng if rng is not None else np.random.default_rng()
+        (D,) = self.input_shape
+        self.params = {
+            "w": glorot_uniform((D, self.units), D, self.units, rng),
+            "b": np.zeros(self.units, dtype=np.float32),
+        }
+        self.grads = {key: np.zeros_like(p) for key, p in self.params.items()}
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        """``(units,)`` for inputs ``(D,)``."""
+        return (self.units,)
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """Affine map, then the activation.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D)
+            Cast to the dtype of the parameters.
+        training : bool
+            Unused: Dense behaves the same in training and inference.
+
+        Returns
+        -------
+        out : ndarray, shape (N, units)
+        """
+        w, b = self.params["w"], self.params["b"]
+        if x.ndim != 2 or x.shape[1] != w.shape[0]:
+            raise ValueError(
+                f"{self.describe()}: expected input of shape (N, {w.shape[0]}), got {x.shape}"
+            )
+        x = x.astype(w.dtype, copy=False)
+        self._cache = x
+        z = x @ w + b  # (N, units)
+        return z if self.activation is None else self.activation.forward(z, training)
+
+    def backward(self, dout: Array) -> Array:
+        """Fill ``grads["w"]``, ``grads["b"]``; return ∂loss/∂x.
+
+        Parameters
+        ----------
+        dout : ndarray, shape (N, units)
+            ∂loss/∂out.
+
+        Returns
+        -------
+        dx : ndarray, shape (N, D)
+        """
+        x = self._cache
+        dz = dout if self.activation is None else self.activation.backward(dout)
+        self.grads["w"] = x.T @ dz  # (D, units)
+        self.grads["b"] = dz.sum(axis=0)  # (units,)
+        return dz @ self.params["w"].T  # (N, D)
+
+    def get_config(self) -> dict[str, Any]:
+        """``{"units", "activation", "name"}``: rebuilds the layer with ``Dense(**config)``."""
+        return {"units": self.units, "activation": self.activation_name, **super().get_config()}
