@@ -1,0 +1,367 @@
+"""Sequential: a stack of layers, each feeding the next, with Keras's interface.
+
+The forward pass runs the layers in order; the backward pass runs their ``backward`` in reverse,
+each turning ∂loss/∂(its output) into ∂loss/∂(its input) and filling its ``grads`` on the way
+(the chain rule, one layer at a time)::
+
+    model = Sequential([Flatten(), Dense(10, activation="softmax")], input_shape=(28, 28, 1))
+    logits = model.forward(x, training=True, logits=True)   # (N, 10), final softmax skipped
+    loss = ce.forward(logits, y)
+    model.backward(ce.backward())                          # fills every layer's grads
+    opt.update(*zip(*[(p, g) for _, p, g in model.params_and_grads()]))
+
+Training on logits (``logits=True``) lets the fused, stable ``SoftmaxCrossEntropy`` stand in
+for the model's final softmax; ``forward(x)`` alone returns probabilities, as Keras's model does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from tinycnn.layers.base import Array, Layer, Shape
+from tinycnn.layers.softmax import Softmax
+
+# Keras's automatic names where its class name differs from ours.
+KERAS_NAMES = {"MaxPool2D": "max_pooling2d"}
+
+
+def keras_name(layer: Layer) -> str:
+    """Keras's default base name of a layer: ``Conv2D`` -> ``conv2d``, ``ReLU`` -> ``re_lu``."""
+    cls = type(layer).__name__
+    if cls in KERAS_NAMES:
+        return KERAS_NAMES[cls]
+    snake = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", snake).lower()
+
+
+def readable_size(n_bytes: float) -> str:
+    """``900136`` -> ``"879.04 KB"`` (powers of 1024, as Keras's summary prints them)."""
+    units = ["B", "KB", "MB", "GB"]
+    while n_bytes >= 1024 and len(units) > 1:
+        n_bytes /= 1024
+        units.pop(0)
+    return f"{n_bytes:.2f} {units[0]}"
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : iterable of Layer, optional
+        Added in order with ``add``.
+    input_shape : tuple of int, optional
+        Shape of one example, e.g. ``(28, 28, 1)``; when given, the model is built at once.
+        Otherwise it is built by ``build`` or by the first ``forward``.
+    seed : int, optional
+        Seed of the generator that initialises the weights (and drives Dropout layers that
+        have no seed of their own).
+
+    Attributes
+    ----------
+    layers : list of Layer
+        Each named uniquely, Keras style: ``conv2d``, ``conv2d_1``, ``max_pooling2d``, ...
+    optimizer, loss
+        Set by ``compile``.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer] | None = None,
+        input_shape: Shape | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.layers: list[Layer] = []
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.input_shape: Shape | None = None
+        self.output_shapes: list[Shape] = []
+        self.built = False
+        self.optimizer: Any = None
+        self.loss: Any = None
+        self.metrics: tuple[str, ...] = ()
+        self._logits: bool | None = None
+        for layer in layers or ():
+            self.add(layer)
+        if input_shape is not None:
+            self.build(input_shape)
+
+    # -- assembling -----------------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        """Append ``layer``, giving it a unique name if it has none (built at once if the model is).
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not a Layer, or its name is already taken.
+        """
+        if not isinstance(layer, Layer):
+            raise ValueError(f"expected a Layer, got {type(layer).__name__}")
+        taken = {other.name for other in self.layers}
+        if layer.name is None:
+            base, i = keras_name(layer), 0
+            layer.name = base
+            while layer.name in taken:
+                i += 1
+                layer.name = f"{base}_{i}"
+        elif layer.name in taken:
+            raise ValueError(f"layer name {layer.name!r} is already used in this model")
+        self.layers.append(layer)
+        if self.built:
+            shape = self.output_shapes[-1] if len(self.layers) > 1 else self.input_shape
+            layer.build(shape, self.rng)
+            self.output_shapes.append(layer.output_shape(shape))
+
+    def build(self, input_shape: Shape, rng: np.random.Generator | None = None) -> None:
+        """Build every layer for examples of ``input_shape`` (no batch axis), making weights.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            E.g. ``(28, 28, 1)``.
+        rng : numpy.random.Generator, optional
+            Overrides the model's own generator (made from ``seed``).
+        """
+        rng = rng if rng is not None else self.rng
+        shape = self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shapes = []
+        for layer in self.layers:
+            layer.build(shape, rng)
+            shape = layer.output_shape(shape)
+            self.output_shapes.append(shape)
+        self.built = True
+
+    # -- computing ------------------------------------------------------------------------
+    def forward(self, x: Array, training: bool = False, logits: bool = False) -> Array:
+        """Run the layers in order.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape)
+            A batch, e.g. (N, 28, 28, 1).
+        training : bool
+            Training mode (Dropout drops).
+        logits : bool
+            Stop before a final softmax (a ``Softmax`` layer or ``activation="softmax"``), for
+            the fused loss. Other models are unaffected.
+
+        Returns
+        -------
+        out : ndarray, shape (N, *output_shape)
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have shape (N, *input_shape).
+        """
+        x = np.asarray(x)
+        if not self.built:
+            self.build(x.shape[1:])
+        self._check_input(x)
+        self._logits = logits
+        with self._softmax_skipped(logits) as layers:
+            for layer in layers:
+                x = layer.forward(x, training)
+        return x
+
+    def backward(self, dout: Array) -> Array:
+        """Run ``backward`` through the layers in reverse, filling every layer's ``grads``.
+
+        Parameters
+        ----------
+        dout : ndarray, shape (N, *output_shape)
+            ∂loss/∂(what the last ``forward`` returned): ∂loss/∂logits after
+            ``forward(..., logits=True)``.
+
+        Returns
+        -------
+        dx : ndarray, shape (N, *input_shape)
+        """
+        if self._logits is None:
+            raise RuntimeError("call forward before backward")
+        with self._softmax_skipped(self._logits) as layers:
+            for layer in reversed(layers):
+                dout = layer.backward(dout)
+        return dout
+
+    @contextmanager
+    def _softmax_skipped(self, skip: bool) -> Iterator[list[Layer]]:
+        """Yield the layers to run; with ``skip``, without the model's final softmax."""
+        last = self.layers[-1] if self.layers else None
+        if skip and isinstance(last, Softmax):
+            yield self.layers[:-1]
+        elif skip and isinstance(getattr(last, "activation", None), Softmax):
+            activation, last.activation = last.activation, None  # type: ignore[union-attr]
+            try:
+                yield self.layers
+            finally:
+                last.activation = activation  # type: ignore[union-attr]
+        else:
+            yield self.layers
+
+    def _check_input(self, x: np.ndarray) -> None:
+        if x.shape[1:] != self.input_shape or x.ndim < 2:
+            expected = ", ".join(["N", *map(str, self.input_shape)])
+            raise ValueError(f"model expected input of shape ({expected}), got {x.shape}")
+
+    # -- parameters -----------------------------------------------------------------------
+    def params_and_grads(self) -> list[tuple[str, Array, Array]]:
+        """``(name, param, grad)`` for every parameter tensor, in ``get_weights`` order.
+
+        The arrays themselves (not copies): an optimizer updates ``param`` in place. Call this
+        after each ``backward``, which may replace the ``grad`` arrays.
+        """
+        return [
+            (f"{layer.name}/{key}", layer.params[key], layer.grads[key])
+            for layer in self.layers
+            for key in layer.params
+        ]
+
+    def get_weights(self) -> list[Array]:
+        """Copies of all parameters in Keras's order and shapes: ``[kernel, bias]`` per layer."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[Array]) -> None:
+        """Load weights in Keras's order and shapes (e.g. ``keras_model.get_weights()``).
+
+        Raises
+        ------
+        ValueError
+            If the number of arrays or any shape differs; then nothing is changed.
+        """
+        self._require_built()
+        names = [name for name, _, _ in self.params_and_grads()]
+        if len(weights) != len(names):
+            raise ValueError(f"expected {len(names)} weight arrays ({names}), got {len(weights)}")
+        for name, (_, param, _), w in zip(names, self.params_and_grads(), weights, strict=True):
+            if np.shape(w) != param.shape:
+                raise ValueError(
+                    f"weight {name!r}: expected shape {param.shape}, got {np.shape(w)}"
+                )
+        start = 0
+        for layer in self.layers:
+            stop = start + len(layer.params)
+            layer.set_weights(weights[start:stop])
+            start = stop
+
+    def count_params(self) -> int:
+        """Total number of scalar parameters."""
+        self._require_built()
+        return sum(layer.count_params() for layer in self.layers)
+
+    def astype(self, dtype: type | np.dtype) -> Sequential:
+        """Cast every parameter to ``dtype`` in place (float64 for gradient checks)."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def _require_built(self) -> None:
+        if not self.built:
+            raise ValueError("the model is not built: give input_shape or call build() first")
+
+    # -- reporting ------------------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print a Keras-style table: layer (type), output shape, parameter count, totals.
+
+        Parameters
+        ----------
+        print_fn : callable
+            Called once per line (``print`` by default; pass ``lines.append`` to capture).
+        """
+        self._require_built()
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for layer, shape in zip(self.layers, self.output_shapes, strict=True):
+            out = "(" + ", ".join(["None", *map(str, shape)]) + ")"
+            rows.append(
+                (f"{layer.name} ({type(layer).__name__})", out, f"{layer.count_params():,}")
+            )
+        widths = [max(len(row[i]) for row in rows) + 4 for i in range(2)]
+        widths.append(max(len(row[2]) for row in rows))
+        width = sum(widths)
+        lines = ['Model: "sequential"', "_" * width]
+        for i, (name, shape, count) in enumerate(rows):
+            lines.append(f"{name:<{widths[0]}}{shape:<{widths[1]}}{count:>{widths[2]}}")
+            lines.append("=" * width if i in (0, len(rows) - 1) else "")
+        total = self.count_params()
+        size = readable_size(sum(p.nbytes for _, p, _ in self.params_and_grads()))
+        lines += [
+            f"Total params: {total:,} ({size})",
+            f"Trainable params: {total:,} ({size})",
+            "Non-trainable params: 0 (0.00 B)",
+            "_" * width,
+        ]
+        for line in lines:
+            print_fn(line)
+
+    # -- configuration --------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable description that ``Sequential.from_config`` rebuilds."""
+        return {
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "seed": self.seed,
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """Rebuild a model (fresh weights) from ``get_config()``'s output."""
+        from tinycnn.layers import LAYERS
+
+        layers = [LAYERS[spec["class_name"]](**spec["config"]) for spec in config["layers"]]
+        return cls(layers, input_shape=config.get("input_shape"), seed=config.get("seed"))
+
+    # -- training, inference and saving (in tinycnn.train and tinycnn.io) ----------------
+    def compile(
+        self,
+        optimizer: Any = "adam",
+        loss: Any = "softmax_cross_entropy",
+        metrics: Iterable[str] = ("accuracy",),
+    ) -> None:
+        """Choose the optimizer and loss for ``fit`` (names as in Keras, or objects)."""
+        from tinycnn.losses import get_loss
+        from tinycnn.optim import get_optimizer
+
+        self.optimizer = get_optimizer(optimizer)
+        self.loss = get_loss(loss)
+        self.metrics = tuple(metrics)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
+        """Train; see ``tinycnn.train.fit``."""
+        from tinycnn.train import fit
+
+        return fit(self, x, y, **kwargs)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
+        """Loss and metrics on ``(x, y)``; see ``tinycnn.train.evaluate``."""
+        from tinycnn.train import evaluate
+
+        return evaluate(self, x, y, **kwargs)
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> Array:
+        """Outputs for ``x`` in batches; see ``tinycnn.train.predict``."""
+        from tinycnn.train import predict
+
+        return predict(self, x, batch_size=batch_size)
+
+    def predict_classes(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Most likely class of each example; see ``tinycnn.train.predict_classes``."""
+        from tinycnn.train import predict_classes
+
+        return predict_classes(self, x, batch_size=batch_size)
+
+    def save(self, path: str) -> None:
+        """Save architecture, weights and optimizer state; see ``tinycnn.io.save_model``."""
+        from tinycnn.io import save_model
+
+        save_model(self, path)
+
+    def __repr__(self) -> str:
+        return f"Sequential({self.layers!r})"
