@@ -8,22 +8,26 @@ from __future__ import annotations
 
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Layer
+from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.dense import Dense
 from tinycnn.layers.dropout import Dropout
 from tinycnn.layers.flatten import Flatten
+from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
 from tinycnn.layers.softmax import Softmax
 
 LAYERS: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (Dense, Flatten, ReLU, Softmax, Dropout)
+    cls.__name__: cls for cls in (Conv2D, MaxPool2D, Dense, Flatten, ReLU, Softmax, Dropout)
 }
 
 __all__ = [
     "LAYERS",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
     "Layer",
+    "MaxPool2D",
     "ReLU",
     "Softmax",
     "get_activation",
