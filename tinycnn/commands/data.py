@@ -83,7 +83,7 @@ def _print_splits(splits) -> None:
     """Two lines: the count, image shape and per-class label counts of train and test."""
     import numpy as np
 
-    for part, (x, y) in zip(("train", "test"), splits):
+    for part, (x, y) in zip(("train", "test"), splits, strict=True):
         counts = " ".join(str(c) for c in np.bincount(y))
         shape = "x".join(str(s) for s in x.shape[1:])
         print(f"  {part:<5} {len(x):>6,} images {shape}, labels per class: {counts}")

@@ -132,7 +132,7 @@ def stratified_split(
     classes, class_counts = np.unique(y, return_counts=True)
     n_val = stratified_counts(class_counts, round(validation_fraction * y.shape[0]))
     is_val = np.zeros(y.shape[0], dtype=bool)
-    for k, m in zip(classes, n_val):
+    for k, m in zip(classes, n_val, strict=True):
         members = np.flatnonzero(y == k)
         is_val[rng.permutation(members)[:m]] = True
     return (x[~is_val], y[~is_val]), (x[is_val], y[is_val])
