@@ -1,0 +1,327 @@
+"""Gradient checking: compare ``backward`` with central differences, in float64.
+
+``gradcheck(layer, x)`` perturbs, one at a time, every element of the input and of every
+parameter tensor and measures how a scalar ``f`` responds::
+
+    numeric[i] = (f(t + eps*e_i) - f(t - eps*e_i)) / (2*eps)      error O(eps²) for smooth f
+
+and compares it with the analytic gradient that ``backward`` returns (``dx``) or stores
+(``grads``). The scalar is
+
+- ``f = Σ out * dout`` for a layer or a model, with a random upstream gradient ``dout`` (seeded,
+  never all ones: ones would hide, e.g., a transposed gradient), so ``∂f/∂x = backward(dout)``;
+- the loss, when a ``loss`` is given (a model's ``forward(..., logits=True)`` feeds it), or when
+  the target is itself a loss (``x`` are then the logits and ``y`` the labels).
+
+The target is copied and cast to float64 first: in float32 the differences would drown in
+rounding. Outputs are differenced *before* they are weighted and summed, so entries that an
+element does not reach cancel exactly and add no rounding noise.
+
+**Relative error.** Per element, with analytic ``a`` and numeric ``n``::
+
+    error = |a - n| / max(|a| + |n|, floor),    floor = 1e-2 * max over the tensor of |a|, |n|
+
+(and at least 1e-12). A plain ``|a - n| / (|a| + |n|)`` blows up on elements that are tiny by
+chance, where the numeric value is mostly rounding noise (about 1e-16 * |f| / eps); the floor
+measures those against 1% of the tensor's largest gradient instead. A real bug still stands out:
+errors are then of order 1e-2 to 1, against 1e-10 or so for a correct float64 backward.
+
+**Kinks.** ReLU and max-pooling are not differentiable where a ReLU input is 0 or two window
+entries tie. If ``t ± eps`` straddles such a point, the difference quotient mixes two slopes and
+disagrees with ``backward`` although nothing is wrong. To tell kinks from bugs, every layer that
+has a ``decision_state()`` method (ReLU: its mask ``x > 0``; MaxPool2D: its argmax switches)
+reports it after each forward pass, for the target and every layer inside it (``model.layers``,
+activation shortcuts ``layer.activation``). An element is a *kink* when any decision state differs
+between ``t + eps`` and ``t - eps``; kinks are counted and left out of the error. For layers
+without decision states, ``kink_tol`` adds a second test: an element is also a kink when its two
+one-sided slopes differ by more than ``kink_tol`` (they differ by about ``eps * |f''|`` where
+``f`` is smooth).
+
+**Randomness.** With ``training=True`` (e.g. Dropout), every random generator found on the layers
+(an attribute ``rng`` holding an ``np.random.Generator``) is rewound to the same state before
+each forward pass, so every evaluation draws the same mask.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tinycnn.layers.base import Array, Layer
+
+
+@dataclass(frozen=True)
+class TensorCheck:
+    """The check of one tensor (the input ``"x"`` or a parameter such as ``"conv2d/w"``).
+
+    Attributes
+    ----------
+    name : str
+    shape : tuple of int
+    max_rel_error : float
+        Largest relative error over the elements that are not kinks (0.0 if there are none).
+    n_checked : int
+        Elements whose error counts, i.e. all elements minus the kinks.
+    n_kinks : int
+        Elements left out because a perturbation crossed a kink.
+    worst_index : tuple of int or None
+        Index of the element with the largest error (None if nothing was checked).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    max_rel_error: float
+    n_checked: int
+    n_kinks: int
+    worst_index: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class GradcheckResult:
+    """Outcome of ``gradcheck``: one ``TensorCheck`` per tensor; ``str()`` is a report table."""
+
+    target: str
+    tensors: list[TensorCheck]
+    tolerance: float
+    eps: float
+
+    @property
+    def max_rel_error(self) -> float:
+        """Largest relative error over all tensors, kinks excluded."""
+        # np.max, unlike max(), propagates a NaN error instead of hiding it
+        return float(np.max([t.max_rel_error for t in self.tensors], initial=0.0))
+
+    @property
+    def ok(self) -> bool:
+        """True when ``max_rel_error <= tolerance``."""
+        return self.max_rel_error <= self.tolerance
+
+    def __str__(self) -> str:
+        lines = [
+            f"gradcheck {self.target} (float64, eps={self.eps:g})",
+            f"  {'tensor':<24} {'shape':<16} {'max rel error':>13} {'checked':>8} "
+            f"{'kinks':>6}  worst index",
+        ]
+        for t in self.tensors:
+            lines.append(
+                f"  {t.name:<24} {str(t.shape):<16} {t.max_rel_error:>13.2e} {t.n_checked:>8} "
+                f"{t.n_kinks:>6}  {t.worst_index}"
+            )
+        verdict = "OK" if self.ok else "FAIL"
+        relation = "<=" if self.ok else ">"
+        lines.append(
+            f"  {verdict}: max rel error {self.max_rel_error:.2e} {relation} tolerance "
+            f"{self.tolerance:g} (kinks excluded)"
+        )
+        return "\n".join(lines)
+
+
+def relative_error(analytic: Array, numeric: Array) -> Array:
+    """Elementwise ``|a - n| / max(|a| + |n|, floor)``, floor = 1% of the largest ``|a|``, ``|n|``.
+
+    Parameters
+    ----------
+    analytic, numeric : ndarray, same shape
+        The two gradients of one tensor.
+
+    Returns
+    -------
+    error : ndarray, same shape
+        See the module docstring for why the floor is there.
+    """
+    magnitude = np.abs(analytic) + np.abs(numeric)
+    largest = max(np.abs(analytic).max(initial=0.0), np.abs(numeric).max(initial=0.0))
+    floor = max(1e-2 * largest, 1e-12)
+    return np.abs(analytic - numeric) / np.maximum(magnitude, floor)
+
+
+def gradcheck(
+    target: Any,
+    x: Array,
+    y: Array | None = None,
+    *,
+    loss: Any = None,
+    dout: Array | None = None,
+    eps: float = 1e-6,
+    seed: int = 0,
+    kink_tol: float | None = None,
+    training: bool = False,
+    tolerance: float = 1e-6,
+    verbose: bool = False,
+) -> GradcheckResult:
+    """Check the gradients of a layer, a model or a loss against central differences.
+
+    Parameters
+    ----------
+    target : Layer, Sequential or loss
+        What to check. It is deep-copied and cast to float64; the caller's object is untouched.
+        A layer must be built. A loss needs ``y`` and has ``forward(logits, y)`` and
+        ``backward()``.
+    x : ndarray, shape (N, ...)
+        Input (for a loss: the logits). Checked as the tensor named ``"x"``.
+    y : ndarray, optional
+        Labels, for a loss target or with ``loss``.
+    loss : loss object, optional
+        Check ``f = loss(target(x), y)`` instead of ``Σ out * dout``.
+    dout : ndarray, shaped like the output, optional
+        Upstream gradient; default: standard normal values drawn with ``seed``.
+    eps : float
+        Perturbation size.
+    seed : int
+        Seed of the default ``dout``.
+    kink_tol : float, optional
+        Also flag elements whose one-sided slopes differ by more than this (see module docs).
+    training : bool
+        Run ``forward(..., training=True)``, with random generators rewound before each pass.
+    tolerance : float
+        ``result.ok`` is ``max_rel_error <= tolerance``.
+    verbose : bool
+        Print the report.
+
+    Returns
+    -------
+    GradcheckResult
+    """
+    probe = _Probe(target, x, y, loss, dout, training, seed)
+    checks = [
+        _check_tensor(name, tensor, analytic, probe, eps, kink_tol)
+        for name, tensor, analytic in probe.gradients()
+    ]
+    label = repr(target) if isinstance(target, Layer) else type(target).__name__
+    result = GradcheckResult(label, checks, tolerance, eps)
+    if verbose:
+        print(result)
+    return result
+
+
+class _Probe:
+    """The float64 copy of the target, evaluated as ``f = Σ value * weight``.
+
+    ``value`` is the output (``weight`` = the upstream gradient) or the loss (``weight`` = 1).
+    """
+
+    def __init__(self, target, x, y, loss, dout, training: bool, seed: int) -> None:
+        self.target = copy.deepcopy(target)
+        if hasattr(self.target, "astype"):
+            self.target.astype(np.float64)
+        self.is_loss = not (isinstance(target, Layer) or hasattr(target, "layers"))
+        self.loss = copy.deepcopy(loss)
+        self.x = np.array(x, dtype=np.float64)
+        y = None if y is None else np.asarray(y)
+        self.y = y.astype(np.float64) if y is not None and y.dtype.kind == "f" else y
+        self.training = training
+        self._rng_states = [
+            (rng, copy.deepcopy(rng.bit_generator.state)) for rng in _generators(self.target)
+        ]
+        out = self.value()
+        if self.is_loss or self.loss is not None:
+            self.weight: Array = np.ones(())
+        elif dout is None:
+            self.weight = np.random.default_rng(seed).standard_normal(out.shape)
+        else:
+            self.weight = _same_shape(np.array(dout, dtype=np.float64), out.shape, "dout")
+
+    def value(self) -> Array:
+        """One forward pass from the same random state: the output, or the loss (0-d)."""
+        for rng, state in self._rng_states:
+            rng.bit_generator.state = copy.deepcopy(state)
+        if self.is_loss:
+            return np.array(self.target.forward(self.x, self.y), dtype=np.float64)
+        if hasattr(self.target, "layers"):
+            logits = self.loss is not None
+            out = self.target.forward(self.x, training=self.training, logits=logits)
+        else:
+            out = self.target.forward(self.x, training=self.training)
+        if self.loss is not None:
+            out = self.loss.forward(out, self.y)
+        return np.array(out, dtype=np.float64)
+
+    def gradients(self) -> list[tuple[str, Array, Array]]:
+        """``(name, tensor, analytic gradient)`` for ``x`` and every parameter tensor."""
+        self.value()
+        if self.is_loss:
+            dx = self.target.backward()
+        else:
+            upstream = self.weight if self.loss is None else self.loss.backward()
+            dx = self.target.backward(upstream)
+        checks = [("x", self.x, _same_shape(np.array(dx), self.x.shape, "backward's dx"))]
+        for name, param, grad in _parameters(self.target):
+            checks.append((name, param, _same_shape(np.array(grad), param.shape, name)))
+        return checks
+
+    def decision_states(self) -> list[np.ndarray]:
+        """The ``decision_state()`` of every layer that has one, after the last forward."""
+        return [
+            np.array(layer.decision_state())
+            for layer in _sublayers(self.target)
+            if callable(getattr(layer, "decision_state", None))
+        ]
+
+
+def _check_tensor(name, tensor, analytic, probe: _Probe, eps, kink_tol) -> TensorCheck:
+    """Compare one tensor's analytic gradient with central differences."""
+    numeric, kinks = _numerical_gradient(tensor, probe, eps, kink_tol)
+    error = np.where(kinks, -np.inf, relative_error(analytic, numeric))
+    n_kinks = int(kinks.sum())
+    if n_kinks == tensor.size:
+        return TensorCheck(name, tensor.shape, 0.0, 0, n_kinks, None)
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(error), tensor.shape))
+    return TensorCheck(
+        name, tensor.shape, float(error[worst]), tensor.size - n_kinks, n_kinks, worst
+    )
+
+
+def _numerical_gradient(tensor, probe: _Probe, eps, kink_tol) -> tuple[Array, np.ndarray]:
+    """Central differences of ``f`` for every element of ``tensor`` (perturbed in place)."""
+    numeric = np.zeros(tensor.shape)
+    kinks = np.zeros(tensor.shape, dtype=bool)
+    value_0 = probe.value()
+    for idx in np.ndindex(tensor.shape):
+        original = tensor[idx]
+        tensor[idx] = original + eps
+        value_plus, states_plus = probe.value(), probe.decision_states()
+        tensor[idx] = original - eps
+        value_minus, states_minus = probe.value(), probe.decision_states()
+        tensor[idx] = original
+        numeric[idx] = np.sum((value_plus - value_minus) * probe.weight) / (2 * eps)
+        kinks[idx] = any(
+            not np.array_equal(a, b) for a, b in zip(states_plus, states_minus, strict=True)
+        )
+        if kink_tol is not None:
+            slope_change = np.sum((value_plus - 2 * value_0 + value_minus) * probe.weight) / eps
+            kinks[idx] |= abs(slope_change) > kink_tol
+    return numeric, kinks
+
+
+def _sublayers(target: Any) -> Iterator[Any]:
+    """The target and every layer inside it: model layers and activation shortcuts."""
+    yield target
+    for layer in getattr(target, "layers", ()):
+        yield from _sublayers(layer)
+    activation = getattr(target, "activation", None)
+    if isinstance(activation, Layer):
+        yield from _sublayers(activation)
+
+
+def _generators(target: Any) -> list[np.random.Generator]:
+    """Random generators held as ``.rng`` by the target or its layers (e.g. Dropout)."""
+    found = [getattr(layer, "rng", None) for layer in _sublayers(target)]
+    return [rng for rng in found if isinstance(rng, np.random.Generator)]
+
+
+def _parameters(target: Any) -> list[tuple[str, Array, Array]]:
+    """``(name, param, grad)`` for a model (``params_and_grads``) or a single layer."""
+    if hasattr(target, "params_and_grads"):
+        return list(target.params_and_grads())
+    params = getattr(target, "params", {})
+    return [(f"{target.describe()}/{key}", params[key], target.grads[key]) for key in params]
+
+
+def _same_shape(array: Array, shape: tuple[int, ...], what: str) -> Array:
+    if array.shape != tuple(shape):
+        raise ValueError(f"gradcheck: {what} should have shape {tuple(shape)}, got {array.shape}")
+    return array

@@ -1,0 +1,125 @@
+"""Numba twins of ``im2col`` and ``col2im``: same signatures, bit-identical results.
+
+See ``tinycnn/kernels/im2col.py`` for the maths and the reading order; this file only makes the
+same data movement fast.
+
+Notes
+-----
+``im2col`` copies; ``col2im`` adds. Both skip the padded copy ``x_pad`` of the reference: a
+position outside the image reads as zero (``im2col``) or is dropped (``col2im``, whose
+reference crops those sums away). ``col2im`` adds the contributions to each ``dx`` element in the
+reference's order (kernel row ``p``, then kernel column ``q``), starting from zero, so every sum
+is rounded exactly as the reference rounds it. The loops run in parallel over the batch axis
+only (``prange``); no ``fastmath``. Compiled code is cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from tinycnn.kernels.im2col import output_hw, pad_amounts, to_pair
+
+__all__ = ["col2im", "im2col"]
+
+
+def _geometry(x_shape, KH, KW, S, padding: str):
+    """``(KH, KW, SH, SW, OH, OW, PT, PL)``: window, strides, output size, top/left padding."""
+    if len(x_shape) != 4:
+        raise ValueError(f"expected a 4-D (N, H, W, C) input, got shape {tuple(x_shape)}")
+    KH, KW = to_pair((KH, KW), "(KH, KW)")
+    SH, SW = to_pair(S, "S")
+    OH, OW = output_hw(x_shape, KH, KW, (SH, SW), padding)
+    (top, _), (left, _) = pad_amounts(x_shape, KH, KW, (SH, SW), padding)
+    return KH, KW, SH, SW, OH, OW, top, left
+
+
+@nb.njit(parallel=True, cache=True)
+def _im2col(x, KH, KW, SH, SW, OH, OW, PT, PL, cols):
+    N, H, W, C = x.shape
+    for n in nb.prange(N):
+        for i in range(OH):
+            for j in range(OW):
+                row = (n * OH + i) * OW + j
+                for p in range(KH):
+                    h = SH * i + p - PT
+                    for q in range(KW):
+                        w = SW * j + q - PL
+                        col = (p * KW + q) * C
+                        if 0 <= h < H and 0 <= w < W:
+                            for c in range(C):
+                                cols[row, col + c] = x[n, h, w, c]
+                        else:
+                            for c in range(C):
+                                cols[row, col + c] = 0
+
+
+@nb.njit(parallel=True, cache=True)
+def _col2im(cols, KH, KW, SH, SW, OH, OW, PT, PL, dx):
+    N, H, W, C = dx.shape
+    for n in nb.prange(N):
+        dx[n] = 0
+        for p in range(KH):
+            for q in range(KW):
+                col = (p * KW + q) * C
+                for i in range(OH):
+                    h = SH * i + p - PT
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(OW):
+                        w = SW * j + q - PL
+                        if w < 0 or w >= W:
+                            continue
+                        row = (n * OH + i) * OW + j
+                        for c in range(C):
+                            dx[n, h, w, c] += cols[row, col + c]
+
+
+def im2col(x, KH: int, KW: int, S=1, padding: str = "valid"):
+    """Numba twin of :func:`tinycnn.kernels.im2col.im2col` (bit-identical).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C)
+    KH, KW : int
+        Kernel height and width.
+    S : int or (int, int)
+        Strides.
+    padding : {"valid", "same"}
+
+    Returns
+    -------
+    cols : ndarray, shape (N*OH*OW, KH*KW*C)
+    """
+    KH, KW, SH, SW, OH, OW, PT, PL = _geometry(x.shape, KH, KW, S, padding)
+    N, _, _, C = x.shape
+    cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
+    _im2col(x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
+    return cols
+
+
+def col2im(cols, x_shape, KH: int, KW: int, S=1, padding: str = "valid"):
+    """Numba twin of :func:`tinycnn.kernels.im2col.col2im` (bit-identical).
+
+    Parameters
+    ----------
+    cols : ndarray, shape (N*OH*OW, KH*KW*C)
+    x_shape : tuple (N, H, W, C)
+    KH, KW, S, padding
+        As for :func:`im2col`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, H, W, C)
+        The sum of every column entry back at the input position it was copied from.
+    """
+    KH, KW, SH, SW, OH, OW, PT, PL = _geometry(tuple(x_shape), KH, KW, S, padding)
+    N, H, W, C = x_shape
+    if cols.shape != (N * OH * OW, KH * KW * C):
+        raise ValueError(
+            f"col2im cols: expected shape {(N * OH * OW, KH * KW * C)} for x_shape "
+            f"{tuple(x_shape)}, got {cols.shape}"
+        )
+    dx = np.empty((N, H, W, C), dtype=cols.dtype)
+    _col2im(cols, KH, KW, SH, SW, OH, OW, PT, PL, dx)
+    return dx

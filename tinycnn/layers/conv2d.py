@@ -1,0 +1,174 @@
+"""Conv2D: a 2-D convolution (Keras's cross-correlation) as im2col + one matrix multiply.
+
+Notes
+-----
+Shapes: ``x`` (N, H, W, C), kernel ``w`` (KH, KW, C, F), bias ``b`` (F,), ``out`` (N, OH, OW, F),
+``cols`` (N*OH*OW, KH*KW*C), ``w2d = w.reshape(KH*KW*C, F)``. Strides ``S = (SH, SW)``.
+
+Forward, with ``x_pad`` the input padded by Keras's rule::
+
+    out[n,i,j,f] = b[f] + Σ_pqc x_pad[n, SH*i+p, SW*j+q, c] * w[p,q,c,f]
+    cols = im2col(x, KH, KW, S, padding)          out = (cols @ w2d + b).reshape(N, OH, OW, F)
+
+Backward, with ``dout2d = dout.reshape(N*OH*OW, F)``::
+
+    dw = (cols.T @ dout2d).reshape(KH, KW, C, F)    db = Σ_nij dout
+    dx = col2im(dout2d @ w2d.T, x.shape, KH, KW, S, padding)
+
+Output size per axis (``conv_output_size``)::
+
+    "valid": OH = floor((H - KH) / SH) + 1        "same": OH = ceil(H / SH)
+
+With ``activation="relu"`` (or ``"softmax"``) the activation layer is applied to ``out`` in
+``forward`` and its ``backward`` runs first in ``backward``, as ``Conv2D(...)`` followed by
+``ReLU()`` would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinycnn import kernels
+from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
+from tinycnn.layers.activation import get_activation
+from tinycnn.layers.base import Array, Layer, Shape
+
+
+class Conv2D(Layer):
+    """2-D convolution over NHWC images with an HWIO kernel (Keras's ``Conv2D``).
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels F.
+    kernel_size : int or pair of int
+        ``(KH, KW)``; an int means a square kernel.
+    strides : int or pair of int, default 1
+        ``(SH, SW)``.
+    padding : {"valid", "same"}, default "valid"
+        ``"same"`` pads with zeros so that ``OH = ceil(H / SH)``, the odd extra row or column at
+        the bottom or right (Keras).
+    activation : {None, "linear", "relu", "softmax"}, default None
+        Keras's shortcut for an activation layer after the convolution.
+    name : str, optional
+        Layer name.
+
+    Attributes
+    ----------
+    params : {"w": ndarray, shape (KH, KW, C, F), "b": ndarray, shape (F,)}
+        Glorot-uniform kernel and zero bias, made by ``build``.
+    activation : Layer or None
+        The activation layer made from ``activation``.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        activation: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        if not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = to_pair(kernel_size, "Conv2D kernel_size")
+        self.strides = to_pair(strides, "Conv2D strides")
+        self.padding = check_padding(padding)
+        self.activation_name = activation
+        self.activation = get_activation(activation)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator | None = None) -> None:
+        """Make the kernel (Glorot-uniform) and the bias (zeros) for inputs ``(H, W, C)``.
+
+        ``w ~ U(-limit, limit)`` with ``limit = sqrt(6 / (fan_in + fan_out))``,
+        ``fan_in = KH*KW*C`` and ``fan_out = KH*KW*F`` (Keras's ``glorot_uniform``). Without
+        ``rng`` a fresh, unseeded generator is used.
+        """
+        out_shape = self.output_shape(input_shape)
+        KH, KW = self.kernel_size
+        C, F = int(input_shape[2]), self.filters
+        limit = np.sqrt(6.0 / (KH * KW * C + KH * KW * F))
+        rng = np.random.default_rng() if rng is None else rng
+        self.params = {
+            "w": rng.uniform(-limit, limit, size=(KH, KW, C, F)).astype(np.float32),
+            "b": np.zeros(F, dtype=np.float32),
+        }
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        if self.activation is not None:
+            self.activation.build(out_shape, rng)
+        super().build(input_shape, rng)
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        """``(OH, OW, F)`` for one input of shape ``(H, W, C)``."""
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{self.describe()}: expected input_shape (H, W, C), got {tuple(input_shape)}"
+            )
+        H, W, _ = input_shape
+        (KH, KW), (SH, SW) = self.kernel_size, self.strides
+        OH = conv_output_size(H, KH, SH, self.padding)
+        OW = conv_output_size(W, KW, SW, self.padding)
+        if OH < 1 or OW < 1:
+            raise ValueError(
+                f"{self.describe()}: a {KH}x{KW} kernel with padding 'valid' needs inputs of "
+                f"at least {KH}x{KW}, got input_shape {tuple(input_shape)}"
+            )
+        return OH, OW, self.filters
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """Convolve ``x`` (N, H, W, C) with the kernel; returns ``out`` (N, OH, OW, F)."""
+        self._check_input(x)
+        w = self.params["w"]
+        KH, KW, _, F = w.shape
+        x = np.asarray(x, dtype=w.dtype)
+        N, H, W, _ = x.shape
+        OH, OW, _ = self.output_shape((H, W, x.shape[3]))
+        cols = kernels.im2col(x, KH, KW, self.strides, self.padding)  # (N*OH*OW, KH*KW*C)
+        out = cols @ w.reshape(-1, F) + self.params["b"]  # (N*OH*OW, F)
+        out = out.reshape(N, OH, OW, F)
+        self._cache = (x.shape, cols)
+        if self.activation is not None:
+            out = self.activation.forward(out, training)
+        return out
+
+    def backward(self, dout: Array) -> Array:
+        """Fill ``grads["w"]``, ``grads["b"]`` from ``dout`` (N, OH, OW, F); return ``dx``."""
+        if self.activation is not None:
+            dout = self.activation.backward(dout)
+        x_shape, cols = self._cache
+        w = self.params["w"]
+        KH, KW, C, F = w.shape
+        dout2d = dout.reshape(-1, F)  # (N*OH*OW, F)
+        self.grads["w"] = (cols.T @ dout2d).reshape(KH, KW, C, F)
+        self.grads["b"] = dout2d.sum(axis=0)
+        dcols = dout2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)
+        return kernels.col2im(dcols, x_shape, KH, KW, self.strides, self.padding)
+
+    def _check_input(self, x: Array) -> None:
+        if not self.built:
+            raise RuntimeError(
+                f"{self.describe()} is not built: call build(input_shape, rng) first "
+                "or add the layer to a Sequential model"
+            )
+        C = self.params["w"].shape[2]
+        if np.ndim(x) != 4 or np.shape(x)[3] != C:
+            raise ValueError(
+                f"{self.describe()}: expected input of shape (N, H, W, {C}), got {np.shape(x)}"
+            )
+
+    def get_config(self) -> dict[str, Any]:
+        """Hyperparameters that rebuild this layer with ``Conv2D(**config)``."""
+        return {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "activation": self.activation_name,
+            **super().get_config(),
+        }
