@@ -26,6 +26,7 @@ when the expected type is known, as ``load_mnist`` does, and that case is refuse
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -44,6 +45,7 @@ IDX_DTYPES: dict[int, np.dtype] = {
 }
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_DIM = 2**32 - 1
+_MAX_DEFLATE_RATIO = 1100  # deflate cannot expand more than ~1032:1
 
 PathLike = str | os.PathLike
 
@@ -78,9 +80,12 @@ def load_idx(path: PathLike, dtype: DTypeLike | None = None) -> np.ndarray:
     with open(path, "rb") as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
+        size = os.fstat(raw.fileno()).st_size
         stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        # An upper bound on the decompressed length, to refuse absurd sizes before allocating.
+        limit = _MAX_DEFLATE_RATIO * size + 1024 if compressed else size
         try:
-            return _read_idx(stream, dtype)
+            return _read_idx(stream, dtype, limit)
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
         except (EOFError, OSError, zlib.error) as error:
@@ -88,7 +93,7 @@ def load_idx(path: PathLike, dtype: DTypeLike | None = None) -> np.ndarray:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({error})") from None
 
 
-def _read_idx(stream, dtype: DTypeLike | None) -> np.ndarray:
+def _read_idx(stream, dtype: DTypeLike | None, limit: int) -> np.ndarray:
     """Parse one IDX stream (already decompressed if needed); ValueError without the file name."""
     head = stream.read(4)
     if not head:
@@ -99,6 +104,10 @@ def _read_idx(stream, dtype: DTypeLike | None) -> np.ndarray:
         raise ValueError(f"wrong magic number: expected 00 00 <type> <ndim>, got {head.hex(' ')}")
     disk_dtype = _check_type(head[2], dtype)
     shape = _read_shape(stream, head[3])
+    nbytes = math.prod(shape) * disk_dtype.itemsize
+    available = limit - 4 - 4 * len(shape)
+    if nbytes > available:
+        raise ValueError(f"truncated data: expected {nbytes} bytes, got at most {available}")
     out = np.empty(shape, dtype=disk_dtype)
     n_read = _read_into(stream, out)
     if n_read < out.nbytes:
