@@ -1,0 +1,115 @@
+"""Sphinx configuration for the tinycnn documentation.
+
+Build (strict, as CI does)::
+
+    pip install -e ".[docs]"
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+
+The tutorials (``tutorials/*.py``, jupytext percent format) are copied into ``docs/tutorials/``
+and executed by myst-nb during the build with ``TINYCNN_TUTORIAL_FAST=1`` (small data, few
+epochs), so the rendered pages show real outputs and figures. Set ``TINYCNN_DOCS_EXECUTE=off``
+to skip execution while editing prose, or ``TINYCNN_TUTORIAL_FAST=0`` to render full runs.
+
+Everything the pages load is served from ``_static``: MathJax is vendored in
+``_static/mathjax`` and furo loads no web fonts. After the build, ``_ext/offline_check.py``
+fails the build if any page refers to a script, style sheet or font on another host.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+from tinycnn._version import __version__  # noqa: E402
+
+project = "tinycnn"
+author = "The tinycnn developers"
+copyright = "2025, the tinycnn developers"  # noqa: A001
+release = __version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "myst_nb",
+    "tutorial_sources",
+    "api_pages",
+    "cli_help",
+    "offline_check",
+    "resolve_refs",
+]
+
+exclude_patterns = ["_build", "_ext", "conf.py", "jupyter_execute", "**/.ipynb_checkpoints"]
+templates_path = ["_templates"]
+root_doc = "index"
+
+# -- strictness: every cross-reference must resolve -----------------------------------------
+nitpicky = True
+# numpydoc types are prose ("ndarray, shape (N, H, W, C)"); _ext/resolve_refs.py shows their words
+# as text and links bare tinycnn class names. These outside names have no inventory offline (no
+# intersphinx), so they are text too. Any other unresolved reference fails the build.
+type_prose_words = (
+    "ndarray",
+    "NDArray",
+    "ArrayLike",
+    "DTypeLike",
+    "Array",
+    "Shape",
+    "Generator",
+    "Figure",
+    "Axes",
+    "Path",
+    "PathLike",
+    "Namespace",
+    "ArgumentParser",
+    "Callable",
+    "Iterator",
+    "Iterable",
+    "Mapping",
+    "Sequence",
+    "Any",
+)
+nitpick_ignore_regex = [
+    ("py:class", r"(numpy|np|matplotlib|numpy\.typing|numba|argparse|os|pathlib|typing)\..*"),
+    ("py:class", r"collections\.abc\..*"),
+]
+
+# -- autodoc / autosummary / napoleon (numpydoc style) ---------------------------------------
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": True, "show-inheritance": True, "member-order": "bysource"}
+autodoc_typehints = "none"  # the numpydoc sections state the types, with shapes
+autodoc_preserve_defaults = True
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+napoleon_use_ivar = True
+
+# -- MyST and myst-nb --------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
+nb_execution_mode = "off" if os.environ.get("TINYCNN_DOCS_EXECUTE") == "off" else "force"
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+# The kernels inherit this process's environment: fast tutorial settings, no display.
+os.environ.setdefault("TINYCNN_TUTORIAL_FAST", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# -- HTML -------------------------------------------------------------------------------------
+html_theme = "furo"
+html_title = f"tinycnn {release}"
+html_static_path = ["_static"]
+html_theme_options = {"navigation_with_keys": True}
+html_show_sourcelink = True
+# MathJax is vendored (see _static/mathjax/README.md): no CDN, math renders offline.
+mathjax_path = "mathjax/tex-chtml-full.js"
+mathjax3_config = {"options": {"enableMenu": False}}
