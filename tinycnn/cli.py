@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from tinycnn._version import __version__
 
 # The subcommands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("data",)
+COMMANDS: tuple[str, ...] = ("data", "plot", "trace")
 
 
 class CommandError(Exception):

@@ -17,16 +17,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch, Rectangle
 from numpy.typing import NDArray
 
+from tinycnn import kernels
+from tinycnn.kernels.im2col import conv_output_size, same_padding, to_pair
 from tinycnn.plots._figure import finish, new_figure
 
 HIGHLIGHT = "tab:red"
-
-
-def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
-    pair = (value, value) if np.isscalar(value) else tuple(value)
-    if len(pair) != 2 or min(pair) < 1:
-        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def _annotate_values(ax: Axes, values: NDArray[np.floating], vmax: float) -> None:
@@ -58,12 +53,86 @@ def _draw_input(
     return window
 
 
+def _geometry(
+    image: NDArray[np.floating],
+    kernel_size: int | tuple[int, int],
+    strides: int | tuple[int, int],
+    padding: str,
+) -> tuple[NDArray[np.float64], tuple[int, int], tuple[int, int], NDArray[np.floating]]:
+    """The image as (H, W, C), (KH, KW), (SH, SW) and its ``cols`` (OH*OW, KH*KW*C)."""
+    x = np.asarray(image, dtype=np.float64)
+    x = x[:, :, None] if x.ndim == 2 else x  # (H, W, C)
+    if x.ndim != 3:
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, C), got {np.shape(image)}")
+    kernel, stride = to_pair(kernel_size, "kernel_size"), to_pair(strides, "strides")
+    cols = kernels.im2col(x[None], *kernel, stride, padding)  # (OH*OW, KH*KW*C)
+    return x, kernel, stride, cols
+
+
+def most_inked_position(
+    image: NDArray[np.floating],
+    kernel_size: int | tuple[int, int] = 3,
+    strides: int | tuple[int, int] = 1,
+    padding: str = "valid",
+) -> tuple[int, int]:
+    """The output position ``(i, j)`` whose receptive field holds the most ink (largest sum).
+
+    A good default window to show: it lies on the digit's strokes, not on the empty border.
+    """
+    x, (KH, KW), (SH, SW), cols = _geometry(image, kernel_size, strides, padding)
+    OW = conv_output_size(x.shape[1], KW, SW, padding)
+    r = int(np.argmax(cols.sum(axis=1)))
+    return r // OW, r % OW
+
+
+def _draw_window(figure: Figure, ax: Axes, window: Rectangle, patch: NDArray, vmax: float) -> None:
+    KH, KW = patch.shape
+    ax.imshow(patch, cmap="gray_r", vmin=0, vmax=vmax)
+    _annotate_values(ax, patch, vmax)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax_in = window.axes
+    for row in (0, KH):  # lines from the window's right corners to the enlarged copy
+        start = (window.get_x() + KW, window.get_y() + row)
+        figure.add_artist(
+            ConnectionPatch(
+                start,
+                (-0.5, row - 0.5),
+                coordsA="data",
+                coordsB="data",
+                axesA=ax_in,
+                axesB=ax,
+                color=HIGHLIGHT,
+                lw=0.8,
+            )
+        )
+
+
+def _draw_cols(ax: Axes, cols: NDArray[np.floating], r: int, vmax: float) -> None:
+    rows, width = cols.shape
+    ax.imshow(cols, cmap="gray_r", vmin=0, vmax=vmax, aspect="auto", interpolation="nearest")
+    ax.add_patch(
+        Rectangle((-0.5, r - 0.5), width, 1, fill=False, color=HIGHLIGHT, lw=2, clip_on=False)
+    )
+    ax.annotate(
+        f"row {r}",
+        (width - 0.5, r),
+        xytext=(8, 0),
+        textcoords="offset points",
+        va="center",
+        color=HIGHLIGHT,
+    )
+    ax.set_title(f"4. cols {rows}x{width}")
+    ax.set_xlabel("KH*KW*C")
+    ax.set_ylabel("OH*OW rows")
+
+
 def plot_im2col(
     image: NDArray[np.floating],
     kernel_size: int | tuple[int, int] = 3,
     strides: int | tuple[int, int] = 1,
     padding: str = "valid",
-    position: tuple[int, int] = (0, 0),
+    position: tuple[int, int] | None = None,
     out: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """Input, highlighted receptive field at output ``position``, and the im2col row it becomes.
@@ -75,8 +144,9 @@ def plot_im2col(
     kernel_size, strides : int or (int, int)
         KH, KW and S as for ``Conv2D``.
     padding : {"valid", "same"}
-    position : (int, int)
-        Output position ``(i, j)``, ``0 <= i < OH``, ``0 <= j < OW``.
+    position : (int, int), optional
+        Output position ``(i, j)``, ``0 <= i < OH``, ``0 <= j < OW``; by default
+        :func:`most_inked_position`.
     out : path, optional
         Where to save the figure as a PNG (1200 x 600 pixels).
 
@@ -87,74 +157,29 @@ def plot_im2col(
         (shape (1, KH*KW*C)), and the full ``cols`` matrix (OH*OW, KH*KW*C) with row ``r``
         outlined, where ``r = i*OW + j``.
     """
-    from tinycnn import kernels
-    from tinycnn.kernels.im2col import conv_output_size, same_padding
-
-    x = np.asarray(image, dtype=np.float64)
-    x = x[:, :, None] if x.ndim == 2 else x  # (H, W, C)
-    if x.ndim != 3:
-        raise ValueError(f"expected an image of shape (H, W) or (H, W, C), got {image.shape}")
-    (KH, KW), (SH, SW) = _pair(kernel_size, "kernel_size"), _pair(strides, "strides")
+    x, (KH, KW), (SH, SW), cols = _geometry(image, kernel_size, strides, padding)
     H, W, C = x.shape
     OH, OW = conv_output_size(H, KH, SH, padding), conv_output_size(W, KW, SW, padding)
-    i, j = position
+    i, j = position if position is not None else most_inked_position(x, (KH, KW), (SH, SW), padding)
     if not (0 <= i < OH and 0 <= j < OW):
         raise ValueError(f"position must lie in the {OH}x{OW} output, got {position}")
     pads = (*same_padding(H, KH, SH), *same_padding(W, KW, SW)) if padding == "same" else (0,) * 4
-    cols = kernels.im2col(x[None], KH, KW, (SH, SW), padding)  # (OH*OW, KH*KW*C)
-    r = i * OW + j
-    vmax = float(x.max()) or 1.0
+    r, vmax = i * OW + j, float(x.max()) or 1.0
 
     figure = new_figure(12, 6)
     grid = figure.add_gridspec(2, 3, width_ratios=[3, 2, 1.2], height_ratios=[4, 1])
     ax_in, ax_patch = figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])
     ax_row, ax_cols = figure.add_subplot(grid[1, :2]), figure.add_subplot(grid[:, 2])
 
-    field = (SH * i - pads[0], SW * j - pads[2], KH, KW)
-    window = _draw_input(ax_in, x, field, pads, vmax)
-    ax_in.set_title(f"1. input {H}x{W}x{C}, window at output ({i}, {j})")
-
-    patch = cols[r].reshape(KH, KW, C)[:, :, 0]  # (KH, KW)
-    ax_patch.imshow(patch, cmap="gray_r", vmin=0, vmax=vmax)
-    _annotate_values(ax_patch, patch, vmax)
+    window = _draw_input(ax_in, x, (SH * i - pads[0], SW * j - pads[2], KH, KW), pads, vmax)
+    ax_in.set_title(f"1. input {H}x{W}x{C}, window of output pixel ({i}, {j})")
+    _draw_window(figure, ax_patch, window, cols[r].reshape(KH, KW, C)[:, :, 0], vmax)
     ax_patch.set_title(f"2. the {KH}x{KW} window" + (" (channel 0)" if C > 1 else ""))
-    ax_patch.set_xticks([])
-    ax_patch.set_yticks([])
-    for corner in [(-0.5, -0.5), (-0.5, KH - 0.5)]:
-        start = (window.get_x() + KW, window.get_y() + (corner[1] + 0.5))
-        figure.add_artist(
-            ConnectionPatch(
-                start,
-                corner,
-                coordsA="data",
-                coordsB="data",
-                axesA=ax_in,
-                axesB=ax_patch,
-                color=HIGHLIGHT,
-                lw=0.8,
-            )
-        )
-
     ax_row.imshow(cols[r][None, :], cmap="gray_r", vmin=0, vmax=vmax, aspect="auto")
     _annotate_values(ax_row, cols[r][None, :], vmax)
     ax_row.set_yticks([])
     ax_row.set_xlabel("column  p*KW*C + q*C + c")
     ax_row.set_title(f"3. flattened in (p, q, c) order: row r = i*OW + j = {r} of cols")
-
-    ax_cols.imshow(cols, cmap="gray_r", vmin=0, vmax=vmax, aspect="auto", interpolation="nearest")
-    ax_cols.add_patch(
-        Rectangle((-0.5, r - 0.5), KH * KW * C, 1, fill=False, color=HIGHLIGHT, lw=2, clip_on=False)
-    )
-    ax_cols.annotate(
-        f"row {r}",
-        (KH * KW * C - 0.5, r),
-        xytext=(8, 0),
-        textcoords="offset points",
-        va="center",
-        color=HIGHLIGHT,
-    )
-    ax_cols.set_title(f"4. cols {OH * OW}x{KH * KW * C}")
-    ax_cols.set_xlabel("KH*KW*C")
-    ax_cols.set_ylabel("OH*OW rows")
+    _draw_cols(ax_cols, cols, r, vmax)
     figure.suptitle(f"im2col: kernel {KH}x{KW}, stride {SH}x{SW}, padding {padding!r}")
     return finish(figure, out)

@@ -1,0 +1,187 @@
+"""``tinycnn plot <kind> model.npz --out file.png``: draw one picture of a trained model.
+
+Kinds (test images come from ``--data DIR`` or the usual MNIST search, with the embedded subset
+as the fallback; ``--limit N`` keeps the first N test images):
+
+- ``curves``: loss and accuracy per epoch; needs the training history, from the model file
+  (a ``"history"`` entry, or a checkpoint's) or from ``--history FILE.json`` (``History.to_dict``).
+- ``confusion``: the confusion matrix on the test images.
+- ``mistakes``: the most confident misclassified test images.
+- ``filters``: every filter of the first conv layer, or of ``--layer NAME``.
+- ``feature-maps``: test image ``--index I`` at every conv and pool layer.
+- ``probabilities``: the softmax output for test image ``--index I``.
+- ``im2col``: test image ``--index I``, the most inked receptive field of the first conv layer
+  (or ``--layer NAME``) and the im2col row it becomes.
+- ``shift``: accuracy on test images shifted right by 0..``--max-shift`` pixels, one line per
+  model file given (e.g. ``tinycnn plot shift cnn.npz dense.npz --out shift.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tinycnn.cli import CommandError
+
+HELP = "draw a picture of a trained model (curves, confusion, mistakes, filters, ...)"
+
+KINDS = (
+    "curves",
+    "confusion",
+    "mistakes",
+    "filters",
+    "feature-maps",
+    "probabilities",
+    "im2col",
+    "shift",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the kind, the model file(s) and the options."""
+    parser.add_argument("kind", choices=KINDS, help="which picture to draw")
+    parser.add_argument(
+        "model", nargs="+", type=Path, help="model file(s) (.npz); 'shift' takes several"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--data", type=Path, metavar="DIR", help="folder with the MNIST files")
+    parser.add_argument("--index", type=int, default=0, help="test image to show (default 0)")
+    parser.add_argument("--layer", metavar="NAME", help="conv layer for filters / im2col")
+    parser.add_argument("--history", type=Path, metavar="JSON", help="history file for curves")
+    parser.add_argument("--limit", type=int, metavar="N", help="use only the first N test images")
+    parser.add_argument("--max-shift", type=int, default=4, help="largest shift in pixels")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model(s), draw the picture, write ``--out``; returns the exit status."""
+    from tinycnn.io import load_model
+
+    if args.kind != "shift" and len(args.model) != 1:
+        raise CommandError(f"'{args.kind}' takes one model file, got {len(args.model)}")
+    if not args.out.parent.is_dir():
+        raise CommandError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
+    models = [load_model(path, compile=False) for path in args.model]
+    DRAW[args.kind](args, models)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _test_set(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Scaled test images (N, 28, 28, 1) float32 and labels (N,), cut to ``--limit``."""
+    from tinycnn.data import load_mnist_or_subset, scale_images
+
+    _, (x, y) = load_mnist_or_subset(args.data)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise CommandError(f"--limit must be >= 1, got {args.limit}")
+        x, y = x[: args.limit], y[: args.limit]
+    return scale_images(x), y.astype("int64")
+
+
+def _test_image(args: argparse.Namespace) -> tuple[Any, int]:
+    x, y = _test_set(args)
+    if not 0 <= args.index < len(x):
+        raise CommandError(f"--index must be in 0..{len(x) - 1}, got {args.index}")
+    return x[args.index], int(y[args.index])
+
+
+def read_history(model_path: Path, history_path: Path | None) -> dict[str, Any]:
+    """The training history for ``curves``: from ``--history``, else from the model file."""
+    if history_path is not None:
+        try:
+            return json.loads(history_path.read_text())
+        except json.JSONDecodeError as error:
+            raise CommandError(f"{history_path}: not valid JSON ({error})") from None
+    from tinycnn.io import read_meta, read_npz
+
+    meta = read_meta(model_path, read_npz(model_path))
+    history = meta.get("history") or (meta.get("checkpoint") or {}).get("history")
+    if not history:
+        raise CommandError(
+            f"{model_path} holds no training history; give one with --history FILE.json "
+            "(the JSON of History.to_dict() or of history.history)"
+        )
+    return history
+
+
+def _curves(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_training_curves
+
+    return plot_training_curves(read_history(args.model[0], args.history), out=args.out)
+
+
+def _confusion(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_confusion_matrix
+    from tinycnn.train import predict_classes
+
+    x, y = _test_set(args)
+    return plot_confusion_matrix(y, predict_classes(models[0], x), out=args.out)
+
+
+def _mistakes(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.experiments import class_probabilities
+    from tinycnn.plots import plot_misclassified
+
+    x, y = _test_set(args)
+    return plot_misclassified(x, y, class_probabilities(models[0], x), out=args.out)
+
+
+def _filters(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_filters
+
+    return plot_filters(models[0], layer=args.layer, out=args.out)
+
+
+def _feature_maps(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_feature_maps
+
+    return plot_feature_maps(models[0], _test_image(args)[0], out=args.out)
+
+
+def _probabilities(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_probabilities
+
+    image, label = _test_image(args)
+    return plot_probabilities(models[0], image, label=label, out=args.out)
+
+
+def _im2col(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_im2col
+    from tinycnn.plots.filters import find_conv_layer
+    from tinycnn.plots.im2col_picture import most_inked_position
+
+    conv = find_conv_layer(models[0], args.layer)
+    image, _ = _test_image(args)
+    geometry = {"kernel_size": conv.kernel_size, "strides": conv.strides, "padding": conv.padding}
+    position = most_inked_position(image, **geometry)
+    return plot_im2col(image, **geometry, position=position, out=args.out)
+
+
+def _shift(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.experiments import shift_accuracy
+    from tinycnn.plots import plot_shift_accuracy
+
+    if args.max_shift < 0:
+        raise CommandError(f"--max-shift must be >= 0, got {args.max_shift}")
+    x, y = _test_set(args)
+    shifts = list(range(args.max_shift + 1))
+    names = [path.stem for path in args.model]
+    if len(set(names)) != len(names):
+        names = [str(path) for path in args.model]
+    curves = {name: shift_accuracy(m, x, y, shifts) for name, m in zip(names, models, strict=True)}
+    return plot_shift_accuracy(shifts, curves, out=args.out)
+
+
+DRAW: dict[str, Callable[[argparse.Namespace, list[Any]], Any]] = {
+    "curves": _curves,
+    "confusion": _confusion,
+    "mistakes": _mistakes,
+    "filters": _filters,
+    "feature-maps": _feature_maps,
+    "probabilities": _probabilities,
+    "im2col": _im2col,
+    "shift": _shift,
+}
