@@ -1,0 +1,181 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint is a model file (``tinycnn.io``) with ``"format": "tinycnn-checkpoint"`` and, on
+top of the architecture and weights,
+
+- the optimizer's state (step count, Adam's moments, SGD's velocity) as ``opt_<key>`` arrays;
+- in the JSON ``meta["checkpoint"]``: the epoch and the batch within it (``step``, the number of
+  batches of that epoch already done), the states of every random generator involved (the
+  shuffling generator as it was at the start of the epoch, the augmentation generator and each
+  layer's generator, e.g. Dropout's, as they are now: ``bit_generator.state`` dicts, which are
+  plain JSON), the running sums of the unfinished epoch, the History so far and the settings of
+  the ``fit`` call (seed, batch size, sample counts, ...), checked on resume.
+
+Because the shuffling order of an epoch is drawn from the saved epoch-start state and the batches
+already done are skipped, ``fit(..., resume=path)`` continues with the same batches, masks and
+augmentations as the uninterrupted run, and ends with bit-identical weights on the same machine
+and backend. Checkpoints are written atomically (see ``tinycnn.io.atomic_savez``): the last
+good one survives a crash during the next write. ``load_model`` opens a checkpoint as a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinycnn import io
+
+OPTIMIZER_PREFIX = "opt_"
+
+
+@dataclass
+class Checkpoint:
+    """The contents of a checkpoint file (see the module docstring)."""
+
+    path: str
+    weights: list[np.ndarray]
+    optimizer_state: dict[str, np.ndarray]
+    epoch: int
+    step: int
+    generators: dict[str, dict[str, Any]]
+    history: dict[str, Any]
+    fit_config: dict[str, Any]
+    partial: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def model_generators(model: Any) -> dict[str, np.random.Generator]:
+    """Every random generator the model owns, keyed ``"<layer name>.<attribute>"``.
+
+    Found by looking for ``np.random.Generator`` attributes on the model and its layers (Dropout's
+    ``rng``). A generator shared by several layers appears under each of their keys.
+    """
+    found = {}
+    owners = [("model", model)] + [(layer.describe(), layer) for layer in model.layers]
+    for owner_name, owner in owners:
+        for attribute, value in vars(owner).items():
+            if isinstance(value, np.random.Generator):
+                found[f"{owner_name}.{attribute}"] = value
+    return found
+
+
+def generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A JSON-serialisable copy of the generator's ``bit_generator.state``."""
+    return _jsonable(rng.bit_generator.state)
+
+
+def set_generator_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    """Put ``rng`` back into a state from ``generator_state`` (in place, keeping sharing)."""
+    rng.bit_generator.state = state
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: Any,
+    *,
+    epoch: int,
+    step: int,
+    generators: dict[str, dict[str, Any]],
+    history: dict[str, Any],
+    fit_config: dict[str, Any],
+    partial: dict[str, float] | None = None,
+) -> None:
+    """Write a checkpoint of ``model`` (weights, optimizer state) and the loop's position.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination, replaced atomically.
+    model : Sequential
+        A compiled model; ``model.optimizer.get_state()`` is saved.
+    epoch, step : int
+        0-based epoch, and how many of its batches are done (0 = epoch not started).
+    generators : dict of str to dict
+        ``generator_state`` of each generator, by name.
+    history : dict
+        ``History.to_dict()``.
+    fit_config : dict
+        The settings a resumed run must repeat (checked by ``fit``).
+    partial : dict of str to float, optional
+        Running sums of the unfinished epoch.
+    """
+    meta, arrays = io.model_meta(model, kind=io.CHECKPOINT_FORMAT)
+    optimizer_state = model.optimizer.get_state()
+    meta["checkpoint"] = {
+        "epoch": int(epoch),
+        "step": int(step),
+        "generators": generators,
+        "history": history,
+        "fit_config": fit_config,
+        "partial": dict(partial or {}),
+        "optimizer_keys": sorted(optimizer_state),
+    }
+    for key, value in optimizer_state.items():
+        arrays[OPTIMIZER_PREFIX + key] = np.asarray(value)
+    io.atomic_savez(path, {"meta": io.meta_array(meta), **arrays})
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by ``save_checkpoint``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing file, or any of the refused cases of ``tinycnn.io``; also a plain model file
+        (it has no training state to resume from).
+    """
+    arrays = io.read_npz(path)
+    meta = io.read_meta(path, arrays)
+    if meta["format"] != io.CHECKPOINT_FORMAT or "checkpoint" not in meta:
+        raise ValueError(
+            f"{path}: a model file, not a training checkpoint (it has no optimizer or loop "
+            "state to resume from); write checkpoints with fit(..., checkpoint=path)"
+        )
+    state = meta["checkpoint"]
+    optimizer_state = {}
+    for key in state.get("optimizer_keys", []):
+        if OPTIMIZER_PREFIX + key not in arrays:
+            raise ValueError(f"{path}: missing optimizer entry {OPTIMIZER_PREFIX + key!r}")
+        optimizer_state[key] = arrays[OPTIMIZER_PREFIX + key]
+    try:
+        return Checkpoint(
+            path=str(path),
+            weights=io.read_weights(path, meta, arrays),
+            optimizer_state=optimizer_state,
+            epoch=int(state["epoch"]),
+            step=int(state["step"]),
+            generators=dict(state["generators"]),
+            history=dict(state["history"]),
+            fit_config=dict(state["fit_config"]),
+            partial=dict(state.get("partial", {})),
+            meta=meta,
+        )
+    except KeyError as error:
+        raise ValueError(f"{path}: checkpoint state is missing {error}") from None
+
+
+def restore_model(model: Any, checkpoint: Checkpoint) -> None:
+    """Load a checkpoint's weights, optimizer state and layer generators into ``model``.
+
+    The architecture must match (``ValueError`` otherwise); the model must be compiled.
+    """
+    io._check_architecture(checkpoint.path, checkpoint.meta, model)
+    model.set_weights(checkpoint.weights)
+    model.optimizer.set_state(checkpoint.optimizer_state)
+    owned = model_generators(model)
+    for name, rng in owned.items():
+        if name in checkpoint.generators:
+            set_generator_state(rng, checkpoint.generators[name])

@@ -1,0 +1,321 @@
+"""Model files: one ``.npz`` with the weights plus JSON for the architecture and training config.
+
+A model file is a zip archive (``np.savez``) holding
+
+- ``meta``: a 0-d string array (``np.array(json_text)``, dtype ``<U``) with the JSON document
+  ``{"format": "tinycnn-model", "format_version": 1, "tinycnn_version": ...,
+  "architecture": model.get_config(), "weights": [{"key", "name", "shape", "dtype"}, ...],
+  "training_config": {"optimizer": ..., "loss": ..., "metrics": ...} or null}``;
+- ``w000``, ``w001``, ...: the weight arrays in ``model.get_weights()`` order (Keras order).
+
+Training checkpoints (``tinycnn.checkpoint``) use the same layout with ``"format":
+"tinycnn-checkpoint"`` and extra entries, so ``load_model`` opens them too.
+
+Safety and robustness
+---------------------
+- Reading never unpickles: every entry's ``.npy`` header is inspected first and an entry holding
+  Python objects is refused before its data is read (``allow_pickle=False`` throughout), so
+  opening a file cannot run code.
+- Writes are atomic: the archive is written to a temporary file in the same folder, flushed and
+  ``fsync``-ed, then renamed over the final name with ``os.replace``. A crash or ``kill -9``
+  mid-write leaves the previous file (or none) under the final name, never half a file; at worst
+  a stray ``.<name>.*.tmp`` file stays behind.
+- Refused with a ``ValueError`` naming the file: a file that is not a zip archive or is
+  truncated or corrupt (the zip CRC is checked), an entry with pickled objects, a missing
+  ``meta`` or weight entry, a format version newer than this tinycnn reads, a file of another
+  kind, and (``load_weights``) weights of a different architecture than the given model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinycnn._version import __version__
+
+FORMAT_VERSION = 1
+MODEL_FORMAT = "tinycnn-model"
+CHECKPOINT_FORMAT = "tinycnn-checkpoint"
+READABLE_FORMATS = (MODEL_FORMAT, CHECKPOINT_FORMAT)
+PathLike = str | os.PathLike
+
+
+# -- writing --------------------------------------------------------------------------------
+def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an uncompressed ``.npz`` at ``path``, atomically.
+
+    The archive goes to a temporary file beside ``path``, is fsync-ed, and replaces ``path`` with
+    ``os.replace``; the folder is fsync-ed too so the rename survives a power cut. The name is
+    used exactly as given (no ``.npz`` is appended).
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{path}: folder {folder} does not exist")
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def meta_array(meta: dict[str, Any]) -> np.ndarray:
+    """The JSON document as a 0-d unicode array (dtype ``<U``), storable without pickle."""
+    return np.array(json.dumps(meta, sort_keys=True))
+
+
+def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Descriptions and arrays of the model's weights, in ``get_weights`` order."""
+    names = [name for name, _, _ in model.params_and_grads()]
+    weights = model.get_weights()
+    assert len(names) == len(weights), "params_and_grads and get_weights disagree"
+    entries, arrays = [], {}
+    for i, (name, w) in enumerate(zip(names, weights, strict=True)):
+        key = f"w{i:03d}"
+        entries.append({"key": key, "name": name, "shape": list(w.shape), "dtype": str(w.dtype)})
+        arrays[key] = w
+    return entries, arrays
+
+
+def training_config(model: Any) -> dict[str, Any] | None:
+    """What ``compile`` was given, as JSON, or None for a model that was never compiled."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    loss = getattr(model, "loss", None)
+    return {
+        "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
+        "loss": type(loss).__name__ if loss is not None and not isinstance(loss, str) else loss,
+        "metrics": list(getattr(model, "metrics", None) or ["accuracy"]),
+    }
+
+
+def model_meta(model: Any, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], dict]:
+    """The ``meta`` document and the weight arrays shared by model files and checkpoints."""
+    entries, arrays = weight_entries(model)
+    meta = {
+        "format": kind,
+        "format_version": FORMAT_VERSION,
+        "tinycnn_version": __version__,
+        "architecture": model.get_config(),
+        "weights": entries,
+        "training_config": training_config(model),
+    }
+    return meta, arrays
+
+
+def save_model(model: Any, path: PathLike) -> None:
+    """Save ``model`` (architecture, weights, training config) to one ``.npz`` file, atomically.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    path : str or PathLike
+        Destination; written exactly under this name.
+    """
+    meta, arrays = model_meta(model)
+    atomic_savez(path, {"meta": meta_array(meta), **arrays})
+
+
+# -- reading --------------------------------------------------------------------------------
+def read_npz(path: PathLike) -> dict[str, np.ndarray]:
+    """Every entry of an ``.npz`` file, read without ever unpickling.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Not a zip archive, truncated, corrupt (bad CRC), or an entry holds Python objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {
+                name.removesuffix(".npy"): _read_entry(archive, name, path)
+                for name in archive.namelist()
+            }
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        raise ValueError(
+            f"{path}: not a readable tinycnn file (truncated or corrupt: {error})"
+        ) from None
+
+
+def _read_entry(archive: zipfile.ZipFile, name: str, path: Path) -> np.ndarray:
+    """One ``.npy`` entry; its header is checked for object dtypes before any data is read."""
+    with archive.open(name) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = header(f)
+        except ValueError as error:
+            raise ValueError(f"{path}: entry {name!r} is not a NumPy array ({error})") from None
+        if dtype.hasobject:
+            raise ValueError(
+                f"{path}: refusing entry {name!r}: it holds pickled Python objects, and loading "
+                "those could run arbitrary code (tinycnn files never contain any)"
+            )
+        count = int(np.prod(shape, dtype=np.int64))
+        data = f.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize or f.read(1):
+            raise ValueError(f"{path}: entry {name!r} has the wrong size (corrupt file)")
+    array = np.frombuffer(data, dtype=dtype)
+    order = "F" if fortran else "C"
+    return array.reshape(shape, order=order).copy()
+
+
+def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The parsed, checked ``meta`` document of a tinycnn file."""
+    if "meta" not in arrays:
+        raise ValueError(f"{path}: missing the 'meta' entry; not a tinycnn model file")
+    text = arrays["meta"]
+    if text.dtype.kind != "U" or text.ndim != 0:
+        raise ValueError(f"{path}: 'meta' entry is not a JSON string (got {text.dtype})")
+    try:
+        meta = json.loads(str(text))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: 'meta' entry is not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"{path}: not a tinycnn model file (format {found!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise ValueError(f"{path}: 'meta' has no integer format_version")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: written by a newer tinycnn (file format version {version}, this tinycnn "
+            f"{__version__} reads up to {FORMAT_VERSION}); upgrade tinycnn to open it"
+        )
+    for key in ("architecture", "weights"):
+        if key not in meta:
+            raise ValueError(f"{path}: 'meta' is missing {key!r}")
+    return meta
+
+
+def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> list:
+    """The weight arrays listed in ``meta``, checked against their recorded shapes."""
+    weights = []
+    for entry in meta["weights"]:
+        key = entry["key"]
+        if key not in arrays:
+            raise ValueError(f"{path}: missing weight entry {key!r} ({entry['name']})")
+        if list(arrays[key].shape) != list(entry["shape"]):
+            raise ValueError(
+                f"{path}: weight {entry['name']} has shape {arrays[key].shape}, the file's "
+                f"description says {tuple(entry['shape'])} (corrupt file)"
+            )
+        weights.append(arrays[key])
+    return weights
+
+
+def load_model(path: PathLike, compile: bool = True) -> Any:
+    """Rebuild a model saved by ``save_model`` (or a training checkpoint).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    compile : bool
+        Compile the model with the saved optimizer settings and loss when the file has them
+        (the optimizer's state is not in a model file; resume training from a checkpoint).
+
+    Returns
+    -------
+    Sequential
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        See the module docstring for every refused case; the message names the file.
+    """
+    from tinycnn.model import Sequential
+
+    arrays = read_npz(path)
+    meta = read_meta(path, arrays)
+    weights = read_weights(path, meta, arrays)
+    try:
+        model = Sequential.from_config(meta["architecture"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: cannot rebuild the architecture ({error})") from None
+    _check_architecture(path, meta, model)
+    model.set_weights(weights)
+    config = meta.get("training_config")
+    if compile and config:
+        from tinycnn.optim import get_optimizer
+
+        model.compile(optimizer=get_optimizer(config["optimizer"]))
+    return model
+
+
+def load_weights(model: Any, path: PathLike) -> None:
+    """Load the weights of a model file into ``model``, which must have the same architecture.
+
+    Raises
+    ------
+    ValueError
+        When the file's layers or weight shapes differ from ``model``'s (message names both).
+    """
+    arrays = read_npz(path)
+    meta = read_meta(path, arrays)
+    weights = read_weights(path, meta, arrays)
+    _check_architecture(path, meta, model)
+    model.set_weights(weights)
+
+
+def _layer_signature(architecture: dict[str, Any]) -> list[str]:
+    layers = architecture.get("layers", [])
+    return [str(layer.get("class_name")) for layer in layers]
+
+
+def _check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
+    """Refuse weights whose names and shapes differ from the model's."""
+    file_weights = [(e["name"], tuple(e["shape"])) for e in meta["weights"]]
+    model_weights = [(name, p.shape) for name, p, _ in model.params_and_grads()]
+    file_layers = _layer_signature(meta["architecture"])
+    model_layers = _layer_signature(model.get_config())
+    if file_weights == model_weights and (not file_layers or file_layers == model_layers):
+        return
+    differences = [
+        f"file {a[0]} {a[1]} vs model {b[0]} {b[1]}"
+        for a, b in zip(file_weights, model_weights, strict=False)
+        if a != b
+    ]
+    if len(file_weights) != len(model_weights):
+        differences.append(f"file has {len(file_weights)} weights, model {len(model_weights)}")
+    if file_layers != model_layers:
+        differences.append(f"layers: file {file_layers} vs model {model_layers}")
+    raise ValueError(f"{path}: saved for a different architecture ({'; '.join(differences[:3])})")
