@@ -95,7 +95,6 @@ def keras_loss_and_grads(tf: ModuleType, keras: ModuleType) -> Callable:
     fused ``SoftmaxCrossEntropy`` computes on the logits. Gradients come back as NumPy arrays in
     ``get_weights`` order.
     """
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def loss_and_grads(
         keras_model: object, x: np.ndarray, y: np.ndarray
@@ -104,6 +103,10 @@ def keras_loss_and_grads(tf: ModuleType, keras: ModuleType) -> Callable:
         with tf.GradientTape() as tape:
             tape.watch(x_t)
             logits = keras_model(x_t, training=False)
+            # A Keras loss computes in floatx() (float32) unless told otherwise.
+            loss_fn = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, dtype=logits.dtype.name
+            )
             loss = loss_fn(tf.convert_to_tensor(y), logits)
         weights = keras_model.weights
         *dparams, dx = tape.gradient(loss, [*weights, x_t])
