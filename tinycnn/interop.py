@@ -160,6 +160,7 @@ def _expect(config: dict[str, Any], where: str, **expected: Any) -> None:
 
 
 def _no_regularisers(config: dict[str, Any], where: str) -> None:
+    """Conv2D/Dense: no regularisers, constraints, missing bias or channels-first layout."""
     keys = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
     keys += ("kernel_constraint", "bias_constraint")
     _expect(config, where, **dict.fromkeys(keys))
@@ -167,7 +168,7 @@ def _no_regularisers(config: dict[str, Any], where: str) -> None:
 
 
 def _from_conv2d(config: dict[str, Any], where: str) -> Layer:
-
+    """One ``_from_<kind>`` per Keras layer type: check unsupported options, make the twin."""
     _no_regularisers(config, where)
     _expect(config, where, dilation_rate=(1, 1), groups=1)
     return Conv2D(
@@ -181,13 +182,11 @@ def _from_conv2d(config: dict[str, Any], where: str) -> Layer:
 
 
 def _from_dense(config: dict[str, Any], where: str) -> Layer:
-
     _no_regularisers(config, where)
     return Dense(config["units"], activation=_activation_name(config, where), name=config["name"])
 
 
 def _from_maxpool(config: dict[str, Any], where: str) -> Layer:
-
     _expect(config, where, data_format="channels_last")
     return MaxPool2D(
         tuple(config["pool_size"]),
@@ -198,25 +197,21 @@ def _from_maxpool(config: dict[str, Any], where: str) -> Layer:
 
 
 def _from_flatten(config: dict[str, Any], where: str) -> Layer:
-
     _expect(config, where, data_format="channels_last")
     return Flatten(name=config["name"])
 
 
 def _from_relu(config: dict[str, Any], where: str) -> Layer:
-
     _expect(config, where, max_value=None, negative_slope=0.0, threshold=0.0)
     return ReLU(name=config["name"])
 
 
 def _from_softmax(config: dict[str, Any], where: str) -> Layer:
-
     _expect(config, where, axis=-1)
     return Softmax(name=config["name"])
 
 
 def _from_dropout(config: dict[str, Any], where: str) -> Layer:
-
     _expect(config, where, noise_shape=None)
     return Dropout(config["rate"], seed=config.get("seed"), name=config["name"])
 
@@ -226,11 +221,7 @@ def _from_activation(config: dict[str, Any], where: str) -> Layer | None:
     name = _activation_name(config, where)
     if name is None:
         return None
-    return (
-        _from_relu({"name": config["name"]}, where)
-        if name == "relu"
-        else (_from_softmax({"name": config["name"]}, where))
-    )
+    return ReLU(name=config["name"]) if name == "relu" else Softmax(name=config["name"])
 
 
 FROM_KERAS: dict[str, Callable[[dict[str, Any], str], Layer | None]] = {
