@@ -17,7 +17,12 @@ from tinycnn.data.idx import IDX_DTYPES, idx_bytes, load_idx, save_idx
 DTYPES = st.sampled_from(["u1", "i1", "<i2", ">i2", "<i4", ">i4", "<f4", ">f4", "<f8", ">f8"])
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5)
 # tmp_path is reused across the examples of one test; each example overwrites its own file.
-FIXTURE_OK = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+FIXTURE_OK = settings(
+    suppress_health_check=[
+        *settings.default.suppress_health_check,
+        HealthCheck.function_scoped_fixture,
+    ]
+)
 
 
 @st.composite

@@ -97,7 +97,8 @@ def _download(args: argparse.Namespace) -> int:
     folder = args.dir if args.dir is not None else mnist.cache_dir()
     try:
         written = download.download_mnist(folder, mirrors=args.mirror, timeout=args.timeout)
-    except download.DownloadError as error:
+    except (download.DownloadError, OSError) as error:
+        # OSError: the destination cannot be created or written.
         raise CommandError(str(error)) from None
     if not written:
         print(f"all four files are already in {folder}")

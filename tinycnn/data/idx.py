@@ -119,7 +119,7 @@ def _read_idx(stream, dtype: DTypeLike | None, limit: int) -> np.ndarray:
 
 def _read_into(stream, out: np.ndarray) -> int:
     """Fill ``out`` with bytes from the stream; returns how many bytes it got (short at EOF)."""
-    buffer = memoryview(out.reshape(-1).view(np.uint8))
+    buffer = out.reshape(-1).view(np.uint8).data  # a writable memoryview of the bytes
     filled = 0
     while filled < len(buffer):
         n = stream.readinto(buffer[filled:])

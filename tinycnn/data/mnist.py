@@ -5,7 +5,8 @@ Where the data comes from, in order:
 1. ``path``, when given: a folder holding the four IDX files under their standard names, each raw
    or gzipped (``train-images-idx3-ubyte`` or ``train-images-idx3-ubyte.gz``, and so on). Any
    MNIST-format data set (e.g. Fashion-MNIST) works.
-2. Otherwise the folder named by the environment variable ``TINYCNN_DATA_DIR``,
+2. Otherwise the folder named by the environment variable ``TINYCNN_DATA_DIR``, if it holds all
+   four files (an incomplete folder is skipped, and named in the error if nothing else works),
 3. then the cache folder ``$XDG_CACHE_HOME/tinycnn/mnist`` (``~/.cache/tinycnn/mnist`` when
    ``XDG_CACHE_HOME`` is unset),
 4. then a download from public mirrors into the cache folder (see ``tinycnn.data.download``).
