@@ -19,7 +19,16 @@ from collections.abc import Sequence
 from tinycnn._version import __version__
 
 # The subcommands, in the order --help lists them.
-COMMANDS: tuple[str, ...] = ("data", "plot", "trace")
+COMMANDS: tuple[str, ...] = (
+    "data",
+    "plot",
+    "trace",
+    "train",
+    "evaluate",
+    "predict",
+    "summary",
+    "doctor",
+)
 
 
 class CommandError(Exception):
