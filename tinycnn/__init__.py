@@ -1,0 +1,107 @@
+"""tinycnn: a convolutional neural network library written from scratch in NumPy.
+
+The public API in one place::
+
+    import tinycnn as tc
+
+    (x_train, y_train), (x_test, y_test) = tc.load_mnist_or_subset()
+    model = tc.seed_cnn(seed=0)                       # Conv-Pool-Conv-Pool-Dense-Dropout-Dense
+    model.compile(optimizer=tc.Adam(1e-3), loss="softmax_cross_entropy")
+    history = model.fit(tc.scale_images(x_train), y_train, epochs=3, validation_split=0.1)
+
+Subpackages: :mod:`tinycnn.layers` (one layer a file), :mod:`tinycnn.kernels` (im2col, pooling,
+on the NumPy or Numba backend), :mod:`tinycnn.optim`, :mod:`tinycnn.data`, :mod:`tinycnn.metrics`,
+:mod:`tinycnn.plots` (the only module that imports matplotlib, imported on demand) and
+:mod:`tinycnn.interop` (Keras conversion, imports TensorFlow on demand).
+"""
+
+from __future__ import annotations
+
+from tinycnn import config, kernels, metrics
+from tinycnn._version import __version__
+from tinycnn.augment import Augmenter
+from tinycnn.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
+from tinycnn.config import get_backend, set_backend, use_backend
+from tinycnn.data import (
+    load_idx,
+    load_mnist,
+    load_mnist_or_subset,
+    minibatches,
+    one_hot,
+    save_idx,
+    scale_images,
+    stratified_split,
+)
+from tinycnn.doctor import doctor
+from tinycnn.experiments import feature_maps, shift_accuracy
+from tinycnn.gradcheck import GradcheckResult, gradcheck
+from tinycnn.history import History
+from tinycnn.io import load_model, save_model
+from tinycnn.kernels.im2col import col2im, conv_output_size, im2col
+from tinycnn.layers import (
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    ReLU,
+    Softmax,
+)
+from tinycnn.losses import SoftmaxCrossEntropy
+from tinycnn.model import Sequential
+from tinycnn.optim import SGD, Adam
+from tinycnn.trace import trace
+from tinycnn.train import NonFiniteLossError, TrainingError
+from tinycnn.zoo import dense_baseline, seed_cnn
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "Augmenter",
+    "Callback",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "Flatten",
+    "GradcheckResult",
+    "History",
+    "LambdaCallback",
+    "Layer",
+    "MaxPool2D",
+    "ModelCheckpoint",
+    "NonFiniteLossError",
+    "ReLU",
+    "Sequential",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "TrainingError",
+    "__version__",
+    "col2im",
+    "config",
+    "conv_output_size",
+    "dense_baseline",
+    "doctor",
+    "feature_maps",
+    "get_backend",
+    "gradcheck",
+    "im2col",
+    "kernels",
+    "load_idx",
+    "load_mnist",
+    "load_mnist_or_subset",
+    "load_model",
+    "metrics",
+    "minibatches",
+    "one_hot",
+    "save_idx",
+    "save_model",
+    "scale_images",
+    "seed_cnn",
+    "set_backend",
+    "shift_accuracy",
+    "stratified_split",
+    "trace",
+    "use_backend",
+]
