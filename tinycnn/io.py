@@ -62,6 +62,7 @@ def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
         raise FileNotFoundError(f"{path}: folder {folder} does not exist")
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(handle, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -71,6 +72,12 @@ def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_folder(folder: Path) -> None:

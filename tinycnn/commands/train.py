@@ -1,0 +1,165 @@
+"""``tinycnn train``: train the seed CNN (or the dense baseline) on MNIST, print test accuracy.
+
+The validation set is split off the training set (stratified, seeded); the test set is only used
+once, at the end. Without ``--data`` the full MNIST set is used when it can be found, otherwise
+the embedded subset (with a notice). A training checkpoint is written after every epoch (by
+default beside ``--out``), so Ctrl-C or a crash loses at most one epoch: continue with
+``--resume``. This module also holds the helpers the other commands share (data, models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HELP = "train a model on MNIST and print its test accuracy"
+MODELS = ("cnn", "dense")
+
+
+# -- helpers shared by the commands ---------------------------------------------------------
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data DIR`` and ``--subset``."""
+    parser.add_argument("--data", type=Path, metavar="DIR", help="folder with the MNIST files")
+    parser.add_argument(
+        "--subset",
+        action="store_true",
+        help="use the embedded 10,000 + 2,000 image subset (quick runs, no files needed)",
+    )
+
+
+def load_data(args: argparse.Namespace) -> tuple:
+    """``(x_train, y_train), (x_test, y_test)`` scaled to [0, 1] float32, labels int64."""
+    from tinycnn.cli import CommandError
+    from tinycnn.data import load_mnist, load_mnist_or_subset, scale_images
+
+    if args.subset and args.data is not None:
+        raise CommandError("give --data or --subset, not both")
+    if args.subset:
+        (x_train, y_train), (x_test, y_test) = load_mnist(subset=True)
+    elif args.data is not None:
+        if not args.data.is_dir():
+            raise FileNotFoundError(f"--data {args.data}: no such folder")
+        (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    else:
+        (x_train, y_train), (x_test, y_test) = load_mnist_or_subset()
+    return (scale_images(x_train), y_train.astype("int64")), (
+        scale_images(x_test),
+        y_test.astype("int64"),
+    )
+
+
+def build_model(name: str, seed: int | None) -> Any:
+    """A fresh ``seed_cnn`` ("cnn") or ``dense_baseline`` ("dense")."""
+    from tinycnn.cli import CommandError
+    from tinycnn.zoo import dense_baseline, seed_cnn
+
+    if name not in MODELS:
+        raise CommandError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
+    return seed_cnn(seed) if name == "cnn" else dense_baseline(seed)
+
+
+def model_from_spec(spec: str, seed: int | None = 0) -> Any:
+    """ "cnn" / "dense" for a fresh model, anything else is the path of a model file."""
+    from tinycnn.io import load_model
+
+    return build_model(spec, seed) if spec in MODELS else load_model(spec)
+
+
+def positive(kind: type) -> Any:
+    """An argparse type accepting only numbers > 0."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+# -- the command ----------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options mirror ``fit``'s arguments."""
+    parser.add_argument("--model", choices=MODELS, default="cnn", help="architecture (cnn)")
+    parser.add_argument("--epochs", type=positive(int), default=10, help="epochs (10)")
+    parser.add_argument("--batch-size", type=positive(int), default=64, help="batch size (64)")
+    parser.add_argument("--lr", type=positive(float), default=1e-3, help="Adam learning rate")
+    parser.add_argument("--augment", action="store_true", help="random shifts and rotations")
+    parser.add_argument("--seed", type=int, help="seed for weights, split, order (random)")
+    parser.add_argument(
+        "--validation-split", type=float, default=0.1, help="fraction held out (0.1)"
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--limit", type=positive(int), metavar="N", help="train on the first N images only"
+    )
+    parser.add_argument("--out", type=Path, default=Path("model.npz"), help="model file")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="training checkpoint (default: OUT with .ckpt.npz)"
+    )
+    parser.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a checkpoint")
+    parser.add_argument(
+        "--verbose", type=int, choices=(0, 1, 2), default=1, help="progress output (1)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, save, evaluate on the test set; 130 after Ctrl-C (checkpoint kept)."""
+    import numpy as np
+
+    from tinycnn.cli import CommandError
+    from tinycnn.optim import Adam
+    from tinycnn.train import TrainingError, TrainingInterrupted
+
+    if not 0 <= args.validation_split < 1:
+        raise CommandError(f"--validation-split must be in [0, 1), got {args.validation_split}")
+    if args.resume is not None and not args.resume.is_file():
+        raise FileNotFoundError(f"--resume {args.resume}: no such file")
+    if not args.out.parent.is_dir():
+        raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    seed = args.seed if args.seed is not None else _resume_seed(args.resume)
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    (x_train, y_train), (x_test, y_test) = load_data(args)
+    if args.limit is not None:
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+    n_val = round(args.validation_split * len(x_train))
+    print(
+        f"Data: {len(x_train) - n_val:,} training and {n_val:,} validation images (split from "
+        f"the training set, stratified, seed {seed}); {len(x_test):,} test images"
+    )
+    model = build_model(args.model, seed)
+    model.compile(optimizer=Adam(args.lr))
+    checkpoint = args.checkpoint or args.out.with_name(args.out.stem + ".ckpt.npz")
+    print(f"Model: {args.model}, {model.count_params():,} parameters; checkpoint {checkpoint}")
+    start = time.perf_counter()
+    try:
+        model.fit(
+            x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+            validation_split=args.validation_split, seed=seed, verbose=args.verbose,
+            augment=args.augment, checkpoint=checkpoint, resume=args.resume,
+        )  # fmt: skip
+    except TrainingInterrupted as stop:
+        print(f"\ntinycnn train: {stop}", file=sys.stderr)
+        print(f"tinycnn train: resume with --resume {checkpoint}", file=sys.stderr)
+        return 130
+    except TrainingError as error:
+        raise CommandError(str(error)) from None
+    model.save(str(args.out))
+    loss, accuracy = model.evaluate(x_test, y_test)
+    print(f"Saved {args.out} ({time.perf_counter() - start:.0f}s of training)")
+    print(f"Test accuracy: {accuracy:.2%} (loss {loss:.4f}) on {len(x_test):,} test images")
+    return 0
+
+
+def _resume_seed(resume: Path | None) -> int | None:
+    """The seed recorded in a checkpoint, so ``--resume`` alone repeats the run's settings."""
+    if resume is None:
+        return None
+    from tinycnn.checkpoint import load_checkpoint
+
+    return load_checkpoint(resume).fit_config.get("seed")

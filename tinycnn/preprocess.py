@@ -1,0 +1,136 @@
+"""Turn an arbitrary picture of a digit into an MNIST-style 28x28 image.
+
+MNIST digits are white on black, cropped to the ink, scaled to fit a 20x20 box with their aspect
+ratio kept (anti-aliased, so edges are grey), and placed in a 28x28 field with their centre of
+mass at the centre (LeCun et al., "The MNIST database"). A photo or drawing of a digit must go
+through the same steps, or a model trained on MNIST sees something it never learned:
+
+1. grey levels in [0, 1] (transparent pixels count as white paper);
+2. inverted when the background (the median of the border pixels) is light, so ink is bright;
+3. the background level subtracted and the ink stretched to reach 1;
+4. cropped to the bounding box of the pixels brighter than ``ink_threshold``;
+5. resized by area averaging (anti-aliased) so the longer side is 20 pixels;
+6. pasted into 28x28 so that its centre of mass lands on pixel (14, 14) (rounded).
+
+Images are read with Pillow (installed with matplotlib), imported only when a file is read.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float32]
+FIELD = 28
+BOX = 20
+
+
+def read_grey(path: str | os.PathLike) -> Array:
+    """A picture file (PNG, JPEG, ...) as grey levels in [0, 1], shape (H, W).
+
+    Transparent pixels are composited onto white, as if the drawing were on paper.
+    """
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError as error:  # pragma: no cover - Pillow comes with matplotlib
+        raise ValueError(f"reading {path} needs Pillow (pip install pillow): {error}") from None
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            rgba = image.convert("RGBA")
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{path}: not a readable image ({error})") from None
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    grey = Image.alpha_composite(white, rgba).convert("L")
+    return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def resize_area(image: Array, OH: int, OW: int) -> Array:
+    """Resize by averaging the source area under each output pixel (anti-aliased).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W)
+    OH, OW : int
+        Output size.
+
+    Returns
+    -------
+    out : ndarray, shape (OH, OW)
+
+    Notes
+    -----
+    ``out = Ry @ image @ Rx.T`` where ``Ry[o, i]`` is the length of the overlap of output row
+    ``o`` (spanning ``[o*H/OH, (o+1)*H/OH)`` in source pixels) with source row ``i``, divided by
+    ``H/OH``; the same for columns. Each row of ``Ry`` sums to 1.
+    """
+    H, W = image.shape
+    return _overlap(OH, H) @ image.astype(np.float64) @ _overlap(OW, W).T
+
+
+def _overlap(n_out: int, n_in: int) -> NDArray[np.float64]:
+    scale = n_in / n_out
+    lo = np.arange(n_out)[:, None] * scale  # (n_out, 1)
+    left = np.maximum(lo, np.arange(n_in)[None, :])
+    right = np.minimum(lo + scale, np.arange(n_in)[None, :] + 1)
+    return np.clip(right - left, 0, None) / scale  # (n_out, n_in)
+
+
+def mnist_style(grey: Array, ink_threshold: float = 0.2) -> Array:
+    """Steps 2-6 of the module docstring on a grey image in [0, 1].
+
+    Parameters
+    ----------
+    grey : ndarray, shape (H, W)
+        Grey levels in [0, 1], ink dark or bright.
+    ink_threshold : float
+        Level (after inversion and stretching) above which a pixel counts as ink for cropping.
+
+    Returns
+    -------
+    image : ndarray, shape (28, 28, 1), float32 in [0, 1]
+        White digit on black, like MNIST after ``scale_images``.
+    """
+    grey = np.asarray(grey, dtype=np.float64)
+    if grey.ndim != 2 or min(grey.shape) < 2:
+        raise ValueError(f"expected a grey image of shape (H, W), got {grey.shape}")
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 0.5:
+        grey, border = 1.0 - grey, 1.0 - border
+    background = float(np.median(border))
+    span = float(grey.max()) - background
+    if span < 0.05:
+        raise ValueError("no digit found: the image has no ink distinct from its background")
+    ink = np.clip((grey - background) / span, 0.0, 1.0)
+    rows, cols = (
+        np.flatnonzero(ink.max(axis=1) > ink_threshold),
+        np.flatnonzero(ink.max(axis=0) > ink_threshold),
+    )
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    H, W = ink.shape
+    scale = BOX / max(H, W)
+    OH, OW = max(1, round(H * scale)), max(1, round(W * scale))
+    patch = resize_area(ink, OH, OW)
+    return _centre_by_mass(patch).astype(np.float32)[..., np.newaxis]
+
+
+def _centre_by_mass(patch: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Paste ``patch`` into a 28x28 field with its centre of mass at (14, 14)."""
+    OH, OW = patch.shape
+    total = patch.sum()
+    cy = float((patch.sum(axis=1) * np.arange(OH)).sum() / total)
+    cx = float((patch.sum(axis=0) * np.arange(OW)).sum() / total)
+    top = int(np.clip(round(FIELD / 2 - cy), 0, FIELD - OH))
+    left = int(np.clip(round(FIELD / 2 - cx), 0, FIELD - OW))
+    field = np.zeros((FIELD, FIELD))
+    field[top : top + OH, left : left + OW] = patch
+    return field
+
+
+def preprocess_image(path: str | os.PathLike) -> Array:
+    """Read a picture file and make it MNIST-style: shape (28, 28, 1), float32 in [0, 1]."""
+    return mnist_style(read_grey(path))
