@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tinycnn.gradcheck import gradcheck
 from tinycnn.losses import SoftmaxCrossEntropy, get_loss, log_softmax, softmax
 
 shapes = st.tuples(st.integers(1, 5), st.integers(2, 7), st.integers(0, 2**32 - 1))
@@ -120,3 +121,16 @@ def test_get_loss_returns_objects_and_rejects_unknown_names():
     assert get_loss(ce) is ce
     with pytest.raises(ValueError, match="unknown loss 'mse'"):
         get_loss("mse")
+
+
+def test_backward_before_forward_is_an_error():
+    with pytest.raises(RuntimeError, match="call forward before backward"):
+        SoftmaxCrossEntropy().backward()
+
+
+@given(shapes)
+def test_gradcheck_of_the_loss(shape):
+    logits, y = draw_problem(*shape, scale=1.0)
+    # eps = 3e-5: see test_dense.test_gradcheck (rounding ~1e-16/eps vs truncation ~eps**2).
+    result = gradcheck(SoftmaxCrossEntropy(), logits, y, eps=3e-5)
+    assert result.max_rel_error <= 1e-7, str(result)

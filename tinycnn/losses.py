@@ -92,6 +92,8 @@ class SoftmaxCrossEntropy:
         dlogits : ndarray, shape (N, K)
             ``(p - Y) / N``.
         """
+        if self._cache is None:
+            raise RuntimeError("call forward before backward")
         p, Y = self._cache
         return (p - Y) / p.shape[0]
 

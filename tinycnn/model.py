@@ -8,7 +8,8 @@ each turning ∂loss/∂(its output) into ∂loss/∂(its input) and filling its
     logits = model.forward(x, training=True, logits=True)   # (N, 10), final softmax skipped
     loss = ce.forward(logits, y)
     model.backward(ce.backward())                          # fills every layer's grads
-    opt.update(*zip(*[(p, g) for _, p, g in model.params_and_grads()]))
+    entries = model.params_and_grads()                     # [(name, param, grad), ...]
+    opt.update([p for _, p, _ in entries], [g for _, _, g in entries])
 
 Training on logits (``logits=True``) lets the fused, stable ``SoftmaxCrossEntropy`` stand in
 for the model's final softmax; ``forward(x)`` alone returns probabilities, as Keras's model does.
@@ -113,7 +114,8 @@ class Sequential:
             raise ValueError(f"layer name {layer.name!r} is already used in this model")
         self.layers.append(layer)
         if self.built:
-            shape = self.output_shapes[-1] if len(self.layers) > 1 else self.input_shape
+            shape = self.output_shapes[-1] if self.output_shapes else self.input_shape
+            assert shape is not None
             layer.build(shape, self.rng)
             self.output_shapes.append(layer.output_shape(shape))
 
@@ -205,6 +207,7 @@ class Sequential:
             yield self.layers
 
     def _check_input(self, x: np.ndarray) -> None:
+        assert self.input_shape is not None
         if x.shape[1:] != self.input_shape or x.ndim < 2:
             expected = ", ".join(["N", *map(str, self.input_shape)])
             raise ValueError(f"model expected input of shape ({expected}), got {x.shape}")
@@ -284,8 +287,8 @@ class Sequential:
         widths.append(max(len(row[2]) for row in rows))
         width = sum(widths)
         lines = ['Model: "sequential"', "_" * width]
-        for i, (name, shape, count) in enumerate(rows):
-            lines.append(f"{name:<{widths[0]}}{shape:<{widths[1]}}{count:>{widths[2]}}")
+        for i, (name, out, count) in enumerate(rows):
+            lines.append(f"{name:<{widths[0]}}{out:<{widths[1]}}{count:>{widths[2]}}")
             lines.append("=" * width if i in (0, len(rows) - 1) else "")
         total = self.count_params()
         size = readable_size(sum(p.nbytes for _, p, _ in self.params_and_grads()))

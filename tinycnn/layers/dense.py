@@ -84,7 +84,7 @@ class Dense(Layer):
             )
         super().build(input_shape)
         rng = rng if rng is not None else np.random.default_rng()
-        (D,) = self.input_shape
+        D = int(input_shape[0])
         self.params = {
             "w": glorot_uniform((D, self.units), D, self.units, rng),
             "b": np.zeros(self.units, dtype=np.float32),

@@ -15,7 +15,8 @@ Randomness comes from ``layer.rng``, a ``numpy.random.Generator`` made from ``se
 Reproducible masks, for gradient checks: a gradient check runs forward many times and needs the
 same mask each time. Either construct ``Dropout(rate, seed, fixed_mask=True)`` (the mask drawn
 in the first training forward is reused while the input shape stays the same), or call
-``layer.reseed(seed)`` before each forward.
+``layer.reseed(seed)`` before each forward. (``tinycnn.gradcheck(..., training=True)`` also
+rewinds ``layer.rng`` before every forward pass, so either way works with it.)
 """
 
 from __future__ import annotations
@@ -86,11 +87,11 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self._cache = None
             return x
-        reuse = self.fixed_mask and self._mask is not None and self._mask.shape == x.shape
-        if not reuse:
+        mask = self._mask
+        if not self.fixed_mask or mask is None or mask.shape != x.shape:
             keep = self.rng.random(x.shape) >= self.rate
-            self._mask = keep / (1 - self.rate)  # kept elements scaled by 1/(1-rate)
-        mask = self._mask.astype(x.dtype, copy=False)
+            mask = self._mask = keep / (1 - self.rate)  # kept elements scaled by 1/(1-rate)
+        mask = mask.astype(x.dtype, copy=False)
         self._cache = mask
         return x * mask
 
