@@ -9,7 +9,8 @@ Without TensorFlow the tests skip with the reason below. When ``CI`` is true, or
 
 Fixtures give TensorFlow and Keras (``tf``, ``keras``), a way to build Keras layers in float64
 (``keras_float64``), and the Keras side of a loss-and-gradients computation
-(``keras_loss_and_grads``), which the model and training parity files share.
+(``keras_loss_and_grads``) and tinycnn's Adam with Keras's float64 step size
+(``keras_like_adam``), which the model and training parity files share.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+
+from tinycnn.optim import Adam
 
 HERE = Path(__file__).resolve().parent
 MISSING_TF = (
@@ -113,3 +116,36 @@ def keras_loss_and_grads(tf: ModuleType, keras: ModuleType) -> Callable:
         return float(loss.numpy()), [g.numpy() for g in dparams], dx.numpy()
 
     return loss_and_grads
+
+
+class KerasFloat64Adam(Adam):
+    """tinycnn's Adam with the step size Keras actually uses for float64 variables.
+
+    Keras computes ``lr_t = lr * sqrt(1 - β2**t) / (1 - β1**t)`` after ``ops.cast``-ing the Python
+    floats ``lr``, ``β1``, ``β2`` to float64 through a float32 tensor, so they arrive rounded to
+    float32 (``0.9 -> 0.89999998``): a relative error of ~6e-6 in Keras's float64 step, far above
+    float64 round-off. This shim feeds tinycnn's own update that same ``lr_t`` (by adjusting
+    ``learning_rate`` before each step); everything else is tinycnn's code.
+    """
+
+    def __init__(self, learning_rate: float = 1e-3) -> None:
+        super().__init__(learning_rate)
+        self.base_learning_rate = learning_rate
+
+    def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        t = self.iterations + 1
+        f32 = [float(np.float32(v)) for v in (self.base_learning_rate, self.beta_1, self.beta_2)]
+        keras_lr_t = f32[0] * np.sqrt(1 - f32[2] ** t) / (1 - f32[1] ** t)
+        exact_factor = np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        self.learning_rate = keras_lr_t / exact_factor
+        super().update(params, grads)
+
+
+@pytest.fixture(scope="session")
+def keras_like_adam() -> Callable[..., Adam]:
+    """``make(dtype, learning_rate=1e-3)``: tinycnn's Adam, with Keras's float64 step size."""
+
+    def make(dtype: type, learning_rate: float = 1e-3) -> Adam:
+        return KerasFloat64Adam(learning_rate) if dtype is np.float64 else Adam(learning_rate)
+
+    return make

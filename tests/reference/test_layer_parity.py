@@ -10,8 +10,10 @@ Errors: forward outputs by max absolute difference; gradients by the norm-wise r
 ``max|a - b| / max|b|`` per tensor (element-wise relative errors blow up on entries near zero).
 Tolerances: float32 outputs 1e-5, gradients 1e-4; float64 outputs 1e-12, gradients 1e-10.
 
-The Conv2D and MaxPool2D properties draw shapes, strides and paddings with hypothesis, including
-odd sizes where "same" padding is uneven (the extra row/column goes at the bottom/right in both).
+The Conv2D and MaxPool2D properties draw shapes, strides and paddings with hypothesis (the
+configurations of ``tests/strategies.py``: non-square kernels, strides 1-3, both paddings,
+sometimes non-contiguous inputs), including odd sizes where "same" padding is uneven (the extra
+row/column goes at the bottom/right in both).
 Each example calls TensorFlow eagerly (milliseconds), so they run a fixed, modest
 ``max_examples`` (60 in float32, 40 in float64) whatever the profile says.
 """
@@ -24,6 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import ConvConfig, PoolConfig, conv_configs, pool_configs
 
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.dense import Dense
@@ -169,70 +172,33 @@ def test_dropout_training_scales_like_keras(tf: Any, keras: Any) -> None:
         assert abs(1 - kept.mean() - rate) < 0.03, f"dropped fraction {1 - kept.mean():.3f}"
 
 
-# -- drawn configurations: Conv2D and MaxPool2D --------------------------------------------------
-@st.composite
-def conv_configs(draw: st.DrawFn) -> dict:
-    """N 1-3, H != W up to 9, non-square kernels, strides 1-3, both paddings, C 1-3, F 1-4."""
-    padding = draw(st.sampled_from(["valid", "same"]))
-    KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    lo_h, lo_w = (1, 1) if padding == "same" else (KH, KW)
-    return {
-        "N": draw(st.integers(1, 3)),
-        "H": draw(st.integers(lo_h, 9)),
-        "W": draw(st.integers(lo_w, 9)),
-        "C": draw(st.integers(1, 3)),
-        "F": draw(st.integers(1, 4)),
-        "kernel": (KH, KW),
-        "strides": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
-        "padding": padding,
-        "activation": draw(st.sampled_from([None, "relu"])),
-        "seed": draw(st.integers(0, 2**16)),
-    }
+# -- drawn configurations: Conv2D and MaxPool2D (strategies shared with tests/test_conv2d.py) ----
+def conv_errors(
+    tf: Any, keras: Any, cfg: ConvConfig, dtype: type, activation: str | None = None,
+    layer_class: type = Conv2D,
+) -> dict:  # fmt: skip
+    kwargs = {"strides": (cfg.SH, cfg.SW), "padding": cfg.padding, "activation": activation}
+    layer = layer_class(cfg.F, (cfg.KH, cfg.KW), **kwargs)
+    layer.build(cfg.x_shape[1:], rng=np.random.default_rng(cfg.seed))
+    keras_layer = keras.layers.Conv2D(cfg.F, (cfg.KH, cfg.KW), **kwargs, dtype=np.dtype(dtype).name)
+    x = cfg.x(dtype)  # sometimes a non-contiguous view
+    return parity_errors(tf, with_layer_dtype(layer, dtype), keras_layer, x, cfg.seed)
 
 
-@st.composite
-def pool_configs(draw: st.DrawFn) -> dict:
-    """Pool sizes 1-3 (non-square), strides 1-3 or None (= pool size), both paddings."""
-    padding = draw(st.sampled_from(["valid", "same"]))
-    PH, PW = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    lo_h, lo_w = (1, 1) if padding == "same" else (PH, PW)
-    strides = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
-    return {
-        "N": draw(st.integers(1, 3)),
-        "H": draw(st.integers(lo_h, 9)),
-        "W": draw(st.integers(lo_w, 9)),
-        "C": draw(st.integers(1, 3)),
-        "pool": (PH, PW),
-        "strides": strides,
-        "padding": padding,
-        "seed": draw(st.integers(0, 2**16)),
-    }
-
-
-def conv_errors(tf: Any, keras: Any, cfg: dict, dtype: type, layer_class: type = Conv2D) -> dict:
-    kwargs = {"strides": cfg["strides"], "padding": cfg["padding"], "activation": cfg["activation"]}
-    layer = layer_class(cfg["F"], cfg["kernel"], **kwargs)
-    layer.build((cfg["H"], cfg["W"], cfg["C"]), rng=np.random.default_rng(cfg["seed"]))
-    keras_layer = keras.layers.Conv2D(cfg["F"], cfg["kernel"], **kwargs, dtype=np.dtype(dtype).name)
-    x = random_input((cfg["N"], cfg["H"], cfg["W"], cfg["C"]), dtype, cfg["seed"])
-    return parity_errors(tf, with_layer_dtype(layer, dtype), keras_layer, x, cfg["seed"])
-
-
-def pool_errors(tf: Any, keras: Any, cfg: dict, dtype: type, x: np.ndarray | None = None) -> dict:
-    kwargs = {"strides": cfg["strides"], "padding": cfg["padding"]}
-    layer = MaxPool2D(cfg["pool"], **kwargs)
-    keras_layer = keras.layers.MaxPooling2D(cfg["pool"], **kwargs, dtype=np.dtype(dtype).name)
-    if x is None:  # negative values too: zero padding instead of -inf padding would show
-        x = random_input((cfg["N"], cfg["H"], cfg["W"], cfg["C"]), dtype, cfg["seed"])
-    return parity_errors(tf, layer, keras_layer, x, cfg["seed"])
+def pool_errors(tf: Any, keras: Any, cfg: PoolConfig, dtype: type) -> dict:
+    kwargs = {"strides": (cfg.SH, cfg.SW), "padding": cfg.padding}
+    layer = MaxPool2D((cfg.KH, cfg.KW), **kwargs)
+    keras_layer = keras.layers.MaxPooling2D((cfg.KH, cfg.KW), **kwargs, dtype=np.dtype(dtype).name)
+    # Standard normals, negative too: padding "same" with 0 instead of -inf would show.
+    return parity_errors(tf, layer, keras_layer, cfg.x(dtype), cfg.seed)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_conv2d_matches_keras_on_drawn_shapes(tf: Any, keras: Any, dtype: type) -> None:
     @settings(max_examples=PROPERTY_EXAMPLES[dtype], deadline=None)
-    @given(cfg=conv_configs())
-    def check(cfg: dict) -> None:
-        assert_parity(conv_errors(tf, keras, cfg, dtype), dtype)
+    @given(cfg=conv_configs(), activation=st.sampled_from([None, "relu"]))
+    def check(cfg: ConvConfig, activation: str | None) -> None:
+        assert_parity(conv_errors(tf, keras, cfg, dtype, activation), dtype)
 
     check()
 
@@ -241,35 +207,35 @@ def test_conv2d_matches_keras_on_drawn_shapes(tf: Any, keras: Any, dtype: type) 
 def test_maxpool2d_matches_keras_on_drawn_shapes(tf: Any, keras: Any, dtype: type) -> None:
     @settings(max_examples=PROPERTY_EXAMPLES[dtype], deadline=None)
     @given(cfg=pool_configs())
-    def check(cfg: dict) -> None:
+    def check(cfg: PoolConfig) -> None:
         assert_parity(pool_errors(tf, keras, cfg, dtype), dtype)
 
     check()
 
 
 @settings(max_examples=40, deadline=None)
-@given(cfg=pool_configs())
-def test_maxpool2d_ties_route_like_tensorflow(tf: Any, keras: Any, cfg: dict) -> None:
+@given(cfg=pool_configs(ties=True))
+def test_maxpool2d_ties_route_like_tensorflow(tf: Any, keras: Any, cfg: PoolConfig) -> None:
     """Small integers force ties: both send the gradient to the first maximum (row-major)."""
-    rng = np.random.default_rng(cfg["seed"])
-    x = rng.integers(-2, 3, size=(cfg["N"], cfg["H"], cfg["W"], cfg["C"])).astype(np.float32)
-    errors = pool_errors(tf, keras, cfg, np.float32, x=x)
+    errors = pool_errors(tf, keras, cfg, np.float32)
     assert errors["out"] == 0.0 and errors["dx"] <= 1e-6, f"tie routing differs: {errors}"
 
 
 @pytest.mark.parametrize(
-    ("H", "W", "kernel", "strides"),
-    [(7, 7, 2, 2), (5, 8, 3, 2), (9, 4, (2, 3), (3, 1)), (4, 4, 4, 3), (1, 6, 3, 2)],
-)
+    ("H", "W", "K", "S"),
+    [(7, 7, (2, 2), (2, 2)), (5, 8, (3, 3), (2, 2)), (9, 4, (2, 3), (3, 1)), (4, 4, (4, 4), (3, 3)),
+     (1, 6, (3, 3), (2, 2))],
+)  # fmt: skip
 def test_uneven_same_padding_matches_keras(
-    tf: Any, keras: Any, H: int, W: int, kernel: Any, strides: Any
+    tf: Any, keras: Any, H: int, W: int, K: tuple, S: tuple
 ) -> None:
     """Odd sizes where "same" needs an odd total padding: the extra goes bottom/right."""
-    cfg = {"N": 2, "H": H, "W": W, "C": 2, "F": 3, "kernel": kernel, "strides": strides}
-    cfg |= {"padding": "same", "activation": None, "seed": 7}
-    assert_parity(conv_errors(tf, keras, cfg, np.float64), np.float64)
-    pool_cfg = {**cfg, "pool": kernel}
-    assert_parity(pool_errors(tf, keras, pool_cfg, np.float64), np.float64)
+    common = {"N": 2, "H": H, "W": W, "C": 2, "KH": K[0], "KW": K[1], "SH": S[0], "SW": S[1]}
+    common |= {"padding": "same", "layout": "contiguous", "seed": 7}
+    conv = ConvConfig(F=3, **common)
+    assert_parity(conv_errors(tf, keras, conv, np.float64), np.float64)
+    pool = PoolConfig(ties=False, **common)
+    assert_parity(pool_errors(tf, keras, pool, np.float64), np.float64)
 
 
 # -- the parity check can fail ------------------------------------------------------------------
@@ -304,11 +270,11 @@ class SignFlippedMaxPool2D(MaxPool2D):
 def test_parity_catches_a_sign_flipped_conv_backward(
     tf: Any, keras: Any, mutant: type, broken: str
 ) -> None:
-    cfg = {"N": 2, "H": 6, "W": 5, "C": 2, "F": 3, "kernel": 3, "strides": 1}
-    cfg |= {"padding": "same", "activation": "relu", "seed": 11}
-    healthy = conv_errors(tf, keras, cfg, np.float32)
+    cfg = ConvConfig(N=2, H=6, W=5, C=2, F=3, KH=3, KW=3, SH=1, SW=1, padding="same",
+                     layout="contiguous", seed=11)  # fmt: skip
+    healthy = conv_errors(tf, keras, cfg, np.float32, "relu")
     assert_parity(healthy, np.float32)
-    errors = conv_errors(tf, keras, cfg, np.float32, layer_class=mutant)
+    errors = conv_errors(tf, keras, cfg, np.float32, "relu", layer_class=mutant)
     assert errors[broken] > 1.0, f"mutant not caught: {errors}"
     with pytest.raises(AssertionError, match=f"{broken} differs"):
         assert_parity(errors, np.float32)

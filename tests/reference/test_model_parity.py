@@ -15,8 +15,9 @@ Compared, in float32 and float64, on one batch of 16 random images and labels:
 - gradients of that loss w.r.t. every parameter and the input (``tf.GradientTape``):
   norm-wise relative error ``max|a - b| / max|b|`` <= 1e-4 / 1e-10;
 - one Adam step: the updated weights, ``rtol=1e-4, atol=1e-5`` (float32) / 1e-10 (float64).
-  In float64 Keras rounds ``lr, β1, β2`` to float32 inside its step size; ``KerasFloat64Adam``
-  reproduces that one rounding so the float64 comparison can stay tight (see its docstring).
+  In float64 Keras rounds ``lr, β1, β2`` to float32 inside its step size; the
+  ``keras_like_adam`` fixture (conftest) reproduces that one rounding so the float64
+  comparison can stay tight (see ``KerasFloat64Adam``).
 
 Dropout is the identity here (``training=False`` in both), so no random masks are involved.
 A model with one sign-flipped layer backward must fail the gradient comparison.
@@ -33,7 +34,6 @@ import pytest
 from tinycnn.layers import Dense
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
-from tinycnn.optim import Adam
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 DTYPES = [np.float32, np.float64]
@@ -126,36 +126,6 @@ def twins(keras: Any) -> Callable[[str, type], Twins]:
     return get
 
 
-class KerasFloat64Adam(Adam):
-    """tinycnn's Adam with the step size Keras actually uses for float64 variables.
-
-    Keras computes ``lr_t = lr * sqrt(1 - β2**t) / (1 - β1**t)`` after ``ops.cast``-ing the Python
-    floats ``lr``, ``β1``, ``β2`` to float64 through a float32 tensor, so they arrive rounded to
-    float32 (``0.9 -> 0.89999998``): a relative error of ~6e-6 in Keras's float64 step, far above
-    float64 round-off. This shim feeds tinycnn's own update that same ``lr_t`` (by adjusting
-    ``learning_rate`` before each step); everything else is tinycnn's code.
-    """
-
-    def __init__(self, learning_rate: float = 1e-3) -> None:
-        super().__init__(learning_rate)
-        self.base_learning_rate = learning_rate
-
-    def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        t = self.iterations + 1
-        f32 = [float(np.float32(v)) for v in (self.base_learning_rate, self.beta_1, self.beta_2)]
-        keras_lr_t = f32[0] * np.sqrt(1 - f32[2] ** t) / (1 - f32[1] ** t)
-        exact_factor = np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        self.learning_rate = keras_lr_t / exact_factor
-        super().update(params, grads)
-
-
-def keras_like_adam(dtype: type, learning_rate: float = 1e-3) -> Adam:
-    """tinycnn's Adam, with Keras's float32-rounded step size when comparing in float64."""
-    if dtype is np.float64:
-        return KerasFloat64Adam(learning_rate)
-    return Adam(learning_rate)
-
-
 def tinycnn_loss_and_grads(model: Sequential, x: np.ndarray, y: np.ndarray) -> tuple:
     """Loss on the logits, then ``(loss, [dparam in get_weights order], dx)``."""
     loss_fn = SoftmaxCrossEntropy()
@@ -203,7 +173,7 @@ def test_loss_and_every_gradient_match_tensorflow(
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("name", list(MODELS))
 def test_one_adam_step_matches_keras(
-    keras: Any, keras_loss_and_grads: Callable, name: str, dtype: type
+    keras: Any, keras_loss_and_grads: Callable, keras_like_adam: Callable, name: str, dtype: type
 ) -> None:
     """Each library computes its own gradients and takes one Adam step (lr 1e-3)."""
     t = Twins(keras, name, dtype)  # fresh: the step changes the weights
