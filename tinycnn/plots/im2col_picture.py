@@ -85,13 +85,14 @@ def most_inked_position(
     return r // OW, r % OW
 
 
-def _draw_window(figure: Figure, ax: Axes, window: Rectangle, patch: NDArray, vmax: float) -> None:
+def _draw_window(
+    figure: Figure, ax_in: Axes, ax: Axes, window: Rectangle, patch: NDArray, vmax: float
+) -> None:
     KH, KW = patch.shape
     ax.imshow(patch, cmap="gray_r", vmin=0, vmax=vmax)
     _annotate_values(ax, patch, vmax)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax_in = window.axes
     for row in (0, KH):  # lines from the window's right corners to the enlarged copy
         start = (window.get_x() + KW, window.get_y() + row)
         figure.add_artist(
@@ -173,7 +174,7 @@ def plot_im2col(
 
     window = _draw_input(ax_in, x, (SH * i - pads[0], SW * j - pads[2], KH, KW), pads, vmax)
     ax_in.set_title(f"1. input {H}x{W}x{C}, window of output pixel ({i}, {j})")
-    _draw_window(figure, ax_patch, window, cols[r].reshape(KH, KW, C)[:, :, 0], vmax)
+    _draw_window(figure, ax_in, ax_patch, window, cols[r].reshape(KH, KW, C)[:, :, 0], vmax)
     ax_patch.set_title(f"2. the {KH}x{KW} window" + (" (channel 0)" if C > 1 else ""))
     ax_row.imshow(cols[r][None, :], cmap="gray_r", vmin=0, vmax=vmax, aspect="auto")
     _annotate_values(ax_row, cols[r][None, :], vmax)

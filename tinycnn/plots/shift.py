@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from tinycnn.plots._figure import finish, new_figure
 
 
 def plot_shift_accuracy(
     shifts: Sequence[int],
-    accuracies: Mapping[str, Sequence[float]],
+    accuracies: Mapping[str, ArrayLike],
     out: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """One line per model: accuracy (in %) against the shift in pixels.
@@ -27,7 +28,7 @@ def plot_shift_accuracy(
     ----------
     shifts : sequence of int, shape (S,)
         The shifts, e.g. ``[0, 1, 2, 3, 4]``.
-    accuracies : mapping of str to sequence of float, each shape (S,)
+    accuracies : mapping of str to array_like, each shape (S,)
         Model name to accuracy (fractions in [0, 1]) at each shift.
     out : path, optional
         Where to save the figure as a PNG (700 x 450 pixels).
@@ -40,8 +41,8 @@ def plot_shift_accuracy(
     shifts = list(shifts)
     figure = new_figure(7, 4.5)
     ax = figure.subplots()
-    for name, values in accuracies.items():
-        values = 100 * np.asarray(values, dtype=np.float64)
+    for name, fractions in accuracies.items():
+        values = 100 * np.asarray(fractions, dtype=np.float64)
         if values.shape != (len(shifts),):
             raise ValueError(
                 f"{name}: expected {len(shifts)} accuracies (one per shift), got {values.shape}"
