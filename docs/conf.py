@@ -97,6 +97,7 @@ myst_heading_anchors = 3
 nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
 nb_execution_mode = "off" if os.environ.get("TINYCNN_DOCS_EXECUTE") == "off" else "force"
 nb_execution_timeout = 900
+nb_execution_in_temp = True  # run in a fresh folder: nothing written into the source tree
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
