@@ -546,11 +546,14 @@ def _step(run: _Run, rows: np.ndarray, epoch: int, b: int, good: _GoodWeights) -
     xb, yb = run.x[rows], run.y[rows]  # copies of this batch only
     if run.augment is not None:
         xb = run.augment(xb, run.augment_rng)
-    logits = model.forward(xb.astype(run.dtype, copy=False), training=True, logits=True)
-    loss = float(model.loss.forward(logits, yb))
+    # Overflow and NaN are reported by the loss check below, not as NumPy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        logits = model.forward(xb.astype(run.dtype, copy=False), training=True, logits=True)
+        loss = float(model.loss.forward(logits, yb))
     if not np.isfinite(loss):
         _stop_non_finite(run, epoch, b, loss, good)
-    model.backward(model.loss.backward())
+    with np.errstate(over="ignore", invalid="ignore"):
+        model.backward(model.loss.backward())
     triples = model.params_and_grads()
     params = [p for _, p, _ in triples]
     good.remember(params, f"epoch {epoch + 1}, batch {b + 1}", loss)
@@ -570,7 +573,11 @@ def _stop_non_finite(run: _Run, epoch: int, b: int, loss: float, good: _GoodWeig
             "the model keeps the last good weights (those that gave the finite loss "
             f"{good.loss:.4g} at {good.where})"
         )
-    saved = f"; the last checkpoint {run.checkpoint} is untouched" if run.checkpoint else ""
+    saved = ""
+    if run.checkpoint is not None and Path(run.checkpoint).exists():
+        saved = f"; the last checkpoint {run.checkpoint} is untouched"
+    elif run.checkpoint is not None:
+        saved = f"; no checkpoint had been written to {run.checkpoint} yet"
     raise NonFiniteLossError(
         f"loss became {loss} at {where}: training stopped; {kept}{saved}. Try a lower "
         "learning rate, and check the inputs for NaN or unscaled values.",
