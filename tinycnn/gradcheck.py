@@ -19,12 +19,21 @@ element does not reach cancel exactly and add no rounding noise.
 
 **Relative error.** Per element, with analytic ``a`` and numeric ``n``::
 
-    error = |a - n| / max(|a| + |n|, floor),    floor = 1e-2 * max over the tensor of |a|, |n|
+    error = |a - n| / max(|a| + terms, floor)
+    terms = Σ_k |Δvalue_k * weight_k| / (2*eps)       (>= |n|, the size of what n is summed from)
+    floor = 0.1 * max over the tensor of (|a| + terms)
 
-(and at least 1e-12). A plain ``|a - n| / (|a| + |n|)`` blows up on elements that are tiny by
-chance, where the numeric value is mostly rounding noise (about 1e-16 * |f| / eps); the floor
-measures those against 1% of the tensor's largest gradient instead. A real bug still stands out:
-errors are then of order 1e-2 to 1, against 1e-10 or so for a correct float64 backward.
+The numeric value carries rounding noise of about 1e-16 * |out| / eps (some 1e-10 absolute at
+eps = 1e-6), so it can only be trusted relative to the size of the numbers it is made of. With
+``|a| + |n|`` as denominator, a gradient that is a sum cancelling to almost nothing (a bias
+gradient ``Σ dout`` of 0.002 from terms of size 1), or an element that is small by chance, would
+report that noise as a large error. ``terms`` handles the first case, ``floor`` the second; where
+neither applies the error is the usual ``|a - n| / (|a| + |n|)``. A bug still stands out: since
+no denominator exceeds the largest ``|a| + terms`` of the tensor, an element off by 1% of that
+reports at least 0.01, and a flipped sign up to 1, against about 1e-9 for a correct backward.
+If a whole tensor's gradient is tiny compared with the loss (the scalar case, where there are no
+terms to split), raise ``eps``: the noise shrinks as 1/eps, and piecewise-linear layers pay no
+O(eps²) truncation error for it.
 
 **Kinks.** ReLU and max-pooling are not differentiable where a ReLU input is 0 or two window
 entries tie. If ``t ± eps`` straddles such a point, the difference quotient mixes two slopes and
@@ -52,6 +61,8 @@ from typing import Any
 import numpy as np
 
 from tinycnn.layers.base import Array, Layer
+
+FLOOR = 0.1  # fraction of the tensor's largest gradient below which errors are absolute
 
 
 @dataclass(frozen=True)
@@ -120,23 +131,25 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
-def relative_error(analytic: Array, numeric: Array) -> Array:
-    """Elementwise ``|a - n| / max(|a| + |n|, floor)``, floor = 1% of the largest ``|a|``, ``|n|``.
+def relative_error(analytic: Array, numeric: Array, terms: Array | None = None) -> Array:
+    """Elementwise error ``|a - n| / max(|a| + terms, floor)``; see the module docstring.
 
     Parameters
     ----------
     analytic, numeric : ndarray, same shape
         The two gradients of one tensor.
+    terms : ndarray, same shape, optional
+        Size of the contributions the numeric value was summed from (``>= |numeric|``);
+        default ``|numeric|``.
 
     Returns
     -------
     error : ndarray, same shape
-        See the module docstring for why the floor is there.
+        ``floor = FLOOR * max(|a| + terms)`` over the tensor, and at least 1e-12.
     """
-    magnitude = np.abs(analytic) + np.abs(numeric)
-    largest = max(np.abs(analytic).max(initial=0.0), np.abs(numeric).max(initial=0.0))
-    floor = max(1e-2 * largest, 1e-12)
-    return np.abs(analytic - numeric) / np.maximum(magnitude, floor)
+    size = np.abs(analytic) + (np.abs(numeric) if terms is None else terms)
+    floor = max(FLOOR * size.max(initial=0.0), 1e-12)
+    return np.abs(analytic - numeric) / np.maximum(size, floor)
 
 
 def gradcheck(
@@ -264,8 +277,8 @@ class _Probe:
 
 def _check_tensor(name, tensor, analytic, probe: _Probe, eps, kink_tol) -> TensorCheck:
     """Compare one tensor's analytic gradient with central differences."""
-    numeric, kinks = _numerical_gradient(tensor, probe, eps, kink_tol)
-    error = np.where(kinks, -np.inf, relative_error(analytic, numeric))
+    numeric, terms, kinks = _numerical_gradient(tensor, probe, eps, kink_tol)
+    error = np.where(kinks, -np.inf, relative_error(analytic, numeric, terms))
     n_kinks = int(kinks.sum())
     if n_kinks == tensor.size:
         return TensorCheck(name, tensor.shape, 0.0, 0, n_kinks, None)
@@ -275,9 +288,10 @@ def _check_tensor(name, tensor, analytic, probe: _Probe, eps, kink_tol) -> Tenso
     )
 
 
-def _numerical_gradient(tensor, probe: _Probe, eps, kink_tol) -> tuple[Array, np.ndarray]:
+def _numerical_gradient(tensor, probe: _Probe, eps, kink_tol) -> tuple[Array, Array, np.ndarray]:
     """Central differences of ``f`` for every element of ``tensor`` (perturbed in place)."""
     numeric = np.zeros(tensor.shape)
+    terms = np.zeros(tensor.shape)
     kinks = np.zeros(tensor.shape, dtype=bool)
     value_0 = probe.value()
     for idx in np.ndindex(tensor.shape):
@@ -287,14 +301,16 @@ def _numerical_gradient(tensor, probe: _Probe, eps, kink_tol) -> tuple[Array, np
         tensor[idx] = original - eps
         value_minus, states_minus = probe.value(), probe.decision_states()
         tensor[idx] = original
-        numeric[idx] = np.sum((value_plus - value_minus) * probe.weight) / (2 * eps)
+        contributions = (value_plus - value_minus) * probe.weight / (2 * eps)
+        numeric[idx] = np.sum(contributions)
+        terms[idx] = np.sum(np.abs(contributions))
         kinks[idx] = any(
             not np.array_equal(a, b) for a, b in zip(states_plus, states_minus, strict=True)
         )
         if kink_tol is not None:
             slope_change = np.sum((value_plus - 2 * value_0 + value_minus) * probe.weight) / eps
             kinks[idx] |= abs(slope_change) > kink_tol
-    return numeric, kinks
+    return numeric, terms, kinks
 
 
 def _sublayers(target: Any) -> Iterator[Any]:
