@@ -109,7 +109,7 @@ class Trace:
         return format_trace(self)
 
 
-def _conv_shapes(layer: Any, x: Array, out: Array) -> dict[str, tuple[int, ...]]:
+def _conv_shapes(layer: Any, out: Array) -> dict[str, tuple[int, ...]]:
     """Shapes of the arrays inside a Conv2D step (symbols as in ``layers/conv2d.py``)."""
     KH, KW, C, F = layer.params["w"].shape
     N, OH, OW, _ = out.shape
@@ -147,7 +147,7 @@ def _trace_forward(result: Trace, layer: Any, x: Array) -> Array:
     for key, param in layer.params.items():
         result.record("forward", name, f"{key} (parameter)", param.shape)
     if type(layer).__name__ == "Conv2D":
-        shapes = _conv_shapes(layer, x, out)
+        shapes = _conv_shapes(layer, out)
         result.record("forward", name, "cols = im2col(x)", shapes["cols"])
         result.record("forward", name, "w2d = w.reshape(-1, F)", shapes["w2d"])
         result.record("forward", name, "cols @ w2d + b", shapes["out2d"])
@@ -155,13 +155,13 @@ def _trace_forward(result: Trace, layer: Any, x: Array) -> Array:
     return out
 
 
-def _trace_backward(result: Trace, layer: Any, x: Array, out: Array, dout: Array) -> Array:
+def _trace_backward(result: Trace, layer: Any, out: Array, dout: Array) -> Array:
     name = layer.describe()
     result.record("backward", name, "dout", dout.shape)
     dx = layer.backward(dout)
     is_conv = type(layer).__name__ == "Conv2D"
     if is_conv:
-        shapes = _conv_shapes(layer, x, out)
+        shapes = _conv_shapes(layer, out)
         result.record("backward", name, "dout2d = dout.reshape(-1, F)", shapes["out2d"])
         result.record("backward", name, "dw2d = cols.T @ dout2d", shapes["w2d"])
         result.record("backward", name, "dcols = dout2d @ w2d.T", shapes["cols"])
@@ -175,7 +175,7 @@ def _layer_cost(layer: Any, x: Array, out: Array, itemsize: int) -> LayerCost:
     flops = layer_flops(layer, x, out)
     im2col = 0
     if type(layer).__name__ == "Conv2D":
-        rows, width = _conv_shapes(layer, x, out)["cols"]
+        rows, width = _conv_shapes(layer, out)["cols"]
         im2col = rows * width * itemsize
     return LayerCost(
         layer=layer.describe(),
@@ -209,7 +209,8 @@ def trace(model: Any, x: Array) -> Trace:
     if not getattr(model, "built", False):
         raise ValueError("trace needs a built model: call model.build(input_shape) first")
     model = copy.deepcopy(model)
-    dtype = model.layers[0].params["w"].dtype if model.layers[0].params else np.float32
+    params = [p for layer in model.layers for p in layer.params.values()]
+    dtype = params[0].dtype if params else np.float32
     x = np.asarray(x, dtype=np.result_type(dtype, np.float32))
     if x.shape[1:] != tuple(model.input_shape):
         expected = ", ".join(["N", *map(str, model.input_shape)])
@@ -223,7 +224,7 @@ def trace(model: Any, x: Array) -> Trace:
         activations.append(out)
     dout = np.random.default_rng(0).standard_normal(activations[-1].shape).astype(x.dtype)
     for k in reversed(range(len(model.layers))):
-        dout = _trace_backward(result, model.layers[k], activations[k], activations[k + 1], dout)
+        dout = _trace_backward(result, model.layers[k], activations[k + 1], dout)
     return result
 
 
