@@ -130,7 +130,8 @@ class Conv2D(Layer):
         N, H, W, _ = x.shape
         OH, OW, _ = self.output_shape((H, W, x.shape[3]))
         cols = kernels.im2col(x, KH, KW, self.strides, self.padding)  # (N*OH*OW, KH*KW*C)
-        out = cols @ w.reshape(-1, F) + self.params["b"]  # (N*OH*OW, F)
+        out = cols @ w.reshape(-1, F)  # (N*OH*OW, F)
+        out += self.params["b"]  # in place: no second (N*OH*OW, F) array
         out = out.reshape(N, OH, OW, F)
         self._cache = (x.shape, cols)
         if self.activation is not None:
@@ -146,7 +147,8 @@ class Conv2D(Layer):
         KH, KW, C, F = w.shape
         dout2d = dout.reshape(-1, F)  # (N*OH*OW, F)
         self.grads["w"] = (cols.T @ dout2d).reshape(KH, KW, C, F)
-        self.grads["b"] = dout2d.sum(axis=0)
+        bias_grad = kernels.numba_kernel("bias_grad")  # Numba: the same sum, bit-identical
+        self.grads["b"] = dout2d.sum(axis=0) if bias_grad is None else bias_grad(dout2d)
         dcols = dout2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)
         return kernels.col2im(dcols, x_shape, KH, KW, self.strides, self.padding)
 

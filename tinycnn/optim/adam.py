@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn import kernels
 from tinycnn.layers.base import Array
 from tinycnn.optim.base import Optimizer
 
@@ -70,6 +71,10 @@ class Adam(Optimizer):
         dtype = p.dtype.type
         lr_t = dtype(self.learning_rate) * np.sqrt(1 - dtype(self.beta_2) ** t)
         lr_t = lr_t / (1 - dtype(self.beta_1) ** t)
+        fused = kernels.numba_kernel("adam_update")
+        if fused is not None and g.dtype == p.dtype:  # Numba: the 3 lines below, bit-identical
+            fused(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon)
+            return
         m += (g - m) * (1 - self.beta_1)
         v += (np.square(g) - v) * (1 - self.beta_2)
         p -= (m * lr_t) / (np.sqrt(v) + self.epsilon)
