@@ -143,10 +143,11 @@ def doctor(
 def _fresh_copy(model: Any) -> tuple[Any, Any]:
     """A deep copy of the model and a new optimizer like the model's (Adam(1e-3) if none)."""
     from tinycnn.losses import SoftmaxCrossEntropy
-    from tinycnn.optim import Adam, get_optimizer
+    from tinycnn.optim import Adam, Optimizer, get_optimizer
 
     clone = copy.deepcopy(model)
     opt = getattr(model, "optimizer", None)
+    optimizer: Optimizer
     if opt is None:
         optimizer = Adam(1e-3)
     else:
@@ -330,7 +331,7 @@ def check_dead_relus(model: Any, x: np.ndarray) -> Check:
         )
     if not rows:
         return Check("dead ReLUs", "ok", "no ReLU layers", values={"zero_fraction": values})
-    worst = max(dead_share, key=dead_share.get)
+    worst = max(dead_share, key=lambda name: dead_share[name])
     summary = f"worst layer {worst}: {dead_share[worst]:.0%} of its channels never fire"
     hint = (
         "dead channels output 0 for every input and get no gradient, so they never recover: "

@@ -64,7 +64,7 @@ def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -202,8 +202,7 @@ def _read_entry(archive: zipfile.ZipFile, name: str, path: Path) -> np.ndarray:
         if len(data) != count * dtype.itemsize or f.read(1):
             raise ValueError(f"{path}: entry {name!r} has the wrong size (corrupt file)")
     array = np.frombuffer(data, dtype=dtype)
-    order = "F" if fortran else "C"
-    return array.reshape(shape, order=order).copy()
+    return array.reshape(shape, order="F" if fortran else "C").copy()
 
 
 def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:

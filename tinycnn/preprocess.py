@@ -49,7 +49,7 @@ def read_grey(path: str | os.PathLike) -> Array:
     return np.asarray(grey, dtype=np.float32) / 255.0
 
 
-def resize_area(image: Array, OH: int, OW: int) -> Array:
+def resize_area(image: NDArray[np.floating], OH: int, OW: int) -> NDArray[np.float64]:
     """Resize by averaging the source area under each output pixel (anti-aliased).
 
     Parameters
@@ -114,7 +114,7 @@ def mnist_style(grey: Array, ink_threshold: float = 0.2) -> Array:
     H, W = ink.shape
     scale = BOX / max(H, W)
     OH, OW = max(1, round(H * scale)), max(1, round(W * scale))
-    patch = resize_area(ink, OH, OW)
+    patch = resize_area(ink, OH, OW).astype(np.float64)
     return _centre_by_mass(patch).astype(np.float32)[..., np.newaxis]
 
 

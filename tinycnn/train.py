@@ -337,7 +337,7 @@ def _prepare(
     if validation_split and validation_data is not None:
         raise ValueError("give validation_split or validation_data, not both")
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy)
+        seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
     labels = to_labels(y)
     train_index, validation = _split(x, y, labels, validation_split, validation_data, seed)
     if train_index.size == 0:
