@@ -1,0 +1,164 @@
+"""The backend switch: NumPy and Numba give the same model, and Numba is optional.
+
+Every Numba twin is bit-identical to its NumPy reference and both backends call the same NumPy
+matrix multiplies, so the promise for the whole seed CNN is *bit-identical* losses, gradients
+and, after 50 Adam steps, weights.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinycnn import config, kernels
+from tinycnn.losses import SoftmaxCrossEntropy
+from tinycnn.zoo import dense_baseline, seed_cnn
+
+REPO = Path(__file__).resolve().parent.parent
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend():
+    previous = config.get_backend()
+    yield
+    config.set_backend(previous)
+
+
+def test_set_get_and_use_backend():
+    assert config.set_backend("numpy") == "numpy" == config.get_backend()
+    assert kernels.numba_kernel("adam_update") is None
+    assert kernels.implementation("im2col").__module__ == "tinycnn.kernels.im2col"
+    with config.use_backend(" NUMBA ") as active:
+        assert active == "numba" == config.get_backend()
+        assert kernels.implementation("im2col").__module__ == "tinycnn.kernels.im2col_numba"
+        assert callable(kernels.numba_kernel("relu_forward"))
+    assert config.get_backend() == "numpy"
+
+
+def test_bad_names_raise_value_errors_listing_the_choices():
+    with pytest.raises(ValueError, match="numpy, numba.*'cuda'"):
+        config.set_backend("cuda")
+    with pytest.raises(ValueError, match="'nope'"):
+        kernels.implementation("nope")
+    with pytest.raises(ValueError, match="only on the numba backend"):
+        kernels.implementation("adam_update", "numpy")
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter from the repository root."""
+    environment = {**os.environ, **env}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("numpy", "numpy"), ("", "numba")])
+def test_environment_variable_chooses_the_default(value, expected):
+    result = run_python(
+        "from tinycnn import config; print(config.get_backend())", TINYCNN_BACKEND=value
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_import_does_not_import_numba():
+    result = run_python("import sys, tinycnn, tinycnn.kernels; print('numba' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def batch(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, n)
+
+
+@pytest.mark.parametrize("make", [seed_cnn, dense_baseline])
+def test_loss_and_gradients_are_bit_identical_between_backends(make):
+    x, y = batch(16, seed=1)
+    results = {}
+    for backend in config.BACKENDS:
+        config.set_backend(backend)
+        model, loss = make(seed=3), SoftmaxCrossEntropy()
+        value = loss.forward(model.forward(x, training=True, logits=True), y)
+        dx = model.backward(loss.backward())
+        results[backend] = [value, dx] + [g.copy() for _, _, g in model.params_and_grads()]
+    for a, b in zip(results["numpy"], results["numba"], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fifty_adam_steps_give_bit_identical_weights():
+    x, y = batch(50 * 8, seed=2)
+    weights = {}
+    for backend in config.BACKENDS:
+        config.set_backend(backend)
+        model = seed_cnn(seed=5)
+        model.compile(optimizer="adam")
+        model.fit(x, y, epochs=1, batch_size=8, seed=7, verbose=0)
+        weights[backend] = model.get_weights()
+        assert model.optimizer.iterations == 50
+    initial = seed_cnn(seed=5).get_weights()
+    assert any(np.any(w != v) for w, v in zip(weights["numpy"], initial, strict=True))
+    for a, b in zip(weights["numpy"], weights["numba"], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+BLOCK_NUMBA = "import sys; sys.modules['numba'] = None  # any 'import numba' now fails\n"
+
+
+def test_without_numba_one_warning_then_numpy_trains():
+    result = run_python(
+        BLOCK_NUMBA
+        + """
+        import warnings
+        import numpy as np
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            from tinycnn import config
+            from tinycnn.zoo import seed_cnn
+            model = seed_cnn(seed=0)
+            model.compile(optimizer="adam")
+            rng = np.random.default_rng(0)
+            x, y = rng.random((16, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 16)
+            before = model.get_weights()[0].copy()
+            model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+            config.set_backend("numba")  # asked for explicitly: still NumPy, no second warning
+            model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+        messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+        numba_messages = [m for m in messages if "Numba" in m]
+        print(len(numba_messages), config.get_backend(), model.optimizer.iterations)
+        print(bool(np.any(model.get_weights()[0] != before)))
+        """.replace("\n        ", "\n")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "numpy", "2", "True"]
+
+
+def test_layer_tests_pass_without_numba():
+    layer_tests = [
+        "tests/test_im2col.py",
+        "tests/test_conv2d.py",
+        "tests/test_maxpool2d.py",
+        "tests/test_relu.py",
+        "tests/test_dense.py",
+        "tests/test_optim.py",
+    ]
+    result = run_python(
+        BLOCK_NUMBA
+        + "import pytest\n"
+        + f"sys.exit(pytest.main({layer_tests!r} + ['-q', '-p', 'no:cacheprovider', '-x']))",
+        HYPOTHESIS_PROFILE="dev",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
