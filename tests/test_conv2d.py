@@ -1,4 +1,9 @@
-"""Conv2D: equals the loop-by-definition oracle, passes float64 gradient checks, fails loudly."""
+"""Conv2D: equals the loop-by-definition oracle, passes float64 gradient checks, fails loudly.
+
+Parity tests run on the active backend. Gradient checks run two forward passes per element, so
+they use the reference (NumPy) kernels: they prove the maths, and the Numba twins are
+bit-identical to them (test_kernels_numba.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from hypothesis import given
 from oracles import conv2d_naive
 from strategies import ConvConfig, conv_configs
 
+from tinycnn import config
 from tinycnn.gradcheck import gradcheck
 from tinycnn.layers.conv2d import Conv2D
 
@@ -43,7 +49,8 @@ def test_float32_forward_stays_float32_and_close_to_float64(cfg):
 
 @given(conv_configs())
 def test_gradients_pass_the_float64_check(cfg):
-    result = gradcheck(built_conv(cfg), cfg.x(), seed=cfg.seed)
+    with config.use_backend("numpy"):  # see the module docstring
+        result = gradcheck(built_conv(cfg), cfg.x(), seed=cfg.seed)
     assert [t.name for t in result.tensors] == ["x", "conv2d/w", "conv2d/b"]
     assert sum(t.n_kinks for t in result.tensors) == 0  # no ReLU, no max: nothing to flip
     assert result.max_rel_error <= 1e-7, str(result)
@@ -51,7 +58,8 @@ def test_gradients_pass_the_float64_check(cfg):
 
 @given(conv_configs())
 def test_relu_shortcut_gradients_pass_away_from_kinks(cfg):
-    result = gradcheck(built_conv(cfg, activation="relu"), cfg.x(), seed=cfg.seed)
+    with config.use_backend("numpy"):  # see the module docstring
+        result = gradcheck(built_conv(cfg, activation="relu"), cfg.x(), seed=cfg.seed)
     assert result.max_rel_error <= 1e-7, str(result)
 
 

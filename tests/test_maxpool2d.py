@@ -1,4 +1,9 @@
-"""MaxPool2D: oracle parity, first-maximum routing on ties, overlapping windows, "same" padding."""
+"""MaxPool2D: oracle parity, first-maximum routing on ties, overlapping windows, "same" padding.
+
+Parity tests run on the active backend. Gradient checks run two forward passes per element, so
+they use the reference (NumPy) kernels: they prove the maths, and the Numba twins are
+bit-identical to them (test_kernels_numba.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from hypothesis import given
 from oracles import maxpool_naive
 from strategies import PoolConfig, pool_configs
 
+from tinycnn import config
 from tinycnn.gradcheck import gradcheck
 from tinycnn.layers.maxpool2d import MaxPool2D
 
@@ -65,7 +71,8 @@ def _pads(cfg: PoolConfig):
 
 @given(pool_configs())
 def test_gradients_pass_the_float64_check(cfg):
-    result = gradcheck(pool_layer(cfg), cfg.x(), seed=cfg.seed)
+    with config.use_backend("numpy"):  # see the module docstring
+        result = gradcheck(pool_layer(cfg), cfg.x(), seed=cfg.seed)
     assert result.max_rel_error <= 1e-7, str(result)
     assert result.tensors[0].n_kinks == 0  # distinct continuous values: no winner flips
 
