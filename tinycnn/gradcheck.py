@@ -261,7 +261,9 @@ class _Probe:
         else:
             upstream = self.weight if self.loss is None else self.loss.backward()
             dx = self.target.backward(upstream)
-        checks = [("x", self.x, _same_shape(np.array(dx), self.x.shape, "backward's dx"))]
+        checks: list[tuple[str, Array, Array]] = [
+            ("x", self.x, _same_shape(np.array(dx), self.x.shape, "backward's dx"))
+        ]
         for name, param, grad in _parameters(self.target):
             checks.append((name, param, _same_shape(np.array(grad), param.shape, name)))
         return checks

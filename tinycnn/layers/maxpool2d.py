@@ -91,7 +91,7 @@ class MaxPool2D(Layer):
             raise ValueError(
                 f"{self.describe()}: expected input of shape (N, H, W, C), got {np.shape(x)}"
             )
-        if self.built and np.shape(x)[3] != self.input_shape[2]:
+        if self.input_shape is not None and np.shape(x)[3] != self.input_shape[2]:
             raise ValueError(
                 f"{self.describe()}: expected input of shape (N, H, W, {self.input_shape[2]}), "
                 f"got {np.shape(x)}"
