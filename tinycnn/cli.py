@@ -26,9 +26,11 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "evaluate",
     "predict",
+    "serve",
     "summary",
     "gradcheck",
     "doctor",
+    "bench",
 )
 
 

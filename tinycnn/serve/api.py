@@ -1,0 +1,200 @@
+"""The prediction endpoint's work, without HTTP: check a request, run the model, build the answer.
+
+Request (``POST /api/predict``, ``Content-Type: application/json``)::
+
+    {"width": W, "height": H, "pixels": [H*W numbers in 0..255, row by row from the top]}
+
+``pixels`` are the grey levels of the whole drawing canvas as the page has it (white ink on
+black, or dark ink on light: the preprocessing decides). The server, not the page, turns them
+into what the network sees, with :func:`tinycnn.preprocess.mnist_style` (the same function as
+``tinycnn predict``), so the picture on the page is exactly the network's input.
+
+Answer::
+
+    {"prediction": k, "probabilities": [K floats],
+     "image": [784 ints 0..255],               # the 28x28 input, round(255 * x), row by row
+     "feature_maps": [{"layer": "conv2d", "height": OH, "width": OW, "channels": F,
+                       "low": [F floats], "high": [F floats],
+                       "data": "<base64 of uint8, shape (F, OH, OW)>"}, ...]}
+
+Each feature map f of a conv layer is sent as ``round(255 * (v - low[f]) / (high[f] - low[f]))``
+with ``low = min(0, min v)`` and ``high = max v`` over that map (zeros when the map is flat):
+one byte per value keeps a live update under ~40 kB for the seed CNN.
+
+Every malformed request raises :class:`RequestError` carrying the HTTP status and a short message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tinycnn.experiments import class_probabilities, feature_maps
+from tinycnn.preprocess import mnist_style
+
+MIN_SIDE = 8
+MAX_SIDE = 1024
+MAX_PIXELS = 512 * 512
+INPUT_SHAPE = (28, 28, 1)
+
+
+class RequestError(ValueError):
+    """A request the server refuses: ``status`` (4xx) and a one-line ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _refuse_constant(name: str) -> float:
+    raise RequestError(400, f"{name} is not a valid pixel value; send numbers in 0..255")
+
+
+def parse_request(body: bytes) -> NDArray[np.float64]:
+    """Decode and check a prediction request.
+
+    Parameters
+    ----------
+    body : bytes
+        The JSON request body (UTF-8).
+
+    Returns
+    -------
+    grey : ndarray, shape (H, W), float64 in [0, 1]
+        The canvas grey levels divided by 255.
+
+    Raises
+    ------
+    RequestError
+        400 for bad JSON, missing fields, wrong types, NaN/Infinity or values outside 0..255;
+        422 for sizes out of range or a pixel count other than ``width * height``.
+    """
+    try:
+        request = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise RequestError(400, "the body is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise RequestError(400, f"malformed JSON: {error.msg} at position {error.pos}") from None
+    if not isinstance(request, dict):
+        raise RequestError(400, "expected a JSON object with width, height and pixels")
+    missing = [key for key in ("width", "height", "pixels") if key not in request]
+    if missing:
+        raise RequestError(400, f"missing field(s): {', '.join(missing)}")
+    H, W = _side(request, "height"), _side(request, "width")
+    return _pixels(request["pixels"], H, W) / 255.0
+
+
+def _side(request: dict[str, Any], key: str) -> int:
+    value = request[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(400, f"{key} must be an integer, got {type(value).__name__}")
+    if not MIN_SIDE <= value <= MAX_SIDE:
+        raise RequestError(422, f"{key} must be in {MIN_SIDE}..{MAX_SIDE}, got {value}")
+    return value
+
+
+def _pixels(pixels: Any, H: int, W: int) -> NDArray[np.float64]:
+    """The pixel list as an (H, W) float64 array, every value a finite number in 0..255."""
+    if not isinstance(pixels, list):
+        raise RequestError(400, f"pixels must be a list of numbers, got {type(pixels).__name__}")
+    if H * W > MAX_PIXELS:
+        raise RequestError(422, f"width * height must be at most {MAX_PIXELS}, got {H * W}")
+    if len(pixels) != H * W:
+        raise RequestError(422, f"expected width * height = {H * W} pixels, got {len(pixels)}")
+    if not all(type(v) in (int, float) for v in pixels):
+        raise RequestError(400, "pixels must all be numbers (no strings, booleans, null, lists)")
+    try:
+        values = np.array(pixels, dtype=np.float64)
+    except OverflowError:
+        raise RequestError(400, "pixels must be in 0..255") from None
+    if not np.isfinite(values).all():
+        raise RequestError(400, "pixels must be finite numbers")
+    if values.min() < 0 or values.max() > 255:
+        raise RequestError(400, "pixels must be in 0..255")
+    return values.reshape(H, W)
+
+
+def check_model(model: Any) -> None:
+    """Refuse a model the page cannot drive: its input must be one 28x28 grey image."""
+    shape = tuple(getattr(model, "input_shape", ()) or ())
+    if shape != INPUT_SHAPE:
+        raise ValueError(f"the model must take input of shape {INPUT_SHAPE}, got {shape}")
+
+
+def predict(model: Any, grey: NDArray[np.float64]) -> dict[str, Any]:
+    """Preprocess a canvas, run the model and build the JSON-ready answer.
+
+    Parameters
+    ----------
+    model : Sequential
+        Built, with input shape (28, 28, 1). Not thread-safe: callers serialise calls.
+    grey : ndarray, shape (H, W)
+        Canvas grey levels in [0, 1] (from :func:`parse_request`).
+
+    Raises
+    ------
+    RequestError
+        422 when the canvas holds no digit (blank, or no ink distinct from the background).
+    """
+    try:
+        image = mnist_style(cast(Any, grey))  # (28, 28, 1) float32 in [0, 1]
+    except ValueError as error:
+        raise RequestError(422, str(error)) from None
+    x = image.astype(model_dtype(model))[np.newaxis]  # (1, 28, 28, 1)
+    probabilities = class_probabilities(model, x)[0]  # (K,)
+    conv_names = {layer.describe() for layer in conv_layers(model)}
+    conv_maps = [(name, maps) for name, maps in feature_maps(model, x[0]) if name in conv_names]
+    return {
+        "prediction": int(np.argmax(probabilities)),
+        "probabilities": [round(float(p), 6) for p in probabilities],
+        "image": to_bytes(image[..., 0]).ravel().tolist(),
+        "feature_maps": [encode_maps(name, maps) for name, maps in conv_maps],
+    }
+
+
+def model_dtype(model: Any) -> np.dtype:
+    """The dtype of the model's first parameter (float32 for a model file of tinycnn)."""
+    for layer in model.layers:
+        for value in layer.params.values():
+            return value.dtype
+    return np.dtype(np.float32)
+
+
+def conv_layers(model: Any) -> list[Any]:
+    """The model's Conv2D layers, in order."""
+    return [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+
+
+def to_bytes(x: NDArray[np.floating]) -> NDArray[np.uint8]:
+    """Levels in [0, 1] as bytes: ``round(255 * x)`` (values outside are clipped)."""
+    return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def encode_maps(name: str, maps: NDArray[np.floating]) -> dict[str, Any]:
+    """One conv layer's output, shape (OH, OW, F), as per-map scaled bytes in base64."""
+    OH, OW, F = maps.shape
+    planes = np.moveaxis(maps.astype(np.float64), -1, 0)  # (F, OH, OW)
+    low = np.minimum(planes.min(axis=(1, 2)), 0.0)  # (F,)
+    high = planes.max(axis=(1, 2))  # (F,)
+    span = np.where(high > low, high - low, 1.0)
+    scaled = to_bytes((planes - low[:, None, None]) / span[:, None, None])  # (F, OH, OW)
+    return {
+        "layer": name,
+        "height": OH,
+        "width": OW,
+        "channels": F,
+        "low": [_finite(v) for v in low],
+        "high": [_finite(v) for v in high],
+        "data": base64.b64encode(scaled.tobytes()).decode("ascii"),
+    }
+
+
+def _finite(value: float) -> float:
+    value = float(value)
+    return round(value, 6) if math.isfinite(value) else 0.0
