@@ -75,10 +75,11 @@ type_prose_words = (
     "Sequence",
     "Any",
 )
-nitpick_ignore_regex = [
-    ("py:class", r"(numpy|np|matplotlib|numpy\.typing|numba|argparse|os|pathlib|typing)\..*"),
-    ("py:class", r"collections\.abc\..*"),
-]
+_OUTSIDE = "|".join(
+    ["numpy", "np", "matplotlib", "numba", "keras", "tensorflow", "tf"]  # third-party
+    + ["argparse", "os", "pathlib", "typing", "collections", "http", "socketserver", "io"]
+)
+nitpick_ignore_regex = [("py:class", rf"({_OUTSIDE})\..*")]
 
 # -- autodoc / autosummary / napoleon (numpydoc style) ---------------------------------------
 autosummary_generate = True

@@ -13,9 +13,10 @@ numpydoc types are written for people: ``x : ndarray, shape (N, H, W, C)`` or
 class reference, and ``nitpicky`` mode would fail on ``shape``, ``N`` or ``"same"}``. The
 ``py:class`` references that Sphinx could not resolve are handled in this order:
 
-1. a bare tinycnn name (``Sequential``, ``History``) links to the documented object whose full
-   name ends with it, when exactly one does;
-2. a word of prose (contains a space, a quote, a brace, ``*``, ``=`` or starts with a digit),
+1. a bare name (``Sequential``, or ``figure_size`` in a ``:func:`` role) links to the documented
+   tinycnn object whose full name ends with it, when exactly one does (any ``py`` role);
+2. for ``py:class`` and ``py:obj`` only, a word of prose (contains a space, a quote, a brace,
+   a hyphen, ``*``, ``=`` or starts with a digit),
    a lowercase word in a type (``shape``, ``units``: classes are CamelCase), a single shape
    symbol (``N``, ``KH``) or a name listed in ``conf.type_prose_words`` is shown as plain text.
 
@@ -34,7 +35,7 @@ from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
-PROSE = re.compile(r"[\s'\"{}()*=,:<>\[\]]|^\d|^[A-Z]{1,2}\d?$|^\.\.\.$")
+PROSE = re.compile(r"[\s'\"{}()*=,:<>\[\]-]|^\d|^[A-Z]{1,2}\d?$|^\.\.\.$")
 
 
 def import_object(dotted: str) -> object | None:
@@ -86,17 +87,26 @@ def resolve_alias(
 def resolve_prose(
     app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.Element
 ) -> nodes.Element | None:
-    if node.get("refdomain") != "py" or node.get("reftype") not in {"class", "obj"}:
+    if node.get("refdomain") != "py":
         return None
     target = node["reftarget"]
     domain = env.get_domain("py")
     if re.fullmatch(r"[A-Za-z_]\w*", target):
         matches = [name for name in domain.objects if name.endswith(f".{target}")]
-        public = [name for name in matches if name.startswith("tinycnn.")]
+        # a class documented under an alias is also listed under its canonical name
+        public = [
+            name
+            for name in matches
+            if name.startswith("tinycnn.") and not domain.objects[name].aliased
+        ]
         if len(public) == 1:
-            return domain.resolve_xref(
-                env, node["refdoc"], app.builder, "class", public[0], node, contnode
+            found = domain.resolve_any_xref(
+                env, node["refdoc"], app.builder, public[0], node, contnode
             )
+            if found:
+                return found[0][1]
+    if node.get("reftype") not in {"class", "obj"}:
+        return None
     lowercase_word = node["reftype"] == "class" and re.fullmatch(r"[a-z_][a-z0-9_-]*", target)
     if PROSE.search(target) or lowercase_word or target in app.config.type_prose_words:
         return contnode
