@@ -12,8 +12,13 @@ import base64
 import http.client
 import json
 import math
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -302,3 +307,36 @@ def test_burst_of_200_concurrent_requests(server, model, digits):
     assert answers == [(200, expected[i % 20]) for i in range(200)]
     status, _, _ = request(server, "GET", "/")
     assert status == 200
+
+
+# -- the command ---------------------------------------------------------------------------
+def test_cli_serves_until_interrupted(tmp_path):
+    command = [sys.executable, "-m", "tinycnn", "serve", str(DEFAULT_MODEL_PATH), "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", first)
+        assert url, first
+        with urllib.request.urlopen(url.group(0) + "api/model", timeout=TIMEOUT) as response:
+            assert json.load(response)["params"] == 225_034
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, err
+    assert '"GET /api/model HTTP/1.1" 200' in err  # one log line per request
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["missing.npz"], "missing.npz"), (["--port", "70000"], "--port must be in 0..65535")],
+)
+def test_cli_errors_are_one_line(args, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "tinycnn", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("tinycnn serve: error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

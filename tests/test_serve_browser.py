@@ -120,7 +120,7 @@ def draw(page, digit: np.ndarray) -> None:
     for y, x0, x1 in strokes(digit):
         page.mouse.move(box["x"] + x0, box["y"] + y)
         page.mouse.down()
-        page.mouse.move(box["x"] + x1, box["y"] + y, steps=2)
+        page.mouse.move(box["x"] + x1, box["y"] + y)
         page.mouse.up()
 
 

@@ -75,7 +75,7 @@ class DigitServer(ThreadingHTTPServer):
 
 def _model_info(model: Any) -> dict[str, Any]:
     return {
-        "layers": [f"{type(layer).__name__} {layer.describe()}" for layer in model.layers],
+        "layers": [layer.describe() for layer in model.layers],
         "params": int(model.count_params()),
     }
 
