@@ -151,6 +151,15 @@ def test_logits_mode_skips_the_final_softmax_only_while_asked(final):
         assert isinstance(model.layers[-1].activation, Softmax)
 
 
+@pytest.mark.parametrize("final", ["layer", "activation"])
+def test_backward_after_logits_mode_is_the_loss_gradient(final):
+    head = [Dense(4), Softmax()] if final == "layer" else [Dense(4, activation="softmax")]
+    model = Sequential([Flatten(), Dense(3, activation="relu"), *head], input_shape=(2, 3), seed=1)
+    x = np.random.default_rng(1).normal(size=(3, 2, 3))
+    result = gradcheck(model, x, np.array([0, 3, 1]), loss=SoftmaxCrossEntropy(), eps=3e-5)
+    assert result.max_rel_error <= 1e-7, str(result)
+
+
 def test_logits_mode_leaves_models_without_softmax_alone():
     model = Sequential([Dense(3, activation="relu")], input_shape=(2,), seed=0)
     x = np.ones((1, 2))
