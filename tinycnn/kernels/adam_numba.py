@@ -18,6 +18,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from tinycnn.kernels.threads_numba import run
+
 __all__ = ["adam_update"]
 
 
@@ -47,7 +49,9 @@ def adam_update(p, g, m, v, lr_t, beta_1: float, beta_2: float, epsilon: float) 
     if not (p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous):
         raise ValueError("adam_update: expected C-contiguous p, m and v")
     g = np.ascontiguousarray(g, dtype=p.dtype)
-    _adam(
+    run(
+        _adam,
+        p.size,
         p.reshape(-1),
         g.reshape(-1),
         m.reshape(-1),

@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from tinycnn.kernels.im2col import output_hw, pad_amounts, to_pair
+from tinycnn.kernels.threads_numba import run
 
 __all__ = ["col2im", "im2col"]
 
@@ -94,7 +95,7 @@ def im2col(x, KH: int, KW: int, S=1, padding: str = "valid"):
     KH, KW, SH, SW, OH, OW, PT, PL = _geometry(x.shape, KH, KW, S, padding)
     N, _, _, C = x.shape
     cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
-    _im2col(x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
+    run(_im2col, cols.size, x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
     return cols
 
 
@@ -121,5 +122,5 @@ def col2im(cols, x_shape, KH: int, KW: int, S=1, padding: str = "valid"):
             f"{tuple(x_shape)}, got {cols.shape}"
         )
     dx = np.empty((N, H, W, C), dtype=cols.dtype)
-    _col2im(cols, KH, KW, SH, SW, OH, OW, PT, PL, dx)
+    run(_col2im, cols.size, cols, KH, KW, SH, SW, OH, OW, PT, PL, dx)
     return dx

@@ -21,6 +21,7 @@ import numba as nb
 import numpy as np
 
 from tinycnn.kernels.im2col import output_hw, pad_amounts, to_pair
+from tinycnn.kernels.threads_numba import run
 
 __all__ = ["maxpool_backward", "maxpool_forward"]
 
@@ -144,7 +145,7 @@ def maxpool_forward(x, KH: int, KW: int, S, padding: str = "valid"):
     N, _, _, C = x.shape
     out = np.empty((N, OH, OW, C), dtype=x.dtype)
     argmax = np.empty((N, OH, OW, C), dtype=np.intp)
-    _forward(x, KH, KW, SH, SW, PT, PL, out, argmax)
+    run(_forward, x.size, x, KH, KW, SH, SW, PT, PL, out, argmax)
     return out, argmax
 
 
@@ -171,6 +172,6 @@ def maxpool_backward(dout, argmax, x_shape, KH: int, KW: int, S, padding: str = 
             f"got {dout.shape} and {argmax.shape}"
         )
     dx = np.empty((N, H, W, C), dtype=dout.dtype)
-    kernel = _backward_overlapping if SH < KH or SW < KW else _backward_disjoint
-    kernel(dout, argmax, KH, KW, SH, SW, PT, PL, dx)
+    loop = _backward_overlapping if SH < KH or SW < KW else _backward_disjoint
+    run(loop, dx.size, dout, argmax, KH, KW, SH, SW, PT, PL, dx)
     return dx

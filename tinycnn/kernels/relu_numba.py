@@ -12,11 +12,12 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from tinycnn.kernels.threads_numba import run
+
 __all__ = ["relu_backward", "relu_forward"]
 
-PARALLEL_MIN_SIZE = 1 << 15  # below this, waking the threads costs more than it saves
 
-
+@nb.njit(parallel=True, cache=True)
 def _forward_loop(x, out, mask):
     for i in nb.prange(x.size):
         v = x[i]
@@ -24,15 +25,10 @@ def _forward_loop(x, out, mask):
         out[i] = v if (v > 0 or v != v) else 0  # np.maximum(v, 0): NaN wins, -0.0 -> 0.0
 
 
+@nb.njit(parallel=True, cache=True)
 def _backward_loop(dout, mask, dx):
     for i in nb.prange(dout.size):
         dx[i] = dout[i] if mask[i] else dout[i] * 0  # dout * 1.0 or dout * 0.0 (keeps -0.0, NaN)
-
-
-_forward_serial = nb.njit(cache=True)(_forward_loop)
-_forward_parallel = nb.njit(parallel=True, cache=True)(_forward_loop)
-_backward_serial = nb.njit(cache=True)(_backward_loop)
-_backward_parallel = nb.njit(parallel=True, cache=True)(_backward_loop)
 
 
 def relu_forward(x):
@@ -51,8 +47,7 @@ def relu_forward(x):
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
     mask = np.empty(x.shape, dtype=np.bool_)
-    loop = _forward_parallel if x.size >= PARALLEL_MIN_SIZE else _forward_serial
-    loop(x.reshape(-1), out.reshape(-1), mask.reshape(-1))
+    run(_forward_loop, x.size, x.reshape(-1), out.reshape(-1), mask.reshape(-1))
     return out, mask
 
 
@@ -76,6 +71,6 @@ def relu_backward(dout, mask):
         )
     dout = np.ascontiguousarray(dout)
     dx = np.empty_like(dout)
-    loop = _backward_parallel if dout.size >= PARALLEL_MIN_SIZE else _backward_serial
-    loop(dout.reshape(-1), np.ascontiguousarray(mask).reshape(-1), dx.reshape(-1))
+    mask = np.ascontiguousarray(mask)
+    run(_backward_loop, dout.size, dout.reshape(-1), mask.reshape(-1), dx.reshape(-1))
     return dx

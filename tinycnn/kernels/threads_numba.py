@@ -1,0 +1,31 @@
+"""How many threads a Numba kernel call may use: all for big work, one for small work.
+
+The kernels run in parallel over the batch axis (``prange``). For small work, such as one image
+at predict time, waking the second thread costs more than the work itself, and on a busy
+machine it can cost a whole time slice. ``run`` calls a compiled parallel loop with one thread
+below ``PARALLEL_MIN_SIZE`` elements (the same compiled code, so the same results).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numba as nb
+
+__all__ = ["PARALLEL_MIN_SIZE", "run"]
+
+PARALLEL_MIN_SIZE = 1 << 15  # elements touched by the call
+
+
+def run(loop: Callable[..., Any], size: int, *args: Any) -> None:
+    """Call ``loop(*args)``, on one thread when ``size < PARALLEL_MIN_SIZE``."""
+    if size >= PARALLEL_MIN_SIZE:
+        loop(*args)
+        return
+    previous = nb.get_num_threads()
+    nb.set_num_threads(1)
+    try:
+        loop(*args)
+    finally:
+        nb.set_num_threads(previous)
