@@ -102,7 +102,8 @@ def _start_workers(model_name, systems, args):
 def _ladder(model_name: str, systems: list[str], args: argparse.Namespace) -> None:
     title = "seed CNN" if model_name == "cnn" else "dense baseline"
     print(f"\n== {title}: training steps, {args.repeats} interleaved rounds ==")
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[variable] = str(args.threads)  # inherited by the workers, read at import
     workers = _start_workers(model_name, systems, args)
     times: dict[str, list[float]] = {s: [] for s in workers}
     for s, (_, conn) in workers.items():  # warm-up: JIT, caches, allocator
