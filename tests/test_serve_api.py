@@ -340,3 +340,18 @@ def test_cli_errors_are_one_line(args, message):
     assert result.returncode == 2
     assert result.stderr.startswith("tinycnn serve: error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_port_in_use_is_one_line_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "tinycnn", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"tinycnn serve: error: cannot listen on 127.0.0.1:{port}")
