@@ -7,6 +7,14 @@ Without TensorFlow the tests skip with the reason below. When ``CI`` is true, or
 ``TINYCNN_REQUIRE_TF=1`` is set, a missing TensorFlow is an error instead: CI installs the
 ``reference`` extra, and parity tests that silently skipped there would prove nothing.
 
+TensorFlow runs with its oneDNN kernels switched off (``TF_ENABLE_ONEDNN_OPTS=0``, set before
+TensorFlow is imported, unless the variable is already set). With oneDNN on, tensorflow-cpu 2.21
+computes some float32 convolutions wrongly: ``tf.nn.conv2d`` of a (2, 2, 1, 1) input with a
+(1, 2, 1, 1) kernel, strides (1, 2) and "SAME" padding returns uninitialised memory
+(``-1.46e29``) for the second row, where TensorFlow's own Eigen kernels and float64 give the right
+answer (found by ``test_conv2d_matches_keras_on_drawn_shapes``; pinned by
+``test_conv2d_where_onednn_is_wrong``). A reference must be right first, fast second.
+
 Fixtures give TensorFlow and Keras (``tf``, ``keras``), a way to build Keras layers in float64
 (``keras_float64``), and the Keras side of a loss-and-gradients computation
 (``keras_loss_and_grads``) and tinycnn's Adam with Keras's float64 step size
@@ -43,9 +51,13 @@ def tensorflow_required() -> bool:
     )
 
 
+# Before any import of TensorFlow in this session (see the module docstring).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter in test logs
+
+
 def import_tensorflow() -> ModuleType:
-    """Import TensorFlow quietly; skip the calling test, or fail it when TF is required."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter in test logs
+    """Import TensorFlow; skip the calling test, or fail it when TF is required."""
     try:
         return importlib.import_module("tensorflow")
     except ImportError as exc:

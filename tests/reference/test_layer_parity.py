@@ -20,6 +20,7 @@ Each example calls TensorFlow eagerly (milliseconds), so they run a fixed, modes
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -236,6 +237,23 @@ def test_uneven_same_padding_matches_keras(
     assert_parity(conv_errors(tf, keras, conv, np.float64), np.float64)
     pool = PoolConfig(ties=False, **common)
     assert_parity(pool_errors(tf, keras, pool, np.float64), np.float64)
+
+
+def test_conv2d_where_onednn_is_wrong(tf: Any, keras: Any) -> None:
+    """A float32 case that tensorflow-cpu 2.21 gets wrong with oneDNN on (see conftest).
+
+    W = 1 with a 1 x 2 kernel, strides (1, 2) and "same" padding: one zero column on the right.
+    tinycnn and TensorFlow's Eigen kernels agree; oneDNN returned -1.46e29 for every second row.
+    """
+    assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0", "the conftest must switch oneDNN off"
+    cfg = ConvConfig(N=2, H=2, W=1, C=1, F=1, KH=1, KW=2, SH=1, SW=2, padding="same",
+                     layout="contiguous", seed=0)  # fmt: skip
+    assert_parity(conv_errors(tf, keras, cfg, np.float32), np.float32)
+    x = np.arange(1, 5, dtype=np.float32).reshape(2, 2, 1, 1)
+    layer = Conv2D(1, (1, 2), strides=(1, 2), padding="same")
+    layer.build((2, 1, 1))
+    layer.set_weights([np.array([1.0, 10.0], np.float32).reshape(1, 2, 1, 1), np.zeros(1)])
+    np.testing.assert_array_equal(layer.forward(x).ravel(), [1, 2, 3, 4])
 
 
 # -- the parity check can fail ------------------------------------------------------------------
