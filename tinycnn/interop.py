@@ -161,9 +161,8 @@ def _expect(config: dict[str, Any], where: str, **expected: Any) -> None:
 
 def _no_regularisers(config: dict[str, Any], where: str) -> None:
     """Conv2D/Dense: no regularisers, constraints, missing bias or channels-first layout."""
-    keys = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
-    keys += ("kernel_constraint", "bias_constraint")
-    _expect(config, where, **dict.fromkeys(keys))
+    regularisers = ["kernel_regularizer", "bias_regularizer", "activity_regularizer"]
+    _expect(config, where, **dict.fromkeys([*regularisers, "kernel_constraint", "bias_constraint"]))
     _expect(config, where, use_bias=True, data_format="channels_last")
 
 

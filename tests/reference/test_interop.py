@@ -143,6 +143,7 @@ def test_from_keras_names_every_unsupported_layer(keras: Any) -> None:
         (lambda kl: kl.Conv2D(2, 3, use_bias=False, name="nobias"), r"'nobias'.*use_bias"),
         (lambda kl: kl.Conv2D(2, 3, activation="tanh", name="th"), r"'th'.*activation 'tanh'"),
         (lambda kl: kl.ReLU(max_value=6.0, name="relu6"), r"'relu6'.*max_value"),
+        (lambda kl: kl.Dense(3, kernel_regularizer="l2", name="l2"), r"'l2'.*kernel_regularizer"),
     ],
 )
 def test_from_keras_rejects_options_tinycnn_lacks(
