@@ -1,0 +1,173 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 7. Inside the trained CNN: filters, feature maps, mistakes, and `doctor`
+#
+# A trained network is not a black box: every number in it can be printed and drawn. In this
+# tutorial we look at
+#
+# 1. the filters the first convolution learned, against the random ones it started from,
+# 2. the feature maps one digit produces layer by layer,
+# 3. the probabilities the network gives, and the mistakes it makes,
+# 4. `doctor`, the sanity checks worth running before any long training run.
+#
+# **How long it takes.** By default we train the seed CNN for 2 epochs on the full MNIST set
+# (about a minute on 2 cores with the Numba kernels; the embedded subset if the full set is not
+# found), which makes about 1% mistakes. With `TINYCNN_TUTORIAL_FAST=1` (the test suite and
+# the docs build) it trains 1 epoch on the subset: the filters are rougher and the network
+# makes about 5% mistakes, so the rendered pictures show a less finished network.
+
+# %%
+# %matplotlib inline
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn import doctor, load_mnist, load_mnist_or_subset, scale_images, seed_cnn
+from tinycnn.experiments import class_probabilities
+from tinycnn.metrics import confusion_matrix
+from tinycnn.plots import (
+    misclassified,
+    plot_feature_maps,
+    plot_filters,
+    plot_misclassified,
+    plot_probabilities,
+)
+
+FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
+FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set
+EPOCHS = 1 if FAST else 2
+
+
+def out(name):
+    """Where to save a figure as a PNG, or None to only show it."""
+    return Path(FIGURES) / name if FIGURES else None
+
+
+(x_train, y_train), (x_test, y_test) = load_mnist(subset=True) if FAST else load_mnist_or_subset()
+x_train, x_test = scale_images(x_train), scale_images(x_test)
+
+untrained = seed_cnn(seed=0)
+model = seed_cnn(seed=0)
+model.compile(optimizer="adam")
+model.fit(x_train, y_train, epochs=EPOCHS, batch_size=64, seed=0, verbose=2)
+print(f"test accuracy {model.evaluate(x_test, y_test)[1]:.2%}")
+
+# %% [markdown]
+# ## What the first layer looks for
+#
+# The first convolution has 32 filters of 3 x 3 weights on the single grey channel. Before
+# training they are random (Glorot-uniform), salt and pepper:
+
+# %%
+plot_filters(untrained, out=out("07_filters_untrained.png"))
+
+# %% [markdown]
+# After training, many have turned into small edge and stroke detectors: a column of positive
+# weights beside a column of negative ones responds to a vertical edge, a diagonal pattern to a
+# slanted stroke. (With only one epoch on a small set many filters still look close to their
+# random start: the network has barely needed to change them.)
+
+# %%
+plot_filters(model, out=out("07_filters_trained.png"))
+
+# %% [markdown]
+# The second convolution has 64 filters over 32 input channels, 18,432 weights that are hard
+# to read as pictures; `plot_filters(model, "conv2d_1")` draws them as a mosaic, one 3 x 3 tile
+# per (input channel, filter) pair. More telling is what the layers *do* to an image.
+#
+# ## Feature maps
+#
+# Each conv layer turns its input into one map per filter (after the ReLU), and each pooling
+# layer halves the maps' size. The first maps are recognisably the digit, lit up along the
+# edges each filter likes; the deeper ones are coarser and more abstract.
+
+# %%
+image, label = x_test[0], y_test[0]
+plot_feature_maps(model, image, max_channels=8, out=out("07_feature_maps.png"))
+
+# %% [markdown]
+# Feature maps are where dead units show up: a ReLU channel that is zero for every image never
+# passes a gradient again. `doctor` below counts them.
+#
+# ## Probabilities
+#
+# The softmax output is a probability for each digit. For a typical test digit the network is
+# nearly certain:
+
+# %%
+plot_probabilities(model, image, label=label, out=out("07_probabilities.png"))
+
+# %% [markdown]
+# ## The mistakes
+#
+# `class_probabilities` runs the whole test set; the mistakes are the images whose most
+# probable class is wrong, and the most interesting are those the network got wrong
+# *confidently*:
+
+# %%
+probs = class_probabilities(model, x_test)
+wrong = misclassified(y_test, probs)
+print(f"{len(wrong)} mistakes among {len(y_test)} test images")
+plot_misclassified(x_test, y_test, probs, max_images=15, out=out("07_mistakes.png"))
+
+# %% [markdown]
+# Many confident mistakes are digits a person would hesitate over too: a 4 closed at the top
+# like a 9, a 7 with a crossbar read as a 2, a 5 whose loop nearly closes. A few are plainly
+# mislabelled in the data set itself. Which confusions are most common?
+
+# %%
+counts = confusion_matrix(y_test, probs.argmax(axis=1))
+np.fill_diagonal(counts, 0)
+pairs = sorted(np.ndindex(counts.shape), key=lambda pair: -counts[pair])[:6]
+for true, predicted in pairs:
+    print(f"true {true} predicted as {predicted}: {counts[true, predicted]} times")
+
+# %% [markdown]
+# ## `doctor`: checks before a long run
+#
+# Before spending an hour on training it pays to spend a minute on sanity checks. `doctor`
+# runs the classic ones (the model you pass is never changed; the checks that train work on a
+# copy):
+#
+# - **input scale**: pixels should be scaled (0..1), not raw bytes (0..255);
+# - **initial loss**: an untrained 10-class network should say about 1/10 for every class,
+#   so its cross-entropy should be near $\ln 10 \approx 2.303$;
+# - **overfit 20 examples**: any working network can memorise 20 images; if it cannot,
+#   something (labels, gradients, learning rate) is broken;
+# - **update ratio**: after a few Adam steps, $\lVert\Delta w\rVert / \lVert w\rVert$ should be
+#   around $10^{-3}$ for every weight tensor;
+# - **dead ReLUs** and **activation scale** through the layers.
+#
+# On a fresh seed CNN with properly scaled inputs everything is fine:
+
+# %%
+report = doctor(seed_cnn(seed=0), x_train, y_train, verbose=False)
+print(report)
+
+# %% [markdown]
+# Now a classic slip: forgetting to scale the pixels. Nothing crashes, and the network can even
+# still memorise 20 examples, but it starts out confidently wrong and trains badly. `doctor`
+# points at the cause: inputs in 0..255, and an initial loss far above $\ln 10$.
+
+# %%
+(raw_train, raw_labels), _ = load_mnist(subset=True)
+report = doctor(seed_cnn(seed=0), raw_train.astype(np.float32), raw_labels, verbose=False)
+print(report)
+assert report["input scale"].status != "ok"
+
+# %% [markdown]
+# The same checks run from the command line with `tinycnn doctor`. Next,
+# [tutorial 8](08_making_it_fast.py) measures where the training time goes and how the Numba
+# kernels cut it.

@@ -1,0 +1,251 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 8. Making it fast: profiling, Numba kernels, and the speed ladder
+#
+# tinycnn has two *backends* for its data-movement kernels (im2col, col2im, max pooling):
+# a readable NumPy reference, and Numba twins with the same signatures that compile to machine
+# code. The matrix multiplies stay in NumPy (BLAS) on both. In this tutorial we
+#
+# 1. time one training step of the seed CNN on the NumPy backend and profile where it goes,
+# 2. time every layer, forward and backward, on both backends,
+# 3. switch to Numba and pay (once) for compilation,
+# 4. check that both backends compute the same numbers,
+# 5. climb the speed ladder from Python loops to Numba.
+#
+# Timings depend on the machine and on how busy it is (a second process on a 2-core machine
+# can double them); compare numbers measured side by side in one run. It takes about a minute;
+# with `TINYCNN_TUTORIAL_FAST=1` fewer steps are timed, so the numbers are noisier.
+
+# %%
+import cProfile
+import io
+import os
+import pstats
+import time
+
+import numpy as np
+
+from tinycnn import (
+    Adam,
+    SoftmaxCrossEntropy,
+    get_backend,
+    kernels,
+    load_mnist,
+    scale_images,
+    seed_cnn,
+    use_backend,
+)
+
+FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
+STEPS = 3 if FAST else 20  # timed training steps per measurement
+
+(x_train, y_train), _ = load_mnist(subset=True)
+x_batch, y_batch = scale_images(x_train[:64]), y_train[:64]
+print("default backend:", get_backend())
+
+# %% [markdown]
+# ## One training step
+#
+# A training step is a forward pass (stopping at the logits), the loss and its gradient, the
+# backward pass through every layer, and an Adam update of every parameter:
+
+
+# %%
+def train_step(model, loss, optimizer, x, y):
+    """One mini-batch step; returns the loss."""
+    value = loss.forward(model.forward(x, training=True, logits=True), y)
+    model.backward(loss.backward())
+    _, params, grads = zip(*model.params_and_grads(), strict=True)
+    optimizer.update(list(params), list(grads))
+    return value
+
+
+def ms_per_step(backend, steps=STEPS):
+    """Median milliseconds per training step of a fresh seed CNN (after one warm-up step)."""
+    with use_backend(backend):
+        model, loss, optimizer = seed_cnn(seed=0), SoftmaxCrossEntropy(), Adam()
+        train_step(model, loss, optimizer, x_batch, y_batch)  # warm-up (and JIT, for numba)
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            train_step(model, loss, optimizer, x_batch, y_batch)
+            times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+numpy_ms = ms_per_step("numpy")
+print(
+    f"NumPy backend: {numpy_ms:.1f} ms per batch of 64 -> {numpy_ms * 938 / 1000:.0f} s per epoch"
+)
+
+# %% [markdown]
+# An epoch of 60,000 images is 938 such batches. Where does the time go? Python's profiler
+# counts the time spent inside every function:
+
+# %%
+with use_backend("numpy"):
+    model, loss, optimizer = seed_cnn(seed=0), SoftmaxCrossEntropy(), Adam()
+    train_step(model, loss, optimizer, x_batch, y_batch)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(STEPS):
+        train_step(model, loss, optimizer, x_batch, y_batch)
+    profiler.disable()
+
+report = io.StringIO()
+stats = pstats.Stats(profiler, stream=report).strip_dirs().sort_stats("tottime")
+stats.print_stats(10)
+lines = [line for line in report.getvalue().splitlines() if line.strip()]
+print("\n".join(lines[-11:]))
+
+# %% [markdown]
+# (`tottime` is the time spent in the function itself, excluding the functions it calls.)
+# Besides the matrix multiplies (NumPy's `matmul`, reported as a built-in method), the big
+# items are the data movement: copying patches in `im2col`, adding them back in `col2im`, the
+# max pooling with its `argmax` bookkeeping, and reductions such as the bias gradients.
+#
+# ## Layer by layer, both backends
+#
+# Timing each layer's `forward` and `backward` separately shows which kernels matter:
+
+
+# %%
+def layer_times(backend, repeats=STEPS):
+    """Median ms of forward and backward for each layer of the seed CNN at batch 64."""
+    with use_backend(backend):
+        model = seed_cnn(seed=0)
+        rows = {layer.name: ([], []) for layer in model.layers}
+        for _ in range(repeats + 1):  # the first round is a warm-up
+            x, outputs = x_batch, []
+            for layer in model.layers:
+                start = time.perf_counter()
+                x = layer.forward(x, training=True)
+                rows[layer.name][0].append(time.perf_counter() - start)
+                outputs.append(x)
+            dout = np.ones_like(outputs[-1]) / outputs[-1].size
+            for layer in reversed(model.layers):
+                start = time.perf_counter()
+                dout = layer.backward(dout)
+                rows[layer.name][1].append(time.perf_counter() - start)
+    return {
+        name: (1000 * np.median(f[1:]), 1000 * np.median(b[1:])) for name, (f, b) in rows.items()
+    }
+
+
+per_layer = {backend: layer_times(backend) for backend in ("numpy", "numba")}
+print(f"{'layer':<16} {'NumPy fwd / bwd (ms)':>22} {'Numba fwd / bwd (ms)':>22}")
+for name in per_layer["numpy"]:
+    (nf, nb), (jf, jb) = per_layer["numpy"][name], per_layer["numba"][name]
+    print(f"{name:<16} {nf:>10.2f} / {nb:<9.2f} {jf:>10.2f} / {jb:<9.2f}")
+
+# %% [markdown]
+# The max-pooling layers gain the most: the NumPy version builds index arrays to find and
+# remember each window's winner, while a compiled loop just walks the window. The convolutions
+# gain less, since much of their time is the matrix multiplies, which are the same BLAS calls
+# on both backends.
+#
+# ## Compilation: paid once
+#
+# Numba compiles a kernel the first time it is called with a new combination of argument
+# types. The kernels are declared with `cache=True`, so the machine code is saved to disk and
+# a later process loads it instead of compiling again. The first step in this process was
+# therefore either slow (compiling) or quick (loading the cache):
+
+# %%
+with use_backend("numba"):
+    model, loss, optimizer = seed_cnn(seed=1), SoftmaxCrossEntropy(), Adam()
+    x64 = x_batch.astype(np.float64)  # a new dtype: a new signature, compiled or loaded now
+    start = time.perf_counter()
+    train_step(model.astype(np.float64), loss, optimizer, x64, y_batch)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    train_step(model, loss, optimizer, x64, y_batch)
+    second = time.perf_counter() - start
+print(f"float64, first step: {first * 1000:.0f} ms (compiling, or loading the cache)")
+print(f"float64, next step:  {second * 1000:.0f} ms")
+
+# %% [markdown]
+# On a fresh installation the first run pays a few seconds per kernel; every later run starts
+# in about two seconds. `import tinycnn` itself never imports Numba: the first kernel call
+# does.
+#
+# ## Same numbers on both backends
+#
+# A fast path is only useful if it computes the same thing. Kernels that only move data keep
+# the reference's order of operations, so they are bit-identical:
+
+# %%
+rng = np.random.default_rng(0)
+x = rng.normal(size=(8, 13, 11, 5)).astype(np.float32)  # (N, H, W, C), H != W
+cols = {b: kernels.implementation("im2col", b)(x, 3, 2, (2, 1), "same") for b in ("numpy", "numba")}
+print("im2col, 3x2 window, strides (2, 1), 'same': identical:", np.array_equal(*cols.values()))
+
+dcols = rng.normal(size=cols["numpy"].shape).astype(np.float32)
+dx = {
+    b: kernels.implementation("col2im", b)(dcols, x.shape, 3, 2, (2, 1), "same")
+    for b in ("numpy", "numba")
+}
+print("col2im (sums where windows overlap): identical:", np.array_equal(*dx.values()))
+
+pooled = {
+    b: kernels.implementation("maxpool_forward", b)(x, 3, 3, 2, "same") for b in ("numpy", "numba")
+}
+(out_np, arg_np), (out_nb, arg_nb) = pooled.values()
+print(
+    "max pooling 3x3, stride 2: identical:",
+    np.array_equal(out_np, out_nb) and np.array_equal(arg_np, arg_nb),
+)
+
+# %% [markdown]
+# And a few whole training steps, from the same initial weights on the same batches:
+
+# %%
+losses = {}
+for backend in ("numpy", "numba"):
+    with use_backend(backend):
+        model, loss, optimizer = seed_cnn(seed=0), SoftmaxCrossEntropy(), Adam()
+        losses[backend] = [train_step(model, loss, optimizer, x_batch, y_batch) for _ in range(5)]
+        weights = model.get_weights()
+    losses[backend + " weights"] = weights
+print("losses, NumPy:", np.round(losses["numpy"], 6))
+print("losses, Numba:", np.round(losses["numba"], 6))
+pairs = zip(losses["numpy weights"], losses["numba weights"], strict=True)
+difference = max(np.abs(a - b).max() for a, b in pairs)
+print(f"largest weight difference after 5 steps: {difference:.1e}")
+
+# %% [markdown]
+# Identical or within float32 rounding: a few fused kernels (ReLU, bias gradient, the Adam
+# update) add in a different order than the NumPy lines they replace, which their docstrings
+# state.
+#
+# ## The speed ladder
+
+# %%
+numba_ms = ms_per_step("numba")
+print(f"NumPy backend: {numpy_ms:6.1f} ms per batch  ({numpy_ms * 938 / 1000:5.0f} s per epoch)")
+print(f"Numba backend: {numba_ms:6.1f} ms per batch  ({numba_ms * 938 / 1000:5.0f} s per epoch)")
+print(f"speedup: {numpy_ms / numba_ms:.1f}x")
+
+# %% [markdown]
+# The whole ladder, from tutorial 2's loops to the compiled kernels and the big frameworks,
+# is measured by `tinycnn bench` (it runs tinycnn with Python loops, both backends, PyTorch
+# and TensorFlow side by side in worker processes) and recorded, with the conditions of the
+# run, on the Benchmarks page of the documentation (`docs/benchmarks.md`). On a quiet 2-core
+# machine the Numba backend trains the seed CNN in about the time PyTorch takes.
+#
+# Threads: the matrix multiplies use OpenBLAS's threads and the Numba kernels parallelise over
+# the batch. On a busy machine fewer threads can be faster (`OPENBLAS_NUM_THREADS=1`,
+# `NUMBA_NUM_THREADS=1`, or `tinycnn bench --threads 1`).
+#
+# Finally, [tutorial 9](09_tensorflow_parity.py) checks all of this against TensorFlow.
