@@ -196,7 +196,9 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
-def make_server(model: Any, host: str = "127.0.0.1", port: int = 8000, log: bool = False):
+def make_server(
+    model: Any, host: str = "127.0.0.1", port: int = 8000, log: bool = False
+) -> DigitServer:
     """A :class:`DigitServer` bound to ``(host, port)``, not yet serving.
 
     Call ``serve_forever()`` (blocking) or run it in a thread; ``shutdown()`` stops it and
