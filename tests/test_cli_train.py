@@ -133,3 +133,14 @@ def test_argument_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--epochs", "0"])
     assert info.value.code == 2 and "--epochs: must be > 0" in capsys.readouterr().err
+
+
+def test_trained_model_file_carries_its_history_for_curves(trained, tmp_path):
+    from tinycnn.io import read_meta, read_npz
+
+    history = read_meta(trained, read_npz(trained))["history"]
+    assert history["epoch"] == [0, 1]
+    assert len(history["history"]["val_loss"]) == 2
+    out = tmp_path / "curves.png"
+    assert main(["plot", "curves", str(trained), "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000

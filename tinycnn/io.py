@@ -139,7 +139,7 @@ def model_meta(model: Any, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], di
     return meta, arrays
 
 
-def save_model(model: Any, path: PathLike) -> None:
+def save_model(model: Any, path: PathLike, history: Any = None) -> None:
     """Save ``model`` (architecture, weights, training config) to one ``.npz`` file, atomically.
 
     Parameters
@@ -148,8 +148,13 @@ def save_model(model: Any, path: PathLike) -> None:
         A built model.
     path : str or PathLike
         Destination; written exactly under this name.
+    history : History, optional
+        The ``History`` that ``fit`` returned; stored (as ``History.to_dict()``) under the
+        ``"history"`` entry of the JSON, so ``tinycnn plot curves model.npz`` can draw it.
     """
     meta, arrays = model_meta(model)
+    if history is not None:
+        meta["history"] = history.to_dict()
     atomic_savez(path, {"meta": meta_array(meta), **arrays})
 
 

@@ -360,11 +360,14 @@ class Sequential:
 
         return predict_classes(self, x, batch_size=batch_size)
 
-    def save(self, path: str) -> None:
-        """Save architecture, weights and optimizer state; see ``tinycnn.io.save_model``."""
+    def save(self, path: str, history: Any = None) -> None:
+        """Save architecture, weights and compile settings; see ``tinycnn.io.save_model``.
+
+        Optimizer state is not kept here: checkpoints (``fit(checkpoint=...)``) hold it.
+        """
         from tinycnn.io import save_model
 
-        save_model(self, path)
+        save_model(self, path, history)
 
     def __repr__(self) -> str:
         return f"Sequential({self.layers!r})"

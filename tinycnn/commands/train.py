@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Model: {args.model}, {model.count_params():,} parameters; checkpoint {checkpoint}")
     start = time.perf_counter()
     try:
-        model.fit(
+        history = model.fit(
             x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
             validation_split=args.validation_split, seed=seed, verbose=args.verbose,
             augment=args.augment, checkpoint=checkpoint, resume=args.resume,
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     except TrainingError as error:
         raise CommandError(str(error)) from None
-    model.save(str(args.out))
+    model.save(str(args.out), history)
     loss, accuracy = model.evaluate(x_test, y_test)
     print(f"Saved {args.out} ({time.perf_counter() - start:.0f}s of training)")
     print(f"Test accuracy: {accuracy:.2%} (loss {loss:.4f}) on {len(x_test):,} test images")
