@@ -110,10 +110,12 @@ lines = [line for line in report.getvalue().splitlines() if line.strip()]
 print("\n".join(lines[-11:]))
 
 # %% [markdown]
-# (`tottime` is the time spent in the function itself, excluding the functions it calls.)
-# Besides the matrix multiplies (NumPy's `matmul`, reported as a built-in method), the big
-# items are the data movement: copying patches in `im2col`, adding them back in `col2im`, the
-# max pooling with its `argmax` bookkeeping, and reductions such as the bias gradients.
+# (`tottime` is the time spent in the function itself, excluding the Python functions it
+# calls.) The matrix multiplies, written with the `@` operator, do not appear as entries of
+# their own: their time counts towards the layer methods that call them, which is why the
+# convolutions' `backward` (two multiplies and a `col2im`) and `forward` lead the list. The
+# rest is data movement: copying patches in `im2col`, adding them back in `col2im`, and the
+# max pooling, which must find and remember the winner of every window.
 #
 # ## Layer by layer, both backends
 #
@@ -150,10 +152,12 @@ for name in per_layer["numpy"]:
     print(f"{name:<16} {nf:>10.2f} / {nb:<9.2f} {jf:>10.2f} / {jb:<9.2f}")
 
 # %% [markdown]
-# The max-pooling layers gain the most: the NumPy version builds index arrays to find and
-# remember each window's winner, while a compiled loop just walks the window. The convolutions
-# gain less, since much of their time is the matrix multiplies, which are the same BLAS calls
-# on both backends.
+# On a quiet machine the max-pooling layers gain the most: the NumPy version builds index
+# arrays to find and remember each window's winner, while a compiled loop just walks the
+# window. The convolutions gain less, since much of their time is the matrix multiplies, which
+# are the same BLAS calls on both backends. (If the Numba column is *slower* here, the machine
+# was busy while this ran: a parallel kernel must wait until every one of its threads gets a
+# core. See the note on threads at the end.)
 #
 # ## Compilation: paid once
 #
@@ -238,14 +242,16 @@ print(f"Numba backend: {numba_ms:6.1f} ms per batch  ({numba_ms * 938 / 1000:5.0
 print(f"speedup: {numpy_ms / numba_ms:.1f}x")
 
 # %% [markdown]
-# The whole ladder, from tutorial 2's loops to the compiled kernels and the big frameworks,
-# is measured by `tinycnn bench` (it runs tinycnn with Python loops, both backends, PyTorch
-# and TensorFlow side by side in worker processes) and recorded, with the conditions of the
-# run, on the Benchmarks page of the documentation (`docs/benchmarks.md`). On a quiet 2-core
-# machine the Numba backend trains the seed CNN in about the time PyTorch takes.
+# On a quiet 2-core machine the Numba backend is clearly ahead of the NumPy one, and trains the
+# seed CNN in about the time PyTorch takes; the numbers just above come from whatever machine
+# ran this page, busy or not. The whole ladder, from tutorial 2's loops to the compiled
+# kernels and the big frameworks, is measured by `tinycnn bench`, which runs tinycnn with
+# Python loops, both backends, PyTorch and TensorFlow side by side in worker processes; the
+# Benchmarks page of the documentation (`docs/benchmarks.md`) records a run with its conditions.
 #
 # Threads: the matrix multiplies use OpenBLAS's threads and the Numba kernels parallelise over
-# the batch. On a busy machine fewer threads can be faster (`OPENBLAS_NUM_THREADS=1`,
-# `NUMBA_NUM_THREADS=1`, or `tinycnn bench --threads 1`).
+# the batch. On a busy machine fewer threads are often faster (`OPENBLAS_NUM_THREADS=1`,
+# `NUMBA_NUM_THREADS=1`, or `tinycnn bench --threads 1`), because a parallel region has to wait
+# for its slowest thread to be scheduled.
 #
 # Finally, [tutorial 9](09_tensorflow_parity.py) checks all of this against TensorFlow.
