@@ -116,7 +116,8 @@ def tinycnn_gradients(model, x, y):
 
 def keras_gradients(keras_logits, x, y):
     """Loss and gradients (trainable_variables order) by TensorFlow's automatic differentiation."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    # Keras losses compute in float32 unless told otherwise
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=x.dtype.name)
     with tf.GradientTape() as tape:
         value = loss_fn(y, keras_logits(x, training=False))
     grads = tape.gradient(value, keras_logits.trainable_variables)
