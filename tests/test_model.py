@@ -308,3 +308,19 @@ def test_keras_seed_cnn_weights_load_unchanged_and_outputs_agree():
     np.testing.assert_allclose(model.forward(x), expected, rtol=1e-5, atol=1e-5)
     for ours, theirs in zip(model.get_weights(), keras_model.get_weights(), strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("make", [seed_cnn, dense_baseline])
+def test_backward_without_input_grad_gives_the_same_parameter_gradients(make):
+    rng = np.random.default_rng(4)
+    x, y = rng.random((3, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 3)
+    grads = {}
+    for input_grad in (True, False):
+        model, loss = make(seed=2), SoftmaxCrossEntropy()
+        loss.forward(model.forward(x, training=True, logits=True), y)
+        dx = model.backward(loss.backward(), input_grad=input_grad)
+        assert (dx is None) == (not input_grad)
+        assert all(layer.needs_input_grad for layer in model.layers)  # reset after the call
+        grads[input_grad] = [g.copy() for _, _, g in model.params_and_grads()]
+    for a, b in zip(grads[True], grads[False], strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -171,7 +171,7 @@ class Sequential:
                 x = layer.forward(x, training)
         return x
 
-    def backward(self, dout: Array) -> Array:
+    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
         """Run ``backward`` through the layers in reverse, filling every layer's ``grads``.
 
         Parameters
@@ -179,17 +179,28 @@ class Sequential:
         dout : ndarray, shape (N, *output_shape)
             ∂loss/∂(what the last ``forward`` returned): ∂loss/∂logits after
             ``forward(..., logits=True)``.
+        input_grad : bool, default True
+            Compute ∂loss/∂x. Training passes False: the pass then stops at the first layer
+            with parameters, which skips its input gradient (``needs_input_grad``), the
+            largest matrix multiply or scatter of that layer's backward.
 
         Returns
         -------
-        dx : ndarray, shape (N, *input_shape)
+        dx : ndarray, shape (N, *input_shape), or None when ``input_grad`` is False
         """
         if self._logits is None:
             raise RuntimeError("call forward before backward")
         with self._softmax_skipped(self._logits) as layers:
-            for layer in reversed(layers):
+            first = 0 if input_grad else next((k for k, lay in enumerate(layers) if lay.params), 0)
+            for layer in reversed(layers[first + 1 :]):
                 dout = layer.backward(dout)
-        return dout
+            if layers:
+                layers[first].needs_input_grad = input_grad
+                try:
+                    dout = layers[first].backward(dout)
+                finally:
+                    layers[first].needs_input_grad = True
+        return dout if input_grad else None
 
     @contextmanager
     def _softmax_skipped(self, skip: bool) -> Iterator[list[Layer]]:

@@ -5,7 +5,7 @@
     logits = model.forward(xb, training=True, logits=True)   # (B, K), before the softmax
     loss = model.loss.forward(logits, yb)                    # batch mean
     dlogits = model.loss.backward()                          # (B, K) = (p - y) / B
-    model.backward(dlogits)                                  # fills every layer's grads
+    model.backward(dlogits, input_grad=False)                # fills every layer's grads
     model.optimizer.update(params, grads)                    # in place
 
 Reproducibility: ``seed`` fixes the validation split, the shuffling order and the augmentation;
@@ -553,7 +553,7 @@ def _step(run: _Run, rows: np.ndarray, epoch: int, b: int, good: _GoodWeights) -
     if not np.isfinite(loss):
         _stop_non_finite(run, epoch, b, loss, good)
     with np.errstate(over="ignore", invalid="ignore"):
-        model.backward(model.loss.backward())
+        model.backward(model.loss.backward(), input_grad=False)
     triples = model.params_and_grads()
     params = [p for _, p, _ in triples]
     good.remember(params, f"epoch {epoch + 1}, batch {b + 1}", loss)

@@ -138,8 +138,11 @@ class Conv2D(Layer):
             out = self.activation.forward(out, training)
         return out
 
-    def backward(self, dout: Array) -> Array:
-        """Fill ``grads["w"]``, ``grads["b"]`` from ``dout`` (N, OH, OW, F); return ``dx``."""
+    def backward(self, dout: Array) -> Array | None:
+        """Fill ``grads["w"]``, ``grads["b"]`` from ``dout`` (N, OH, OW, F); return ``dx``.
+
+        ``dx`` is None when ``needs_input_grad`` is False (a model's first layer in training).
+        """
         if self.activation is not None:
             dout = self.activation.backward(dout)
         x_shape, cols = self._cache
@@ -149,6 +152,8 @@ class Conv2D(Layer):
         self.grads["w"] = (cols.T @ dout2d).reshape(KH, KW, C, F)
         bias_grad = kernels.numba_kernel("bias_grad")  # Numba: the same sum, bit-identical
         self.grads["b"] = dout2d.sum(axis=0) if bias_grad is None else bias_grad(dout2d)
+        if not self.needs_input_grad:
+            return None
         dcols = dout2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)
         return kernels.col2im(dcols, x_shape, KH, KW, self.strides, self.padding)
 

@@ -129,12 +129,14 @@ class Dense(Layer):
 
         Returns
         -------
-        dx : ndarray, shape (N, D)
+        dx : ndarray, shape (N, D), or None when ``needs_input_grad`` is False
         """
         x = self._cache
         dz = dout if self.activation is None else self.activation.backward(dout)
         self.grads["w"] = x.T @ dz  # (D, units)
         self.grads["b"] = dz.sum(axis=0)  # (units,)
+        if not self.needs_input_grad:
+            return None
         return dz @ self.params["w"].T  # (N, D)
 
     def get_config(self) -> dict[str, Any]:
