@@ -15,6 +15,7 @@ from tinycnn.commands import gradcheck as gradcheck_command
 from tinycnn.gradcheck import GradcheckResult, TensorCheck, gradcheck, relative_error
 from tinycnn.layers.base import Layer
 from tinycnn.layers.conv2d import Conv2D
+from tinycnn.layers.dense import Dense
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
 
@@ -216,3 +217,17 @@ def test_cli_exit_status_is_one_when_a_check_fails(capsys, monkeypatch):
     assert main(["gradcheck", "--seed", "3"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "failed: broken conv" in out
+
+
+def test_builds_an_unbuilt_layer_and_takes_a_loss_by_name():
+    x = np.random.default_rng(3).standard_normal((2, 6, 5, 2))
+    result = gradcheck(Conv2D(3, (2, 3)), x, seed=4)
+    assert [t.name for t in result.tensors] == ["x", "conv2d/w", "conv2d/b"]
+    assert result.ok, str(result)
+    logits = np.random.default_rng(5).standard_normal((3, 4))
+    dense = Dense(4)
+    dense.build((4,), np.random.default_rng(6))
+    by_name = gradcheck(dense, logits, np.array([0, 3, 1]), loss="softmax_cross_entropy")
+    assert by_name.ok, str(by_name)
+    with pytest.raises(ValueError, match="loss"):
+        gradcheck(dense, logits, np.array([0, 3, 1]), loss="hinge")

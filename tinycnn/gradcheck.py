@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn.layers.base import Array, Layer
+from tinycnn.losses import get_loss
 
 FLOOR = 0.1  # fraction of the tensor's largest gradient below which errors are absolute
 
@@ -172,20 +173,21 @@ def gradcheck(
     ----------
     target : Layer, Sequential or loss
         What to check. It is deep-copied and cast to float64; the caller's object is untouched.
-        A layer must be built. A loss needs ``y`` and has ``forward(logits, y)`` and
-        ``backward()``.
+        An unbuilt layer is built for ``x.shape[1:]`` with weights drawn from ``seed``. A loss
+        needs ``y`` and has ``forward(logits, y)`` and ``backward()``.
     x : ndarray, shape (N, ...)
         Input (for a loss: the logits). Checked as the tensor named ``"x"``.
     y : ndarray, optional
         Labels, for a loss target or with ``loss``.
-    loss : loss object, optional
-        Check ``f = loss(target(x), y)`` instead of ``Σ out * dout``.
+    loss : loss object or name, optional
+        Check ``f = loss(target(x), y)`` instead of ``Σ out * dout``; a name such as
+        ``"softmax_cross_entropy"`` is looked up with :func:`tinycnn.losses.get_loss`.
     dout : ndarray, shaped like the output, optional
         Upstream gradient; default: standard normal values drawn with ``seed``.
     eps : float
         Perturbation size.
     seed : int
-        Seed of the default ``dout``.
+        Seed of the default ``dout`` (and of the weights of an unbuilt layer).
     kink_tol : float, optional
         Also flag elements whose one-sided slopes differ by more than this (see module docs).
     training : bool
@@ -219,10 +221,12 @@ class _Probe:
 
     def __init__(self, target, x, y, loss, dout, training: bool, seed: int) -> None:
         self.target = copy.deepcopy(target)
+        if isinstance(self.target, Layer) and not self.target.built:
+            self.target.build(np.shape(x)[1:], np.random.default_rng(seed))
         if hasattr(self.target, "astype"):
             self.target.astype(np.float64)
         self.is_loss = not (isinstance(target, Layer) or hasattr(target, "layers"))
-        self.loss = copy.deepcopy(loss)
+        self.loss = None if loss is None else copy.deepcopy(get_loss(loss))
         self.x = np.array(x, dtype=np.float64)
         y = None if y is None else np.asarray(y)
         self.y = y.astype(np.float64) if y is not None and y.dtype.kind == "f" else y
