@@ -5,8 +5,11 @@ same data movement fast.
 
 Notes
 -----
-``im2col`` copies; ``col2im`` adds. Both skip the padded copy ``x_pad`` of the reference: a
-position outside the image reads as zero (``im2col``) or is dropped (``col2im``, whose
+``im2col`` copies each kernel row of a window (``KW*C`` consecutive floats of ``x``) as one
+run; for ``C = 1`` it calls the NumPy reference, whose ``KH*KW`` strided slice copies are faster
+than any loop over rows of ``KH*KW`` floats that we tried (0.43 against 0.70 ms for the seed
+CNN's first layer at batch 64). ``col2im`` adds. Both skip the padded copy ``x_pad`` of the
+reference: a position outside the image reads as zero (``im2col``) or is dropped (``col2im``, whose
 reference crops those sums away). ``col2im`` adds the contributions to each ``dx`` element in the
 reference's order (kernel row ``p``, then kernel column ``q``), starting from zero, so every sum
 is rounded exactly as the reference rounds it. The loops run in parallel over the batch axis
@@ -18,6 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from tinycnn.kernels.im2col import im2col as im2col_reference
 from tinycnn.kernels.im2col import output_hw, pad_amounts, to_pair
 from tinycnn.kernels.threads_numba import run
 
@@ -38,21 +42,25 @@ def _geometry(x_shape, KH, KW, S, padding: str):
 @nb.njit(parallel=True, cache=True)
 def _im2col(x, KH, KW, SH, SW, OH, OW, PT, PL, cols):
     N, H, W, C = x.shape
+    run = KW * C  # one kernel row of a window: KW*C consecutive floats of x (NHWC)
     for n in nb.prange(N):
+        x_rows = x[n].reshape(H, W * C)
         for i in range(OH):
             for j in range(OW):
-                row = (n * OH + i) * OW + j
+                row = cols[(n * OH + i) * OW + j]
+                w0 = SW * j - PL
                 for p in range(KH):
                     h = SH * i + p - PT
+                    if 0 <= h < H and 0 <= w0 and w0 + KW <= W:  # no padding: one plain copy
+                        src = x_rows[h]
+                        for k in range(run):
+                            row[p * run + k] = src[w0 * C + k]
+                        continue
                     for q in range(KW):
-                        w = SW * j + q - PL
-                        col = (p * KW + q) * C
-                        if 0 <= h < H and 0 <= w < W:
-                            for c in range(C):
-                                cols[row, col + c] = x[n, h, w, c]
-                        else:
-                            for c in range(C):
-                                cols[row, col + c] = 0
+                        w = w0 + q
+                        inside = 0 <= h < H and 0 <= w < W
+                        for c in range(C):
+                            row[p * run + q * C + c] = x_rows[h, w * C + c] if inside else 0
 
 
 @nb.njit(parallel=True, cache=True)
@@ -94,6 +102,9 @@ def im2col(x, KH: int, KW: int, S=1, padding: str = "valid"):
     """
     KH, KW, SH, SW, OH, OW, PT, PL = _geometry(x.shape, KH, KW, S, padding)
     N, _, _, C = x.shape
+    if C == 1:  # NumPy's KH*KW strided slice copies beat a loop over rows of KH*KW floats
+        return im2col_reference(x, KH, KW, (SH, SW), padding)
+    x = np.ascontiguousarray(x)  # kernel rows are read as runs of KW*C floats
     cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
     run(_im2col, cols.size, x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
     return cols
