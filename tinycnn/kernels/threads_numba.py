@@ -3,7 +3,9 @@
 The kernels run in parallel over the batch axis (``prange``). For small work, such as one image
 at predict time, waking the second thread costs more than the work itself, and on a busy
 machine it can cost a whole time slice. ``run`` calls a compiled parallel loop with one thread
-below ``PARALLEL_MIN_SIZE`` elements (the same compiled code, so the same results).
+below ``PARALLEL_MIN_SIZE`` elements (the same compiled code, so the same results). Switching
+costs ~17 us per call (``set_num_threads`` twice), so it is skipped when Numba runs on one thread
+anyway (``NUMBA_NUM_THREADS=1``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ PARALLEL_MIN_SIZE = 1 << 15  # elements touched by the call
 
 def run(loop: Callable[..., Any], size: int, *args: Any) -> None:
     """Call ``loop(*args)``, on one thread when ``size < PARALLEL_MIN_SIZE``."""
-    if size >= PARALLEL_MIN_SIZE:
+    if size >= PARALLEL_MIN_SIZE or nb.config.NUMBA_NUM_THREADS == 1:  # no switch needed
         loop(*args)
         return
     previous = nb.get_num_threads()
