@@ -93,6 +93,18 @@ def test_relu_forward_and_backward_equal_numpy(x, seed):
         assert_same_bits(relu_nb.relu_backward(dout, mask), dout * (x > 0))
 
 
+@given(x=special_arrays(min_size=5), seed=st.integers(0, 2**32 - 1))
+def test_bias_relu_forward_equals_bias_add_then_relu(x, seed):
+    z = x.reshape(-1, 5) if x.size % 5 == 0 else x.reshape(-1, x.size)  # (R, F)
+    b = np.random.default_rng(seed).standard_normal(z.shape[1]).astype(z.dtype)
+    b[0] = -0.0
+    with np.errstate(invalid="ignore"):
+        expected = z + b
+        out, mask = relu_nb.bias_relu_forward(z.copy(), b)
+        assert_same_bits(out, np.maximum(expected, 0))
+        np.testing.assert_array_equal(mask, expected > 0)
+
+
 @given(rows=st.integers(1, 3000), cols=st.integers(1, 70), dtype=DTYPES, seed=st.integers(0, 99))
 def test_bias_grad_equals_numpy_sum(rows, cols, dtype, seed):
     rng = np.random.default_rng(seed)

@@ -50,6 +50,7 @@ _MODULES: dict[str, tuple[str | None, str]] = {
     "maxpool_backward": ("tinycnn.kernels.pool", "tinycnn.kernels.pool_numba"),
     "relu_forward": (None, "tinycnn.kernels.relu_numba"),
     "relu_backward": (None, "tinycnn.kernels.relu_numba"),
+    "bias_relu_forward": (None, "tinycnn.kernels.relu_numba"),
     "bias_grad": (None, "tinycnn.kernels.bias_grad_numba"),
     "adam_update": (None, "tinycnn.kernels.adam_numba"),
 }

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinycnn.kernels.threads_numba import run
 
-__all__ = ["relu_backward", "relu_forward"]
+__all__ = ["bias_relu_forward", "relu_backward", "relu_forward"]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -23,6 +23,16 @@ def _forward_loop(x, out, mask):
         v = x[i]
         mask[i] = v > 0
         out[i] = v if (v > 0 or v != v) else 0  # np.maximum(v, 0): NaN wins, -0.0 -> 0.0
+
+
+@nb.njit(parallel=True, cache=True)
+def _bias_forward_loop(z, b, mask):
+    R, F = z.shape
+    for r in nb.prange(R):
+        for f in range(F):
+            v = z[r, f] + b[f]
+            mask[r, f] = v > 0
+            z[r, f] = v if (v > 0 or v != v) else 0
 
 
 @nb.njit(parallel=True, cache=True)
@@ -49,6 +59,35 @@ def relu_forward(x):
     mask = np.empty(x.shape, dtype=np.bool_)
     run(_forward_loop, x.size, x.reshape(-1), out.reshape(-1), mask.reshape(-1))
     return out, mask
+
+
+def bias_relu_forward(z, b):
+    """``out = max(z + b, 0)`` and ``mask = z + b > 0`` in one pass, in place on ``z``.
+
+    The same float32 additions as a layer's ``z += b`` followed by :func:`relu_forward`, so the
+    results are bit-identical; one pass over ``z`` instead of two, and no new output array.
+
+    Parameters
+    ----------
+    z : ndarray, shape (N, ..., F), C-contiguous
+        A layer's pre-activation without its bias (e.g. ``cols @ w2d``); overwritten by ``out``.
+    b : ndarray, shape (F,)
+
+    Returns
+    -------
+    out : ndarray, shape (N, ..., F)
+        ``z`` itself.
+    mask : ndarray of bool, shape (N, ..., F)
+    """
+    if not z.flags.c_contiguous or z.shape[-1:] != b.shape:
+        raise ValueError(
+            f"bias_relu_forward: expected a C-contiguous z of shape (..., {b.shape[0]}), "
+            f"got shape {z.shape}"
+        )
+    mask = np.empty(z.shape, dtype=np.bool_)
+    z2d, mask2d = z.reshape(-1, b.shape[0]), mask.reshape(-1, b.shape[0])
+    run(_bias_forward_loop, z.size, z2d, b.astype(z.dtype, copy=False), mask2d)
+    return z, mask
 
 
 def relu_backward(dout, mask):

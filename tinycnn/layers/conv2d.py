@@ -35,6 +35,7 @@ from tinycnn import kernels
 from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Array, Layer, Shape
+from tinycnn.layers.relu import ReLU
 
 
 class Conv2D(Layer):
@@ -130,10 +131,11 @@ class Conv2D(Layer):
         N, H, W, _ = x.shape
         OH, OW, _ = self.output_shape((H, W, x.shape[3]))
         cols = kernels.im2col(x, KH, KW, self.strides, self.padding)  # (N*OH*OW, KH*KW*C)
-        out = cols @ w.reshape(-1, F)  # (N*OH*OW, F)
-        out += self.params["b"]  # in place: no second (N*OH*OW, F) array
-        out = out.reshape(N, OH, OW, F)
+        out = (cols @ w.reshape(-1, F)).reshape(N, OH, OW, F)
         self._cache = (x.shape, cols)
+        if isinstance(self.activation, ReLU):  # bias and ReLU in one pass (Numba backend)
+            return self.activation.forward_with_bias(out, self.params["b"])
+        out += self.params["b"]  # in place: no second (N, OH, OW, F) array
         if self.activation is not None:
             out = self.activation.forward(out, training)
         return out

@@ -50,6 +50,29 @@ class ReLU(Layer):
         self._cache = x > 0
         return np.maximum(x, 0)
 
+    def forward_with_bias(self, z: Array, b: Array) -> Array:
+        """``max(z + b, 0)`` for the layer whose activation this is; may overwrite ``z``.
+
+        The same numbers as ``forward(z + b)``. On the Numba backend the bias add, the mask and
+        the maximum are one pass over ``z`` (``kernels.numba_kernel("bias_relu_forward")``).
+
+        Parameters
+        ----------
+        z : ndarray, shape (N, ..., F)
+            The owner's output before its bias, a fresh C-contiguous array.
+        b : ndarray, shape (F,)
+
+        Returns
+        -------
+        out : ndarray, shape (N, ..., F)
+        """
+        fused = kernels.numba_kernel("bias_relu_forward")
+        if fused is not None:
+            out, self._cache = fused(z, b)
+            return out
+        z += b  # in place: no second array of z's size
+        return self.forward(z)
+
     def backward(self, dout: Array) -> Array:
         """Pass the gradient through where the input was positive.
 
