@@ -105,6 +105,21 @@ def test_bias_relu_forward_equals_bias_add_then_relu(x, seed):
         np.testing.assert_array_equal(mask, expected > 0)
 
 
+@given(x=special_arrays(min_size=5), seed=st.integers(0, 2**32 - 1))
+def test_relu_backward_bias_grad_equals_relu_backward_then_bias_grad(x, seed):
+    z = x.reshape(-1, 5) if x.size % 5 == 0 else x.reshape(-1, 1)  # (R, F), F = 1 included
+    rng = np.random.default_rng(seed)
+    dout = (rng.standard_normal(z.shape) * 10.0 ** rng.uniform(-4, 4, (z.shape[0], 1))).astype(
+        z.dtype
+    )
+    dout[::3] = -dout[::3]
+    with np.errstate(invalid="ignore"):
+        mask = z > 0
+        dz, db = relu_nb.relu_backward_bias_grad(dout, mask)
+        assert_same_bits(dz, dout * mask)
+        assert_same_bits(db, (dout * mask).sum(axis=0))
+
+
 @given(rows=st.integers(1, 3000), cols=st.integers(1, 70), dtype=DTYPES, seed=st.integers(0, 99))
 def test_bias_grad_equals_numpy_sum(rows, cols, dtype, seed):
     rng = np.random.default_rng(seed)

@@ -51,6 +51,7 @@ _MODULES: dict[str, tuple[str | None, str]] = {
     "relu_forward": (None, "tinycnn.kernels.relu_numba"),
     "relu_backward": (None, "tinycnn.kernels.relu_numba"),
     "bias_relu_forward": (None, "tinycnn.kernels.relu_numba"),
+    "relu_backward_bias_grad": (None, "tinycnn.kernels.relu_numba"),
     "bias_grad": (None, "tinycnn.kernels.bias_grad_numba"),
     "adam_update": (None, "tinycnn.kernels.adam_numba"),
 }

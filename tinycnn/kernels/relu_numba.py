@@ -14,7 +14,7 @@ import numpy as np
 
 from tinycnn.kernels.threads_numba import run
 
-__all__ = ["bias_relu_forward", "relu_backward", "relu_forward"]
+__all__ = ["bias_relu_forward", "relu_backward", "relu_backward_bias_grad", "relu_forward"]
 
 
 @nb.njit(parallel=True, cache=True)
@@ -113,3 +113,48 @@ def relu_backward(dout, mask):
     mask = np.ascontiguousarray(mask)
     run(_backward_loop, dout.size, dout.reshape(-1), mask.reshape(-1), dx.reshape(-1))
     return dx
+
+
+@nb.njit(cache=True)
+def _backward_bias_grad_loop(dout, mask, dz, db):
+    R, F = dout.shape
+    acc = np.zeros(F, dtype=dout.dtype)
+    for r in range(R):  # rows in order: the bias gradient's sums as NumPy adds them
+        for f in range(F):
+            v = dout[r, f] * mask[r, f]  # times 1.0 or 0.0, as NumPy's dout * mask
+            dz[r, f] = v
+            acc[f] += v
+    db[:] = acc
+
+
+def relu_backward_bias_grad(dout, mask):
+    """``dz = dout * mask`` and the owner's bias gradient ``db = Σ_rows dz`` in one pass.
+
+    Bit-identical to :func:`relu_backward` followed by ``bias_grad_numba.bias_grad(dz2d)``
+    (which adds rows in NumPy's order); serial, since a split over rows would change that order.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, ..., F)
+        ∂loss/∂out of the ReLU.
+    mask : ndarray of bool, shape (N, ..., F)
+        From :func:`bias_relu_forward` or :func:`relu_forward`.
+
+    Returns
+    -------
+    dz : ndarray, shape (N, ..., F)
+    db : ndarray, shape (F,)
+    """
+    if dout.shape != mask.shape:
+        raise ValueError(
+            f"relu_backward_bias_grad: expected dout of shape {mask.shape}, got {dout.shape}"
+        )
+    F = dout.shape[-1]
+    if F == 1:  # one column: NumPy sums it pairwise (see bias_grad_numba)
+        dz = relu_backward(dout, mask)
+        return dz, dz.reshape(-1, 1).sum(axis=0)
+    dout, mask = np.ascontiguousarray(dout), np.ascontiguousarray(mask)
+    dz = np.empty_like(dout)
+    db = np.empty(F, dtype=dout.dtype)
+    _backward_bias_grad_loop(dout.reshape(-1, F), mask.reshape(-1, F), dz.reshape(-1, F), db)
+    return dz, db

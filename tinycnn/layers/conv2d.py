@@ -145,15 +145,19 @@ class Conv2D(Layer):
 
         ``dx`` is None when ``needs_input_grad`` is False (a model's first layer in training).
         """
-        if self.activation is not None:
-            dout = self.activation.backward(dout)
         x_shape, cols = self._cache
         w = self.params["w"]
         KH, KW, C, F = w.shape
+        if isinstance(self.activation, ReLU):  # ReLU and bias gradient in one pass (Numba)
+            dout, self.grads["b"] = self.activation.backward_with_bias_grad(dout)
+        else:
+            if self.activation is not None:
+                dout = self.activation.backward(dout)
+            bias_grad = kernels.numba_kernel("bias_grad")  # Numba: the same sum, bit-identical
+            dout2d = dout.reshape(-1, F)
+            self.grads["b"] = dout2d.sum(axis=0) if bias_grad is None else bias_grad(dout2d)
         dout2d = dout.reshape(-1, F)  # (N*OH*OW, F)
         self.grads["w"] = (cols.T @ dout2d).reshape(KH, KW, C, F)
-        bias_grad = kernels.numba_kernel("bias_grad")  # Numba: the same sum, bit-identical
-        self.grads["b"] = dout2d.sum(axis=0) if bias_grad is None else bias_grad(dout2d)
         if not self.needs_input_grad:
             return None
         dcols = dout2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)

@@ -90,6 +90,27 @@ class ReLU(Layer):
             return fused(dout, self._cache)
         return dout * self._cache
 
+    def backward_with_bias_grad(self, dout: Array) -> tuple[Array, Array]:
+        """``dz = backward(dout)`` and the owner's bias gradient ``db`` (``dz`` summed over all
+        axes but the last). On the Numba backend both in one pass
+        (``kernels.numba_kernel("relu_backward_bias_grad")``), bit-identical.
+
+        Parameters
+        ----------
+        dout : ndarray, shape (N, ..., F)
+
+        Returns
+        -------
+        dz : ndarray, shape (N, ..., F)
+            ∂loss/∂(the owner's pre-activation).
+        db : ndarray, shape (F,)
+        """
+        fused = kernels.numba_kernel("relu_backward_bias_grad")
+        if fused is not None:
+            return fused(dout, self._cache)
+        dz = self.backward(dout)
+        return dz, dz.reshape(-1, dz.shape[-1]).sum(axis=0)
+
     def decision_state(self) -> np.ndarray:
         """The boolean mask ``x > 0`` of the last forward pass (kinks flip it)."""
         return self._cache
