@@ -131,7 +131,8 @@ class TinycnnRunner:
         fwd = np.zeros((reps, len(layers)))
         bwd = np.zeros((reps, len(layers)))
         last = layers[-1]
-        layers[0].needs_input_grad = False  # as in a training step
+        first = next((k for k, layer in enumerate(layers) if layer.params), 0)
+        layers[first].needs_input_grad = False  # as in a training step: no dx from here on
         for r in range(reps):
             out = xb
             activation, last.activation = last.activation, None  # logits, as in training
@@ -148,7 +149,7 @@ class TinycnnRunner:
                 dout = layers[k].backward(dout)
                 bwd[r, k] = time.perf_counter() - t0
             last.activation = activation
-        layers[0].needs_input_grad = True
+        layers[first].needs_input_grad = True
         med_f, med_b = np.median(fwd, axis=0) * 1e3, np.median(bwd, axis=0) * 1e3
         return [(layer.describe(), f, b) for layer, f, b in zip(layers, med_f, med_b, strict=True)]
 
