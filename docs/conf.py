@@ -44,6 +44,7 @@ extensions = [
     "cli_help",
     "offline_check",
     "resolve_refs",
+    "star_args",
 ]
 
 exclude_patterns = ["_build", "_ext", "conf.py", "jupyter_execute", "**/.ipynb_checkpoints"]

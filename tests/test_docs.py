@@ -24,6 +24,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 api_pages = importlib.import_module("api_pages")
 offline_check = importlib.import_module("offline_check")
+star_args = importlib.import_module("star_args")
 
 EXTERNAL_PAGE = """<html><head>
 <script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>
@@ -121,3 +122,20 @@ def test_mathjax_is_vendored_and_configured():
 @pytest.mark.parametrize("page", ["index.md", "getting_started.md", "faq.md", "cli.md"])
 def test_hand_written_pages_exist(page: str):
     assert (DOCS / page).read_text(encoding="utf-8").startswith("# ")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("x : ndarray, shape (N, *input_shape)", "x : ndarray, shape (N, \\*input_shape)"),
+        (
+            "If x does not have shape (N, *input_shape).",
+            "If x does not have shape (N, \\*input_shape).",
+        ),
+        ("shape (*batch, K)", "shape (\\*batch, K)"),
+        ("a convolution is *equivariant*: shifts", "a convolution is *equivariant*: shifts"),
+        ("sizes, *not* shapes (N, H)", "sizes, *not* shapes (N, H)"),
+    ],
+)
+def test_star_args_are_escaped_and_emphasis_is_kept(line: str, expected: str):
+    assert star_args.escape_star_args(line) == expected
