@@ -242,9 +242,10 @@ print(f"Numba backend: {numba_ms:6.1f} ms per batch  ({numba_ms * 938 / 1000:5.0
 print(f"speedup: {numpy_ms / numba_ms:.1f}x")
 
 # %% [markdown]
-# On a quiet 2-core machine the Numba backend is clearly ahead of the NumPy one, and trains the
-# seed CNN in about the time PyTorch takes; the numbers just above come from whatever machine
-# ran this page, busy or not. The whole ladder, from tutorial 2's loops to the compiled
+# The numbers just above come from whatever machine ran this page, busy or not. In the run
+# recorded on the Benchmarks page (one thread per system, the fair comparison on a shared
+# machine), the Numba backend trains the seed CNN 1.7 times faster than the NumPy one and
+# about as fast as PyTorch. The whole ladder, from tutorial 2's loops to the compiled
 # kernels and the big frameworks, is measured by `tinycnn bench`, which runs tinycnn with
 # Python loops, both backends, PyTorch and TensorFlow side by side in worker processes; the
 # Benchmarks page of the documentation (`docs/benchmarks.md`) records a run with its conditions.
