@@ -31,9 +31,10 @@ report that noise as a large error. ``terms`` handles the first case, ``floor`` 
 neither applies the error is the usual ``|a - n| / (|a| + |n|)``. A bug still stands out: since
 no denominator exceeds the largest ``|a| + terms`` of the tensor, an element off by 1% of that
 reports at least 0.01, and a flipped sign up to 1, against about 1e-9 for a correct backward.
-If a whole tensor's gradient is tiny compared with the loss (the scalar case, where there are no
-terms to split), raise ``eps``: the noise shrinks as 1/eps, and piecewise-linear layers pay no
-O(eps²) truncation error for it.
+A loss is a batch mean, so it is differenced as its N per-example terms ``loss_k / N``: a
+gradient that is a small mean of larger per-example gradients (they cancel across the batch) is
+measured against the size of those. If a gradient is tiny even per example, raise ``eps``: the
+noise shrinks as 1/eps, and piecewise-linear layers pay no O(eps²) truncation error for it.
 
 **Kinks.** ReLU and max-pooling are not differentiable where a ReLU input is 0 or two window
 entries tie. If ``t ± eps`` straddles such a point, the difference quotient mixes two slopes and
@@ -247,15 +248,30 @@ class _Probe:
         for rng, state in self._rng_states:
             rng.bit_generator.state = copy.deepcopy(state)
         if self.is_loss:
-            return np.array(self.target.forward(self.x, self.y), dtype=np.float64)
+            return self._per_example_loss(self.target, self.x)
         if hasattr(self.target, "layers"):
             logits = self.loss is not None
             out = self.target.forward(self.x, training=self.training, logits=logits)
         else:
             out = self.target.forward(self.x, training=self.training)
         if self.loss is not None:
-            out = self.loss.forward(out, self.y)
+            return self._per_example_loss(self.loss, out)
         return np.array(out, dtype=np.float64)
+
+    def _per_example_loss(self, loss: Any, logits: Array) -> Array:
+        """The batch-mean loss as its N terms ``loss(example k) / N``, shape (N,).
+
+        They sum to the loss; differenced one by one, they give ``terms`` (module docs) for a
+        gradient that is a small mean of larger per-example gradients. The whole batch goes
+        through ``loss.forward`` last, so ``loss.backward()`` sees it.
+        """
+        N = len(logits)
+        parts = [loss.forward(logits[k : k + 1], self._y_rows(k)) / N for k in range(N)]
+        loss.forward(logits, self.y)
+        return np.array(parts, dtype=np.float64)
+
+    def _y_rows(self, k: int) -> Any:
+        return None if self.y is None else self.y[k : k + 1]
 
     def gradients(self) -> list[tuple[str, Array, Array]]:
         """``(name, tensor, analytic gradient)`` for ``x`` and every parameter tensor."""
