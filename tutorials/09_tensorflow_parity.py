@@ -185,10 +185,11 @@ for spec in config["layers"]:
 model = Sequential.from_config(config)
 model.set_weights(seed_cnn(seed=0).get_weights())
 keras_logits = to_keras(model, logits=True)
+n_batches = len(x_train) // 64  # the training images in file order, again after the last one
 batches = [
-    (x_train[i : i + 64], y_train[i : i + 64].astype(np.int64)) for i in range(0, 64 * STEPS, 64)
+    (x_train[64 * j : 64 * j + 64], y_train[64 * j : 64 * j + 64].astype(np.int64))
+    for j in (k % n_batches for k in range(STEPS))
 ]
-batches = [batches[k % len(batches)] for k in range(STEPS)]
 
 loss, optimizer, losses_ours = SoftmaxCrossEntropy(), Adam(), []
 for xb, yb in batches:
