@@ -139,3 +139,15 @@ def test_hand_written_pages_exist(page: str):
 )
 def test_star_args_are_escaped_and_emphasis_is_kept(line: str, expected: str):
     assert star_args.escape_star_args(line) == expected
+
+
+def test_cli_reference_covers_every_command_and_nested_command():
+    from tinycnn.cli import COMMANDS
+
+    cli_text = importlib.import_module("cli_text")
+    texts = dict(cli_text.help_texts())
+    expected = {"tinycnn"} | {f"tinycnn {name.replace('_', '-')}" for name in COMMANDS}
+    assert expected <= set(texts)
+    assert "tinycnn data info" in texts  # a command's own subcommands are included
+    for title, text in texts.items():
+        assert text.startswith(f"usage: {title}"), title

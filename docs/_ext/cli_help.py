@@ -1,44 +1,18 @@
 """The ``tinycnn-cli`` directive: the command line reference, generated from argparse.
 
 ``.. tinycnn-cli::`` renders ``tinycnn --help`` and then, for every name in
-``tinycnn.cli.COMMANDS``, a section with the text ``tinycnn <command> --help`` prints. The text
+``tinycnn.cli.COMMANDS``, a section with the text ``tinycnn <command> --help`` prints (and one
+for each of a command's own subcommands, such as ``tinycnn data info``). The text
 comes from the same parser the console script builds (``tinycnn.cli.build_parser``), formatted at
 a fixed width, so the reference cannot drift from the program.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-
+from cli_text import help_texts
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
-
-WIDTH = "88"  # columns argparse wraps help text to (it reads COLUMNS)
-
-
-def help_texts() -> list[tuple[str, str]]:
-    """``[("tinycnn", text), ("tinycnn train", text), ...]`` in COMMANDS order."""
-    from tinycnn.cli import COMMANDS, build_parser
-
-    previous = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = WIDTH
-    try:
-        parser = build_parser()
-        texts = [("tinycnn", parser.format_help())]
-        subparsers = next(
-            action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-        )
-        for name in COMMANDS:
-            command = name.replace("_", "-")
-            texts.append((f"tinycnn {command}", subparsers.choices[command].format_help()))
-    finally:
-        if previous is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = previous
-    return texts
 
 
 class CliHelp(SphinxDirective):
