@@ -21,11 +21,12 @@
 # 3. the probabilities the network gives, and the mistakes it makes,
 # 4. `doctor`, the sanity checks worth running before any long training run.
 #
-# **How long it takes.** By default we train the seed CNN for 2 epochs on the full MNIST set
-# (about a minute on 2 cores with the Numba kernels; the embedded subset if the full set is not
-# found), which makes about 1% mistakes. With `TINYCNN_TUTORIAL_FAST=1` (the test suite and
-# the docs build) it trains 1 epoch on the subset: the filters are rougher and the network
-# makes about 5% mistakes, so the rendered pictures show a less finished network.
+# **How long it takes.** By default we train the seed CNN for 1 epoch on the full MNIST set
+# (two to three minutes on a quiet 2-core machine with the Numba kernels; the embedded subset
+# if the full set is not found), which makes between 1 and 1.5% mistakes. With
+# `TINYCNN_TUTORIAL_FAST=1` (the test suite and the docs build) it trains 1 epoch on the
+# subset: the filters are rougher and the network makes about 5% mistakes, so the rendered
+# pictures show a less finished network.
 
 # %%
 # %matplotlib inline
@@ -47,7 +48,7 @@ from tinycnn.plots import (
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set
-EPOCHS = 1 if FAST else 2
+EPOCHS = 1
 
 
 def out(name):
