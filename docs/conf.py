@@ -108,9 +108,13 @@ if importlib.util.find_spec("tensorflow") is None:
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
-# The kernels inherit this process's environment: fast tutorial settings, no display.
+# The kernels inherit this process's environment: fast tutorial settings, no display, and one
+# thread per pool (on a shared machine two-thread parallel regions wait for a free core and run
+# up to 100x slower; see docs/benchmarks.md).
 os.environ.setdefault("TINYCNN_TUTORIAL_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+for _pool in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_pool, "1")
 
 # -- HTML -------------------------------------------------------------------------------------
 html_theme = "furo"
