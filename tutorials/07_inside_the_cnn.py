@@ -22,8 +22,8 @@
 # 4. `doctor`, the sanity checks worth running before any long training run.
 #
 # **How long it takes.** By default we train the seed CNN for 1 epoch on the full MNIST set
-# (two to three minutes on a quiet 2-core machine with the Numba kernels; the embedded subset
-# if the full set is not found), which makes between 1 and 1.5% mistakes. With
+# (under a minute on a 2-core machine with the Numba kernels; the embedded subset
+# if the full set is not found), which makes about 2% mistakes. With
 # `TINYCNN_TUTORIAL_FAST=1` (the test suite and the docs build) it trains 1 epoch on the
 # subset: the filters are rougher and the network makes about 5% mistakes, so the rendered
 # pictures show a less finished network.
