@@ -121,10 +121,11 @@ print(f"trained in {time.perf_counter() - start:.0f} s with the {tinycnn.get_bac
 plot_training_curves(history, out=out("05_curves.png"))
 
 # %% [markdown]
-# With one epoch there is a single point per curve. Over several epochs the training loss keeps
-# falling, while the validation loss flattens out: the gap between the two is the beginning of
-# overfitting, which the dropout layer keeps small. The dashed line marks the epoch with the
-# lowest validation loss, the one `EarlyStopping(restore_best_weights=True)` would keep.
+# A fast run (one epoch) has a single point per curve. Over several epochs the training loss
+# keeps falling while the validation loss flattens out: the gap between the two is the
+# beginning of overfitting, which the dropout layer keeps small. The dashed line marks the
+# epoch with the lowest validation loss, the one `EarlyStopping(restore_best_weights=True)`
+# would keep.
 #
 # Validation accuracy is usually *higher* than training accuracy in the first epochs. Not a
 # bug: the training numbers are averaged over an epoch during which the network was still
