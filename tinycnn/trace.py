@@ -94,7 +94,7 @@ class Trace:
         return sum(cost.backward_flops for cost in self.layers)
 
     def record(self, phase: str, layer: str, name: str, shape: tuple[int, ...]) -> None:
-        """Add an array of ``shape`` (in the traced dtype) to :attr:`tensors`."""
+        """Add an array of ``shape`` (in the traced dtype) to ``tensors``."""
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
         self.tensors.append(TensorRecord(phase, layer, name, tuple(shape), nbytes))
 
