@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn._version import __version__
+from tinycnn.durable import fsync_folder
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"
@@ -71,27 +72,13 @@ def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (best effort: not every system allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def meta_array(meta: dict[str, Any]) -> np.ndarray:

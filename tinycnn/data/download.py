@@ -22,6 +22,8 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tinycnn.durable import fsync_folder
+
 # Base URLs tried in order; a file's URL is base + name + ".gz". Looked up at call time, so tests
 # can point it at a local server.
 MIRRORS: tuple[str, ...] = (
@@ -90,7 +92,7 @@ def download_mnist(
             fetched[folder / (name + (".gz" if is_gzip else ""))] = temp
         for final, temp in fetched.items():
             os.replace(temp, final)
-        _fsync_folder(folder)
+        fsync_folder(folder)
     finally:
         for temp in fetched.values():
             temp.unlink(missing_ok=True)
@@ -152,17 +154,3 @@ def _verify(path: Path, sha256: str) -> bool:
             f"checksum mismatch: sha256 of the content is {digest.hexdigest()}, expected {sha256}"
         )
     return is_gzip
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the renames durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
