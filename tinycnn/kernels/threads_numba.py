@@ -4,25 +4,35 @@ The kernels run in parallel over the batch axis (``prange``). For small work, su
 at predict time, waking the second thread costs more than the work itself, and on a busy
 machine it can cost a whole time slice. ``run`` calls a compiled parallel loop with one thread
 below ``PARALLEL_MIN_SIZE`` elements (the same compiled code, so the same results). Switching
-costs ~17 us per call (``set_num_threads`` twice), so it is skipped when Numba runs on one thread
-anyway (``NUMBA_NUM_THREADS=1``).
+costs ~17 us per call (``set_num_threads`` twice), so it is skipped when Numba runs on one thread.
+
+By default Numba runs on ONE thread (``TINYCNN_NUMBA_THREADS=N`` asks for N). Measured on the
+2-core machine, quiet, seed CNN at batch 64: with Numba's parallel loops beside OpenBLAS's two
+threads a training step took 54 ms and a single-image predict 8 ms; with Numba on one thread and
+OpenBLAS keeping two, 17.5 ms and 0.27 ms (docs/benchmarks.md, run 4). The two
+thread pools spin against each other on two cores; the matrix multiplies, which are most of the
+arithmetic, keep both cores.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import numba as nb
 
-__all__ = ["PARALLEL_MIN_SIZE", "run"]
+__all__ = ["PARALLEL_MIN_SIZE", "THREADS_VAR", "run"]
 
 PARALLEL_MIN_SIZE = 1 << 15  # elements touched by the call
+THREADS_VAR = "TINYCNN_NUMBA_THREADS"
+
+nb.set_num_threads(min(int(os.environ.get(THREADS_VAR, "1")), nb.config.NUMBA_NUM_THREADS))
 
 
 def run(loop: Callable[..., Any], size: int, *args: Any) -> None:
     """Call ``loop(*args)``, on one thread when ``size < PARALLEL_MIN_SIZE``."""
-    if size >= PARALLEL_MIN_SIZE or nb.config.NUMBA_NUM_THREADS == 1:  # no switch needed
+    if size >= PARALLEL_MIN_SIZE or nb.get_num_threads() == 1:  # no switch needed
         loop(*args)
         return
     previous = nb.get_num_threads()
