@@ -35,6 +35,22 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def import_keras():
+    """Keras 3 with TensorFlow, for the few parity checks outside ``tests/reference``.
+
+    Skips on a laptop without TensorFlow, fails in CI, where the reference extra is installed.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import keras
+        import tensorflow  # noqa: F401
+    except ImportError as error:
+        if in_ci():
+            pytest.fail(f"TensorFlow is required in CI: {error}")
+        pytest.skip(f"TensorFlow is not installed: {error}")
+    return keras
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """Folder holding the four full MNIST IDX files.

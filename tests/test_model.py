@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import numpy as np
 import pytest
-from conftest import in_ci
+from conftest import import_keras
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -269,19 +268,6 @@ def test_gradcheck_of_a_miniature_seed_model_with_loss(cfg):
 
 
 # -- Keras parity ---------------------------------------------------------------------------------
-def import_keras():
-    """Keras 3 with TensorFlow; skips on a laptop without it, fails in CI."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import keras
-        import tensorflow  # noqa: F401
-    except ImportError as error:
-        if in_ci():
-            pytest.fail(f"TensorFlow is required in CI: {error}")
-        pytest.skip(f"TensorFlow is not installed: {error}")
-    return keras
-
-
 @pytest.mark.tf
 def test_keras_seed_cnn_weights_load_unchanged_and_outputs_agree():
     keras = import_keras()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
-from conftest import in_ci
+from conftest import import_keras
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -174,19 +173,6 @@ def test_get_optimizer_by_name():
 
 
 # -- Keras parity ---------------------------------------------------------------------------
-def import_keras():
-    """Keras 3 with TensorFlow; skips on a laptop without it, fails in CI."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import keras
-        import tensorflow  # noqa: F401
-    except ImportError as error:
-        if in_ci():
-            pytest.fail(f"TensorFlow is required in CI: {error}")
-        pytest.skip(f"TensorFlow is not installed: {error}")
-    return keras
-
-
 @pytest.mark.tf
 @pytest.mark.parametrize(
     ("ours", "theirs"),
