@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.fused import plan as fused_plan
 from tinycnn.layers.base import Array, Layer, Shape
 from tinycnn.layers.softmax import Softmax
 
@@ -38,6 +39,11 @@ def keras_name(layer: Layer) -> str:
         return KERAS_NAMES[cls]
     snake = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", snake).lower()
+
+
+def _has_params(step: Any) -> bool:
+    """Whether a step of ``forward`` (a layer, or a fused pair of layers) has parameters."""
+    return any(layer.params for layer in getattr(step, "layers", (step,)))
 
 
 def readable_size(n_bytes: float) -> str:
@@ -87,6 +93,7 @@ class Sequential:
         self.loss: Any = None
         self.metrics: tuple[str, ...] = ()
         self._logits: bool | None = None
+        self._steps: list[Any] = []  # what the last forward ran: layers or fused pairs
         for layer in layers or ():
             self.add(layer)
         if input_shape is not None:
@@ -139,7 +146,9 @@ class Sequential:
         self.built = True
 
     # -- computing ------------------------------------------------------------------------
-    def forward(self, x: Array, training: bool = False, logits: bool = False) -> Array:
+    def forward(
+        self, x: Array, training: bool = False, logits: bool = False, fused: bool = False
+    ) -> Array:
         """Run the layers in order.
 
         Parameters
@@ -151,6 +160,11 @@ class Sequential:
         logits : bool
             Stop before a final softmax (a ``Softmax`` layer or ``activation="softmax"``), for
             the fused loss. Other models are unaffected.
+        fused : bool
+            On the Numba backend, run each ``Conv2D(activation="relu")`` + ``MaxPool2D`` pair as
+            one fused step (``tinycnn.fused``): the same numbers, faster, but the pair's
+            intermediate state (the ReLU mask, the pooling switches) is not kept, so
+            ``decision_state`` and ``tinycnn.trace`` need ``fused=False``. ``fit`` uses it.
 
         Returns
         -------
@@ -167,8 +181,9 @@ class Sequential:
         self._check_input(x)
         self._logits = logits
         with self._softmax_skipped(logits) as layers:
-            for layer in layers:
-                x = layer.forward(x, training)
+            self._steps = fused_plan(layers) if fused else list(layers)
+            for step in self._steps:
+                x = step.forward(x, training)
         return x
 
     def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
@@ -190,16 +205,18 @@ class Sequential:
         """
         if self._logits is None:
             raise RuntimeError("call forward before backward")
-        with self._softmax_skipped(self._logits) as layers:
-            first = 0 if input_grad else next((k for k, lay in enumerate(layers) if lay.params), 0)
-            for layer in reversed(layers[first + 1 :]):
-                dout = layer.backward(dout)
-            if layers:
-                layers[first].needs_input_grad = input_grad
+        with self._softmax_skipped(self._logits):
+            steps = self._steps
+            first = 0 if input_grad else next((k for k, s in enumerate(steps) if _has_params(s)), 0)
+            for step in reversed(steps[first + 1 :]):
+                dout = step.backward(dout)
+            if steps:
+                layer = getattr(steps[first], "layers", (steps[first],))[0]
+                layer.needs_input_grad = input_grad
                 try:
-                    dout = layers[first].backward(dout)
+                    dout = steps[first].backward(dout)
                 finally:
-                    layers[first].needs_input_grad = True
+                    layer.needs_input_grad = True
         return dout if input_grad else None
 
     @contextmanager

@@ -548,7 +548,8 @@ def _step(run: _Run, rows: np.ndarray, epoch: int, b: int, good: _GoodWeights) -
         xb = run.augment(xb, run.augment_rng)
     # Overflow and NaN are reported by the loss check below, not as NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
-        logits = model.forward(xb.astype(run.dtype, copy=False), training=True, logits=True)
+        xb = xb.astype(run.dtype, copy=False)
+        logits = model.forward(xb, training=True, logits=True, fused=True)
         loss = float(model.loss.forward(logits, yb))
     if not np.isfinite(loss):
         _stop_non_finite(run, epoch, b, loss, good)

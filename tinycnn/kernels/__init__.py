@@ -13,7 +13,8 @@ maxpool_backward
 ==================  =================================  ======================================
 
 Some fast kernels fuse several NumPy lines of a layer or optimizer into one loop (ReLU's mask
-and output in one pass, a bias gradient, the Adam update). They have no separate
+and output in one pass, a bias gradient, the Adam update, a convolution's bias, ReLU and
+max-pooling in one pass for ``tinycnn.fused``). They have no separate
 reference: the readable lines stay in the layer, which asks :func:`numba_kernel` for the fused
 version and uses it only when the Numba backend is active::
 
@@ -54,6 +55,8 @@ _MODULES: dict[str, tuple[str | None, str]] = {
     "relu_backward_bias_grad": (None, "tinycnn.kernels.relu_numba"),
     "bias_grad": (None, "tinycnn.kernels.bias_grad_numba"),
     "adam_update": (None, "tinycnn.kernels.adam_numba"),
+    "bias_relu_maxpool_forward": (None, "tinycnn.kernels.conv_pool_numba"),
+    "maxpool_relu_backward_bias_grad": (None, "tinycnn.kernels.conv_pool_numba"),
 }
 _cache: dict[tuple[str, str], Callable[..., Any]] = {}
 

@@ -124,15 +124,7 @@ class Conv2D(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         """Convolve ``x`` (N, H, W, C) with the kernel; returns ``out`` (N, OH, OW, F)."""
-        self._check_input(x)
-        w = self.params["w"]
-        KH, KW, _, F = w.shape
-        x = np.asarray(x, dtype=w.dtype)
-        N, H, W, _ = x.shape
-        OH, OW, _ = self.output_shape((H, W, x.shape[3]))
-        cols = kernels.im2col(x, KH, KW, self.strides, self.padding)  # (N*OH*OW, KH*KW*C)
-        out = (cols @ w.reshape(-1, F)).reshape(N, OH, OW, F)
-        self._cache = (x.shape, cols)
+        out = self.convolve(x)
         if isinstance(self.activation, ReLU):  # bias and ReLU in one pass (Numba backend)
             return self.activation.forward_with_bias(out, self.params["b"])
         out += self.params["b"]  # in place: no second (N, OH, OW, F) array
@@ -140,27 +132,53 @@ class Conv2D(Layer):
             out = self.activation.forward(out, training)
         return out
 
+    def convolve(self, x: Array) -> Array:
+        """The convolution without bias or activation: ``z = cols @ w2d``, shape (N, OH, OW, F).
+
+        Keeps ``cols`` for :meth:`convolve_backward`. ``forward`` is ``convolve``, then the bias
+        and the activation; ``tinycnn.fused`` calls it to fuse what comes after.
+        """
+        self._check_input(x)
+        w = self.params["w"]
+        KH, KW, _, F = w.shape
+        x = np.asarray(x, dtype=w.dtype)
+        N, H, W, _ = x.shape
+        OH, OW, _ = self.output_shape((H, W, x.shape[3]))
+        cols = kernels.im2col(x, KH, KW, self.strides, self.padding)  # (N*OH*OW, KH*KW*C)
+        self._cache = (x.shape, cols)
+        return (cols @ w.reshape(-1, F)).reshape(N, OH, OW, F)
+
     def backward(self, dout: Array) -> Array | None:
         """Fill ``grads["w"]``, ``grads["b"]`` from ``dout`` (N, OH, OW, F); return ``dx``.
 
         ``dx`` is None when ``needs_input_grad`` is False (a model's first layer in training).
         """
+        F = self.filters
+        if isinstance(self.activation, ReLU):  # ReLU and bias gradient in one pass (Numba)
+            dz, db = self.activation.backward_with_bias_grad(dout)
+            return self.convolve_backward(dz, db)
+        if self.activation is not None:
+            dout = self.activation.backward(dout)
+        bias_grad = kernels.numba_kernel("bias_grad")  # Numba: the same sum, bit-identical
+        dout2d = dout.reshape(-1, F)
+        db = dout2d.sum(axis=0) if bias_grad is None else bias_grad(dout2d)
+        return self.convolve_backward(dout, db)
+
+    def convolve_backward(self, dz: Array, db: Array) -> Array | None:
+        """Store ``db`` (F,) and ``dw`` from ``dz`` = ∂loss/∂z (N, OH, OW, F); return ``dx``.
+
+        The backward of :meth:`convolve` (after the last ``convolve`` or ``forward``); ``dx`` is
+        None when ``needs_input_grad`` is False.
+        """
         x_shape, cols = self._cache
         w = self.params["w"]
         KH, KW, C, F = w.shape
-        if isinstance(self.activation, ReLU):  # ReLU and bias gradient in one pass (Numba)
-            dout, self.grads["b"] = self.activation.backward_with_bias_grad(dout)
-        else:
-            if self.activation is not None:
-                dout = self.activation.backward(dout)
-            bias_grad = kernels.numba_kernel("bias_grad")  # Numba: the same sum, bit-identical
-            dout2d = dout.reshape(-1, F)
-            self.grads["b"] = dout2d.sum(axis=0) if bias_grad is None else bias_grad(dout2d)
-        dout2d = dout.reshape(-1, F)  # (N*OH*OW, F)
-        self.grads["w"] = (cols.T @ dout2d).reshape(KH, KW, C, F)
+        self.grads["b"] = db
+        dz2d = dz.reshape(-1, F)  # (N*OH*OW, F)
+        self.grads["w"] = (cols.T @ dz2d).reshape(KH, KW, C, F)
         if not self.needs_input_grad:
             return None
-        dcols = dout2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)
+        dcols = dz2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)
         return kernels.col2im(dcols, x_shape, KH, KW, self.strides, self.padding)
 
     def _check_input(self, x: Array) -> None:

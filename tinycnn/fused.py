@@ -1,0 +1,110 @@
+"""Fused steps for training on the Numba backend: ``Conv2D(relu)`` + ``MaxPool2D`` as one step.
+
+A model is a list of layers, and ``Sequential.forward`` runs them one by one. The seed CNN's
+``Conv2D(activation="relu")`` is followed by ``MaxPool2D(2)`` twice; between the two, the
+convolution's whole output is written and read again several times (bias, ReLU, its mask,
+pooling, and as many passes backward). :func:`plan` replaces each such pair by a
+:class:`ConvReluPool` step that computes the same numbers with one fused pass after the
+convolution's matrix multiply and one before its backward ones
+(``tinycnn/kernels/conv_pool_numba.py``). The results are bit-identical to running the two layers;
+the layers keep their parameters and gradients, only their intermediate state is skipped.
+
+``fit`` trains with ``Sequential.forward(..., fused=True)``. On the NumPy backend, and for pairs
+the kernels do not cover (overlapping or "same" pooling, another activation), :func:`plan`
+returns the layers unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinycnn import kernels
+from tinycnn.layers.base import Array, Layer
+from tinycnn.layers.conv2d import Conv2D
+from tinycnn.layers.maxpool2d import MaxPool2D
+from tinycnn.layers.relu import ReLU
+
+__all__ = ["ConvReluPool", "can_fuse", "plan"]
+
+
+def can_fuse(first: Layer, second: Layer) -> bool:
+    """True when ``first`` is a ``Conv2D(activation="relu")`` and ``second`` a "valid"
+    ``MaxPool2D`` whose windows do not overlap."""
+    if not (isinstance(first, Conv2D) and isinstance(second, MaxPool2D)):
+        return False
+    (PH, PW), (SH, SW) = second.pool_size, second.strides
+    return (
+        isinstance(first.activation, ReLU)
+        and second.padding == "valid"
+        and SH >= PH
+        and SW >= PW
+        and PH * PW <= 128
+    )
+
+
+class ConvReluPool:
+    """``pool.forward(conv.forward(x))`` and its backward, with one fused pass after the
+    convolution's matrix multiply.
+
+    Parameters
+    ----------
+    conv : Conv2D
+        With ``activation="relu"``.
+    pool : MaxPool2D
+        Right after ``conv``; "valid", non-overlapping windows (see :func:`can_fuse`).
+
+    Notes
+    -----
+    Forward: ``z = conv.convolve(x)`` (N, OH, OW, F), then
+    ``out, winner = bias_relu_maxpool_forward(z, b, ...)`` (N, PH', PW', F). Backward:
+    ``dz, db = maxpool_relu_backward_bias_grad(dout, winner, ...)``, then
+    ``conv.convolve_backward(dz, db)``, which stores the gradients and returns ``dx`` (or None).
+    """
+
+    def __init__(self, conv: Conv2D, pool: MaxPool2D) -> None:
+        if not can_fuse(conv, pool):
+            raise ValueError(
+                f"ConvReluPool: expected Conv2D(activation='relu') then a 'valid' MaxPool2D "
+                f"with non-overlapping windows, got {conv.describe()} then {pool.describe()}"
+            )
+        self.conv, self.pool = conv, pool
+        self.layers = (conv, pool)
+        self._cache: tuple | None = None
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """``x`` (N, H, W, C) -> the pooled ReLU of the convolution (N, PH', PW', F)."""
+        z = self.conv.convolve(x)
+        (PH, PW), (SH, SW) = self.pool.pool_size, self.pool.strides
+        fused = kernels.implementation("bias_relu_maxpool_forward", "numba")
+        out, winner = fused(z, self.conv.params["b"], PH, PW, SH, SW)
+        self._cache = (z.shape, winner)
+        return out
+
+    def backward(self, dout: Array) -> Array | None:
+        """Fill the convolution's ``grads`` from ``dout`` (N, PH', PW', F); return ``dx``."""
+        if self._cache is None:
+            raise RuntimeError("ConvReluPool: call forward before backward")
+        z_shape, winner = self._cache
+        (PH, PW), (SH, SW) = self.pool.pool_size, self.pool.strides
+        fused = kernels.implementation("maxpool_relu_backward_bias_grad", "numba")
+        dz, db = fused(np.asarray(dout), winner, z_shape, PH, PW, SH, SW)
+        return self.conv.convolve_backward(dz, db)
+
+
+def plan(layers: Sequence[Layer]) -> list[Layer | ConvReluPool]:
+    """The steps that run ``layers``: fusable pairs as :class:`ConvReluPool` on the Numba
+    backend, every other layer as itself (all layers, unchanged, on the NumPy backend)."""
+    if kernels.numba_kernel("bias_relu_maxpool_forward") is None:
+        return list(layers)
+    steps: list[Layer | ConvReluPool] = []
+    k = 0
+    while k < len(layers):
+        if k + 1 < len(layers) and can_fuse(layers[k], layers[k + 1]):
+            steps.append(ConvReluPool(layers[k], layers[k + 1]))  # type: ignore[arg-type]
+            k += 2
+        else:
+            steps.append(layers[k])
+            k += 1
+    return steps
