@@ -55,6 +55,8 @@ def _keras_kwargs(layer: Layer, dtype: str) -> dict[str, Any]:
     """Keras constructor arguments for a tinycnn layer: its config plus the dtype."""
     kwargs = dict(layer.get_config())
     kwargs.pop("fixed_mask", None)  # a gradient-check aid of tinycnn's Dropout, not a Keras idea
+    kwargs.pop("kernel_initializer", None)  # the weights are copied: how they started is moot
+    kwargs.pop("bias_initializer", None)
     kwargs["dtype"] = dtype
     if kwargs.get("name") is None:
         kwargs.pop("name", None)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn import kernels
+from tinycnn.initializers import Initializer, get_initializer, initializer_config
 from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Array, Layer, Shape
@@ -56,6 +57,10 @@ class Conv2D(Layer):
         Keras's shortcut for an activation layer after the convolution.
     name : str, optional
         Layer name.
+    kernel_initializer, bias_initializer : str or callable
+        How ``w`` and ``b`` start: a name from ``tinycnn.initializers`` (default
+        ``"glorot_uniform"`` and ``"zeros"``, as in Keras) or a function
+        ``init(shape, fan_in, fan_out, rng)`` with ``fan_in = KH*KW*C``, ``fan_out = KH*KW*F``.
 
     Attributes
     ----------
@@ -73,6 +78,8 @@ class Conv2D(Layer):
         padding: str = "valid",
         activation: str | None = None,
         name: str | None = None,
+        kernel_initializer: str | Initializer = "glorot_uniform",
+        bias_initializer: str | Initializer = "zeros",
     ) -> None:
         super().__init__(name)
         if not isinstance(filters, (int, np.integer)) or filters <= 0:
@@ -83,22 +90,25 @@ class Conv2D(Layer):
         self.padding = check_padding(padding)
         self.activation_name = activation
         self.activation = get_activation(activation)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._init_w = get_initializer(kernel_initializer)
+        self._init_b = get_initializer(bias_initializer)
 
     def build(self, input_shape: Shape, rng: np.random.Generator | None = None) -> None:
-        """Make the kernel (Glorot-uniform) and the bias (zeros) for inputs ``(H, W, C)``.
+        """Make the kernel (KH, KW, C, F) and the bias (F,) for inputs ``(H, W, C)``.
 
-        ``w ~ U(-limit, limit)`` with ``limit = sqrt(6 / (fan_in + fan_out))``,
-        ``fan_in = KH*KW*C`` and ``fan_out = KH*KW*F`` (Keras's ``glorot_uniform``). Without
-        ``rng`` a fresh, unseeded generator is used.
+        By default ``w ~ U(-limit, limit)`` with ``limit = sqrt(6 / (fan_in + fan_out))``,
+        ``fan_in = KH*KW*C`` and ``fan_out = KH*KW*F`` (Keras's ``glorot_uniform``), and ``b = 0``;
+        ``w`` is drawn first, then ``b``. Without ``rng`` a fresh, unseeded generator is used.
         """
         out_shape = self.output_shape(input_shape)
         KH, KW = self.kernel_size
         C, F = int(input_shape[2]), self.filters
-        limit = np.sqrt(6.0 / (KH * KW * C + KH * KW * F))
+        fan_in, fan_out = KH * KW * C, KH * KW * F
         rng = np.random.default_rng() if rng is None else rng
         self.params = {
-            "w": rng.uniform(-limit, limit, size=(KH, KW, C, F)).astype(np.float32),
-            "b": np.zeros(F, dtype=np.float32),
+            "w": self._init_w((KH, KW, C, F), fan_in, fan_out, rng),
+            "b": self._init_b((F,), fan_in, fan_out, rng),
         }
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         if self.activation is not None:
@@ -201,5 +211,6 @@ class Conv2D(Layer):
             "strides": self.strides,
             "padding": self.padding,
             "activation": self.activation_name,
+            **initializer_config(self.kernel_initializer, self.bias_initializer),
             **super().get_config(),
         }

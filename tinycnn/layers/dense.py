@@ -13,7 +13,9 @@ Backward, given ``dout`` = ∂loss/∂out (first through the activation, giving 
     dw = x.T @ dz        db = Σ_n dz[n]        dx = dz @ w.T
 
 The kernel starts Glorot-uniform, ``w ~ U(-L, L)`` with ``L = sqrt(6 / (D + units))``, and the
-bias at zero, as in Keras. The kernel shape (D, units) is Keras's, so weights copy across.
+bias at zero, as in Keras (other schemes: ``kernel_initializer``, ``bias_initializer`` and
+``tinycnn.initializers``; fan_in = D, fan_out = units). The kernel shape (D, units) is Keras's,
+so weights copy across.
 """
 
 from __future__ import annotations
@@ -22,31 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.initializers import Initializer, get_initializer, initializer_config
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Array, Layer, Shape
-
-
-def glorot_uniform(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
-    """Glorot (Xavier) uniform initialisation, float32, as Keras's default kernel initialiser.
-
-    Parameters
-    ----------
-    shape : tuple of int
-        Shape of the kernel to make.
-    fan_in, fan_out : int
-        Inputs feeding one output unit and outputs fed by one input unit (for a conv kernel
-        (KH, KW, C, F): ``KH*KW*C`` and ``KH*KW*F``).
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    w : ndarray, float32, shape ``shape``
-        Uniform on ``[-L, L)`` with ``L = sqrt(6 / (fan_in + fan_out))``, which keeps the
-        variance of activations and of gradients roughly constant from layer to layer.
-    """
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 
 
 class Dense(Layer):
@@ -58,6 +38,10 @@ class Dense(Layer):
         Number of output features.
     activation : {None, "linear", "relu", "softmax"}
         Applied after the affine map; available as ``layer.activation`` (a layer or None).
+    kernel_initializer, bias_initializer : str or callable
+        How ``w`` and ``b`` start: a name from ``tinycnn.initializers`` (default
+        ``"glorot_uniform"`` and ``"zeros"``, as in Keras) or a function
+        ``init(shape, fan_in, fan_out, rng)``.
     name : str, optional
         Layer name shown by ``Sequential.summary``.
 
@@ -67,16 +51,27 @@ class Dense(Layer):
         ``{"w": (D, units), "b": (units,)}`` after ``build``.
     """
 
-    def __init__(self, units: int, activation: str | None = None, name: str | None = None):
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        name: str | None = None,
+        kernel_initializer: str | Initializer = "glorot_uniform",
+        bias_initializer: str | Initializer = "zeros",
+    ):
         super().__init__(name)
         if int(units) != units or units < 1:
             raise ValueError(f"units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation_name = activation
         self.activation = get_activation(activation)
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._init_w = get_initializer(kernel_initializer)
+        self._init_b = get_initializer(bias_initializer)
 
     def build(self, input_shape: Shape, rng: np.random.Generator | None = None) -> None:
-        """Make ``w`` (D, units) Glorot-uniform and ``b`` (units,) zero, for inputs (D,)."""
+        """Make ``w`` (D, units) and ``b`` (units,) for inputs (D,), drawing ``w`` then ``b``
+        from ``rng`` (by default Glorot-uniform and zeros)."""
         if len(input_shape) != 1:
             raise ValueError(
                 f"{self.describe()}: expected input shape (D,) (one vector per example; "
@@ -86,8 +81,8 @@ class Dense(Layer):
         rng = rng if rng is not None else np.random.default_rng()
         D = int(input_shape[0])
         self.params = {
-            "w": glorot_uniform((D, self.units), D, self.units, rng),
-            "b": np.zeros(self.units, dtype=np.float32),
+            "w": self._init_w((D, self.units), D, self.units, rng),
+            "b": self._init_b((self.units,), D, self.units, rng),
         }
         self.grads = {key: np.zeros_like(p) for key, p in self.params.items()}
 
@@ -140,5 +135,11 @@ class Dense(Layer):
         return dz @ self.params["w"].T  # (N, D)
 
     def get_config(self) -> dict[str, Any]:
-        """``{"units", "activation", "name"}``: rebuilds the layer with ``Dense(**config)``."""
-        return {"units": self.units, "activation": self.activation_name, **super().get_config()}
+        """``{"units", "activation", "name"}`` and any initializer that is not the default:
+        rebuilds the layer with ``Dense(**config)``."""
+        return {
+            "units": self.units,
+            "activation": self.activation_name,
+            **initializer_config(self.kernel_initializer, self.bias_initializer),
+            **super().get_config(),
+        }
