@@ -64,6 +64,15 @@ def versions() -> str:
     )
 
 
+def augmenter(args: argparse.Namespace):
+    """The ``Augmenter`` of ``--augment`` (with ``--rotation``/``--shift``/``--zoom``), or None."""
+    from tinycnn.augment import Augmenter
+
+    if not args.augment:
+        return None
+    return Augmenter(args.rotation, args.shift, args.zoom)
+
+
 def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -> float:
     from tinycnn.optim import Adam
     from tinycnn.zoo import dense_baseline, seed_cnn
@@ -74,7 +83,7 @@ def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -
     start = time.perf_counter()
     model.fit(
         x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=args.validation_split, seed=seed, augment=args.augment,
+        validation_split=args.validation_split, seed=seed, augment=augmenter(args),
         verbose=args.verbose,
     )  # fmt: skip
     seconds = time.perf_counter() - start
@@ -91,6 +100,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("cnn", "dense"), default="cnn")
     parser.add_argument("--augment", action="store_true")
+    parser.add_argument("--rotation", type=float, default=None, help="--augment: max degrees")
+    parser.add_argument("--shift", type=float, default=None, help="--augment: max shift, share")
+    parser.add_argument("--zoom", type=float, default=None, help="--augment: max zoom change")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=5, help="runs, with seeds 0..SEEDS-1")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -99,6 +111,12 @@ def main() -> int:
     parser.add_argument("--data", help="folder with the MNIST files (default: found as usual)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     args = parser.parse_args()
+    from tinycnn.augment import Augmenter
+
+    defaults = Augmenter()
+    for name in ("rotation", "shift", "zoom"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(defaults, f"{name}_range"))
 
     from tinycnn.data import load_mnist, scale_images
 
@@ -115,7 +133,13 @@ def main() -> int:
     print(f"versions: {versions()}")
     print(f"machine:  {machine()}")
     print(
-        f"setup:    model {args.model}, augment {args.augment}, Adam lr {args.lr}, batch "
+        f"setup:    model {args.model}, augment {args.augment}"
+        + (
+            f" (rotation {args.rotation:g} deg, shift {args.shift:g}, zoom {args.zoom:g})"
+            if args.augment
+            else ""
+        )
+        + f", Adam lr {args.lr}, batch "
         f"{args.batch_size}, {args.epochs} epochs, validation split {args.validation_split}, "
         f"seeds {seeds}; {len(x_train):,} training / {len(x_test):,} test images",
         flush=True,
