@@ -146,8 +146,9 @@ def _print_layers(workers, model_name: str) -> None:
         conn.send(("layers", 15))
         rows = conn.recv()
         print(f"per-layer median ms, {s} backend (forward / backward):")
+        width = max(len(name) for name, _, _ in rows)
         for name, f, b in rows:
-            print(f"  {name:<12} {f:8.3f} / {b:8.3f}")
+            print(f"  {name:<{width}} {f:8.3f} / {b:8.3f}")
 
 
 def _print_predict(workers) -> None:

@@ -111,7 +111,7 @@ class TinycnnRunner:
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> None:
         model = self.model
-        logits = model.forward(xb, training=True, logits=True)
+        logits = model.forward(xb, training=True, logits=True, fused=True)  # as fit does
         model.loss.forward(logits, yb)
         model.backward(model.loss.backward(), input_grad=False)
         triples = model.params_and_grads()
@@ -126,32 +126,46 @@ class TinycnnRunner:
         return time.perf_counter() - start
 
     def layer_times(self, xb: np.ndarray, yb: np.ndarray, reps: int) -> list[tuple]:
-        """Median forward and backward milliseconds of every layer on the batch ``xb``."""
+        """Median forward and backward milliseconds of every step of a training step on the
+        batch ``xb``: a layer, or a fused Conv2D + MaxPool2D pair on the Numba backend."""
+        from tinycnn.fused import plan
+
         layers = self.model.layers
-        fwd = np.zeros((reps, len(layers)))
-        bwd = np.zeros((reps, len(layers)))
         last = layers[-1]
-        first = next((k for k, layer in enumerate(layers) if layer.params), 0)
-        layers[first].needs_input_grad = False  # as in a training step: no dx from here on
+        activation, last.activation = last.activation, None  # logits, as in training
+        try:
+            steps = plan(layers)
+        finally:
+            last.activation = activation
+        fwd = np.zeros((reps, len(steps)))
+        bwd = np.zeros((reps, len(steps)))
+        first_layer = next((k for k, layer in enumerate(layers) if layer.params), 0)
+        layers[first_layer].needs_input_grad = False  # as in a training step: no dx from here
         for r in range(reps):
             out = xb
-            activation, last.activation = last.activation, None  # logits, as in training
-            for k, layer in enumerate(layers):
+            activation, last.activation = last.activation, None
+            for k, step in enumerate(steps):
                 t0 = time.perf_counter()
-                out = layer.forward(out, training=True)
+                out = step.forward(out, training=True)
                 fwd[r, k] = time.perf_counter() - t0
             self.model.loss.forward(out, yb)
             dout = self.model.loss.backward()
-            for k in reversed(range(len(layers))):
+            for k in reversed(range(len(steps))):
                 if dout is None:
                     break
                 t0 = time.perf_counter()
-                dout = layers[k].backward(dout)
+                dout = steps[k].backward(dout)
                 bwd[r, k] = time.perf_counter() - t0
             last.activation = activation
-        layers[first].needs_input_grad = True
+        layers[first_layer].needs_input_grad = True
         med_f, med_b = np.median(fwd, axis=0) * 1e3, np.median(bwd, axis=0) * 1e3
-        return [(layer.describe(), f, b) for layer, f, b in zip(layers, med_f, med_b, strict=True)]
+        names = [
+            " + ".join(layer.name for layer in step.layers) + " (fused)"
+            if hasattr(step, "layers")
+            else step.describe()
+            for step in steps
+        ]
+        return list(zip(names, med_f, med_b, strict=True))
 
 
 class TorchRunner:
