@@ -2,20 +2,12 @@
 
 Both end in ``Dense(10, activation="softmax")``: ``model.forward(x)`` returns class
 probabilities, and training uses the logits before that softmax (see ``tinycnn.losses``).
-
-Their kernels and biases start from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (``fan_in_uniform``,
-PyTorch's default) rather than Keras's Glorot-uniform kernels and zero biases: with the accuracy
-protocol (``tests/benchmarks/bench_accuracy.py``, 10 epochs, Adam 1e-3, batch 64, five seeds)
-the smaller start trains both models to a higher median test accuracy (figures in
-docs/benchmarks.md). Build the layers yourself, or pass ``kernel_initializer``, for Keras's start.
 """
 
 from __future__ import annotations
 
 from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from tinycnn.model import Sequential
-
-INIT = {"kernel_initializer": "fan_in_uniform", "bias_initializer": "fan_in_uniform"}
 
 
 def seed_cnn(seed: int | None = None) -> Sequential:
@@ -31,14 +23,14 @@ def seed_cnn(seed: int | None = None) -> Sequential:
         Seed for the weights and the dropout masks.
     """
     layers = [
-        Conv2D(32, 3, activation="relu", **INIT),
+        Conv2D(32, 3, activation="relu"),
         MaxPool2D(2),
-        Conv2D(64, 3, activation="relu", **INIT),
+        Conv2D(64, 3, activation="relu"),
         MaxPool2D(2),
         Flatten(),
-        Dense(128, activation="relu", **INIT),
+        Dense(128, activation="relu"),
         Dropout(0.5),
-        Dense(10, activation="softmax", **INIT),
+        Dense(10, activation="softmax"),
     ]
     return Sequential(layers, input_shape=(28, 28, 1), seed=seed)
 
@@ -56,10 +48,10 @@ def dense_baseline(seed: int | None = None) -> Sequential:
     """
     layers = [
         Flatten(),
-        Dense(512, activation="relu", **INIT),
+        Dense(512, activation="relu"),
         Dropout(0.2),
-        Dense(512, activation="relu", **INIT),
+        Dense(512, activation="relu"),
         Dropout(0.2),
-        Dense(10, activation="softmax", **INIT),
+        Dense(10, activation="softmax"),
     ]
     return Sequential(layers, input_shape=(28, 28, 1), seed=seed)

@@ -69,8 +69,7 @@ print(f"test accuracy {model.evaluate(x_test, y_test)[1]:.2%}")
 # ## What the first layer looks for
 #
 # The first convolution has 32 filters of 3 x 3 weights on the single grey channel. Before
-# training they are random (uniform in ±1/sqrt(9) = ±0.33, see `tinycnn.initializers`), salt and
-# pepper:
+# training they are random (Glorot-uniform), salt and pepper:
 
 # %%
 plot_filters(untrained, out=out("07_filters_untrained.png"))
