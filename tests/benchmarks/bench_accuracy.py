@@ -5,8 +5,9 @@ Protocol (the acceptance numbers of issue 6): full MNIST, pixels scaled to [0, 1
 training set held out for validation (stratified, seeded), five seeds 0-4 (the seed fixes the
 weights, dropout masks, split, shuffling and augmentation). Each run is evaluated once on the
 10,000 test images; the script prints every run and the median, minimum and maximum, with the
-versions and the machine so a result can be repeated. Targets: median >= 99.2% for the CNN,
->= 99.4% with ``--augment``, >= 98.0% for ``--model dense``.
+versions and the machine so a result can be repeated. As a secondary figure, clearly labelled and
+not the protocol's, it also scores the weights of each run's epoch with the best val_accuracy.
+Targets: median >= 99.2% for the CNN, >= 99.4% with ``--augment``, >= 98.0% for ``--model dense``.
 
 Usage::
 
@@ -73,27 +74,49 @@ def augmenter(args: argparse.Namespace):
     return Augmenter(args.rotation, args.shift, args.zoom)
 
 
-def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -> float:
+def best_epoch_keeper():
+    """A callback that keeps a copy of the weights of the epoch with the best val_accuracy."""
+    from tinycnn.callbacks import Callback
+
+    class BestEpoch(Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.best, self.epoch, self.weights = -1.0, -1, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs and logs.get("val_accuracy", -1.0) > self.best:
+                self.best, self.epoch = logs["val_accuracy"], epoch
+                self.weights = self.model.get_weights()
+
+    return BestEpoch()
+
+
+def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -> tuple:
+    """Train one seed; (test accuracy after the last epoch, and of the best-validation epoch)."""
     from tinycnn.optim import Adam
     from tinycnn.zoo import dense_baseline, seed_cnn
 
     (x_train, y_train), (x_test, y_test) = data
     model = seed_cnn(seed) if model_name == "cnn" else dense_baseline(seed)
     model.compile(optimizer=Adam(args.lr))
+    keeper = best_epoch_keeper()
     start = time.perf_counter()
     model.fit(
         x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=seed, augment=augmenter(args),
-        verbose=args.verbose,
+        verbose=args.verbose, callbacks=[keeper],
     )  # fmt: skip
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test)
+    model.set_weights(keeper.weights)
+    _, best = model.evaluate(x_test, y_test)
     print(
         f"seed {seed}: test accuracy {accuracy:.2%}  ({seconds:.0f}s, "
-        f"{seconds / args.epochs:.1f}s per epoch)",
+        f"{seconds / args.epochs:.1f}s per epoch); secondary: the epoch with the best "
+        f"val_accuracy ({keeper.epoch + 1}, {keeper.best:.2%}) scores {best:.2%}",
         flush=True,
     )
-    return accuracy
+    return accuracy, best
 
 
 def main() -> int:
@@ -145,11 +168,17 @@ def main() -> int:
         flush=True,
     )
     start = time.perf_counter()
-    results = [one_run(args.model, seed, args, data) for seed in seeds]
+    runs = [one_run(args.model, seed, args, data) for seed in seeds]
+    results = [final for final, _ in runs]
     print(
         f"test accuracy over {len(seeds)} seeds: median {statistics.median(results):.2%}, "
         f"min {min(results):.2%}, max {max(results):.2%} "
         f"(wall time {time.perf_counter() - start:.0f}s)"
+    )
+    best = [b for _, b in runs]
+    print(
+        f"secondary (not the protocol's figure): weights of each run's best-val_accuracy epoch: "
+        f"median {statistics.median(best):.2%}, min {min(best):.2%}, max {max(best):.2%}"
     )
     return 0
 
