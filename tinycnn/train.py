@@ -2,11 +2,14 @@
 
 ``Sequential.fit/evaluate/predict/predict_classes`` delegate here. One training step is::
 
-    logits = model.forward(xb, training=True, logits=True)   # (B, K), before the softmax
-    loss = model.loss.forward(logits, yb)                    # batch mean
-    dlogits = model.loss.backward()                          # (B, K) = (p - y) / B
-    model.backward(dlogits, input_grad=False)                # fills every layer's grads
-    model.optimizer.update(params, grads)                    # in place
+    logits = model.forward(xb, training=True, logits=True, fused=True)  # (B, K), pre-softmax
+    loss = model.loss.forward(logits, yb)                                # batch mean
+    dlogits = model.loss.backward()                                      # (B, K) = (p - y) / B
+    model.backward(dlogits, input_grad=False)                            # fills every grads
+    model.optimizer.update(params, grads)                                # in place
+
+``fused=True`` runs each Conv2D(relu) + MaxPool2D pair as one step on the Numba backend
+(``tinycnn.fused``); inference uses it too.
 
 Reproducibility: ``seed`` fixes the validation split, the shuffling order and the augmentation;
 Dropout masks come from the layers' own generators (the model's seed). When ``seed`` is None a
@@ -112,7 +115,7 @@ def _positive_int(name: str, value: Any) -> int:
 # -- inference ------------------------------------------------------------------------------
 def _batch_logits(model: Any, x: np.ndarray, start: int, stop: int, dtype: np.dtype) -> Array:
     xb = x[start:stop]
-    return model.forward(xb.astype(dtype, copy=False), training=False, logits=True)
+    return model.forward(xb.astype(dtype, copy=False), training=False, logits=True, fused=True)
 
 
 def predict(model: Any, x: Array, batch_size: int = 256) -> Array:
