@@ -25,6 +25,7 @@ from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
+from tinycnn.workspace import Workspace
 
 __all__ = ["ConvReluPool", "can_fuse", "plan"]
 
@@ -71,11 +72,15 @@ class ConvReluPool:
             )
         self.conv, self.pool = conv, pool
         self.layers = (conv, pool)
+        self.workspace = Workspace()  # z and dz, reused from step to step
         self._cache: tuple | None = None
 
     def forward(self, x: Array, training: bool = False) -> Array:
         """``x`` (N, H, W, C) -> the pooled ReLU of the convolution (N, PH', PW', F)."""
-        z = self.conv.convolve(x)
+        N, H, W, _ = np.shape(x)
+        z_shape = (N, *self.conv.output_shape((H, W, self.conv.params["w"].shape[2])))
+        z = self.workspace.array("z", z_shape, self.conv.params["w"].dtype)
+        z = self.conv.convolve(x, out=z)
         (PH, PW), (SH, SW) = self.pool.pool_size, self.pool.strides
         fused = kernels.implementation("bias_relu_maxpool_forward", "numba")
         out, winner = fused(z, self.conv.params["b"], PH, PW, SH, SW)
@@ -89,7 +94,9 @@ class ConvReluPool:
         z_shape, winner = self._cache
         (PH, PW), (SH, SW) = self.pool.pool_size, self.pool.strides
         fused = kernels.implementation("maxpool_relu_backward_bias_grad", "numba")
-        dz, db = fused(np.asarray(dout), winner, z_shape, PH, PW, SH, SW)
+        dout = np.asarray(dout)
+        dz = self.workspace.array("dz", z_shape, dout.dtype)
+        dz, db = fused(dout, winner, z_shape, PH, PW, SH, SW, out=dz)
         return self.conv.convolve_backward(dz, db)
 
 

@@ -91,12 +91,13 @@ def numba_kernel(name: str) -> Callable[..., Any] | None:
     return implementation(name, "numba")
 
 
-def im2col(x, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid"):
+def im2col(x, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid", out=None):
     """Every KH x KW window of ``x`` (N, H, W, C) as a row of ``cols`` (N*OH*OW, KH*KW*C).
 
-    See :func:`tinycnn.kernels.im2col.im2col`; runs on the active backend.
+    See :func:`tinycnn.kernels.im2col.im2col` (``out``: a buffer to fill); runs on the active
+    backend.
     """
-    return implementation("im2col")(x, KH, KW, S, padding)
+    return implementation("im2col")(x, KH, KW, S, padding, out)
 
 
 def col2im(cols, x_shape, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid"):

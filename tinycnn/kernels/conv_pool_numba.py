@@ -31,6 +31,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from tinycnn.kernels.im2col import check_out
+
 __all__ = ["INACTIVE", "bias_relu_maxpool_forward", "maxpool_relu_backward_bias_grad"]
 
 INACTIVE = 128  # added to ``winner`` where the window's maximum is <= 0 (ReLU inactive)
@@ -129,7 +131,9 @@ def bias_relu_maxpool_forward(z, b, PH: int, PW: int, SH: int, SW: int):
     return out, winner
 
 
-def maxpool_relu_backward_bias_grad(dout, winner, z_shape, PH: int, PW: int, SH: int, SW: int):
+def maxpool_relu_backward_bias_grad(
+    dout, winner, z_shape, PH: int, PW: int, SH: int, SW: int, out=None
+):
     """∂loss/∂z and ∂loss/∂b from the pooled output's gradient, in one pass.
 
     Parameters
@@ -141,6 +145,8 @@ def maxpool_relu_backward_bias_grad(dout, winner, z_shape, PH: int, PW: int, SH:
     z_shape : tuple (N, H, W, F)
     PH, PW, SH, SW : int
         As given to the forward pass.
+    out : ndarray, shape (N, H, W, F), optional
+        A C-contiguous array of ``dout``'s dtype to write ``dz`` into (a reused buffer).
 
     Returns
     -------
@@ -155,7 +161,8 @@ def maxpool_relu_backward_bias_grad(dout, winner, z_shape, PH: int, PW: int, SH:
             f"maxpool_relu_backward_bias_grad: expected dout and winner of shape {expected}, "
             f"got {dout.shape} and {winner.shape}"
         )
-    dz = np.empty(tuple(z_shape), dtype=dout.dtype)
+    dz = np.empty(tuple(z_shape), dtype=dout.dtype) if out is None else out
+    dz = check_out(dz, tuple(z_shape), dout.dtype).reshape(tuple(z_shape))
     db = np.empty(F, dtype=dout.dtype)
     zero = dz.dtype.type(0)
     _backward(

@@ -139,19 +139,45 @@ def _check_nhwc(x_shape: Sequence[int], what: str) -> None:
         raise ValueError(f"{what} must be 4-D (N, H, W, C), got shape {tuple(x_shape)}")
 
 
-def im2col(x: Array, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid") -> Array:
+def check_out(out: Array, shape: tuple[int, ...], dtype: np.dtype) -> Array:
+    """``out`` itself if it is a C-contiguous array of ``shape``'s size and ``dtype``, as the
+    ``out=`` of a kernel must be; otherwise a ValueError naming what came."""
+    if (
+        not isinstance(out, np.ndarray)
+        or out.size != int(np.prod(shape))
+        or out.dtype != dtype
+        or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"out: expected a C-contiguous {np.dtype(dtype)} array of shape {shape}, got "
+            f"{type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}"
+        )
+    return out
+
+
+def im2col(
+    x: Array,
+    KH: int,
+    KW: int,
+    S: int | Sequence[int] = 1,
+    padding: str = "valid",
+    out: Array | None = None,
+) -> Array:
     """Copy every KH x KW window of ``x`` into one row of a matrix.
 
     Parameters
     ----------
     x : ndarray, shape (N, H, W, C)
-        Input images (any memory layout; the result is always a fresh C-contiguous array).
+        Input images (any memory layout; the result is always C-contiguous).
     KH, KW : int
         Window height and width.
     S : int or pair of int
         Stride ``(SH, SW)``; an int means the same stride on both axes.
     padding : {"valid", "same"}
         Keras's padding rule (see the module docstring); pads with zeros.
+    out : ndarray, shape (N*OH*OW, KH*KW*C), optional
+        A C-contiguous array of ``x``'s dtype to fill and return (a reused buffer, see
+        ``tinycnn.workspace``); by default a new array.
 
     Returns
     -------
@@ -165,7 +191,8 @@ def im2col(x: Array, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str 
     N, _, _, C = x.shape
     OH, OW = output_hw(x.shape, KH, KW, (SH, SW), padding)
     x_pad = pad_input(x, KH, KW, (SH, SW), padding)  # (N, H + pads, W + pads, C)
-    cols = np.empty((N, OH, OW, KH, KW, C), dtype=x.dtype)
+    cols = np.empty((N, OH, OW, KH, KW, C), dtype=x.dtype) if out is None else out
+    cols = check_out(cols, (N * OH * OW, KH * KW * C), x.dtype).reshape(N, OH, OW, KH, KW, C)
     for p in range(KH):
         for q in range(KW):
             cols[:, :, :, p, q, :] = x_pad[:, p : p + SH * OH : SH, q : q + SW * OW : SW, :]

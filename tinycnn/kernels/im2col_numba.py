@@ -21,8 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from tinycnn.kernels.im2col import check_out, output_hw, pad_amounts, to_pair
 from tinycnn.kernels.im2col import im2col as im2col_reference
-from tinycnn.kernels.im2col import output_hw, pad_amounts, to_pair
 from tinycnn.kernels.threads_numba import run
 
 __all__ = ["col2im", "im2col"]
@@ -84,7 +84,7 @@ def _col2im(cols, KH, KW, SH, SW, OH, OW, PT, PL, dx):
                             dx[n, h, w, c] += cols[row, col + c]
 
 
-def im2col(x, KH: int, KW: int, S=1, padding: str = "valid"):
+def im2col(x, KH: int, KW: int, S=1, padding: str = "valid", out=None):
     """Numba twin of :func:`tinycnn.kernels.im2col.im2col` (bit-identical).
 
     Parameters
@@ -95,6 +95,8 @@ def im2col(x, KH: int, KW: int, S=1, padding: str = "valid"):
     S : int or (int, int)
         Strides.
     padding : {"valid", "same"}
+    out : ndarray, shape (N*OH*OW, KH*KW*C), optional
+        A C-contiguous array of ``x``'s dtype to fill and return; by default a new array.
 
     Returns
     -------
@@ -103,9 +105,11 @@ def im2col(x, KH: int, KW: int, S=1, padding: str = "valid"):
     KH, KW, SH, SW, OH, OW, PT, PL = _geometry(x.shape, KH, KW, S, padding)
     N, _, _, C = x.shape
     if C == 1:  # NumPy's KH*KW strided slice copies beat a loop over rows of KH*KW floats
-        return im2col_reference(x, KH, KW, (SH, SW), padding)
+        return im2col_reference(x, KH, KW, (SH, SW), padding, out)
     x = np.ascontiguousarray(x)  # kernel rows are read as runs of KW*C floats
-    cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
+    shape = (N * OH * OW, KH * KW * C)
+    cols = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
+    cols = cols.reshape(shape)
     run(_im2col, cols.size, x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
     return cols
 

@@ -37,6 +37,7 @@ from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Array, Layer, Shape
 from tinycnn.layers.relu import ReLU
+from tinycnn.workspace import Workspace
 
 
 class Conv2D(Layer):
@@ -142,21 +143,31 @@ class Conv2D(Layer):
             out = self.activation.forward(out, training)
         return out
 
-    def convolve(self, x: Array) -> Array:
+    @property
+    def workspace(self) -> Workspace:
+        """Scratch arrays reused from call to call: ``cols`` and ``dcols`` (tinycnn.workspace)."""
+        if getattr(self, "_workspace", None) is None:
+            self._workspace = Workspace()
+        return self._workspace
+
+    def convolve(self, x: Array, out: Array | None = None) -> Array:
         """The convolution without bias or activation: ``z = cols @ w2d``, shape (N, OH, OW, F).
 
-        Keeps ``cols`` for :meth:`convolve_backward`. ``forward`` is ``convolve``, then the bias
-        and the activation; ``tinycnn.fused`` calls it to fuse what comes after.
+        Keeps ``cols`` for :meth:`convolve_backward` (in a buffer reused from call to call).
+        ``forward`` is ``convolve``, then the bias and the activation; ``tinycnn.fused`` calls it
+        with ``out``, a C-contiguous (N, OH, OW, F) array to write ``z`` into, to fuse the rest.
         """
         self._check_input(x)
         w = self.params["w"]
-        KH, KW, _, F = w.shape
+        KH, KW, C, F = w.shape
         x = np.asarray(x, dtype=w.dtype)
         N, H, W, _ = x.shape
-        OH, OW, _ = self.output_shape((H, W, x.shape[3]))
-        cols = kernels.im2col(x, KH, KW, self.strides, self.padding)  # (N*OH*OW, KH*KW*C)
-        self._cache = (x.shape, cols)
-        return (cols @ w.reshape(-1, F)).reshape(N, OH, OW, F)
+        OH, OW, _ = self.output_shape((H, W, C))
+        buffer = self.workspace.array("cols", (N * OH * OW, KH * KW * C), w.dtype)
+        cols = kernels.im2col(x, KH, KW, self.strides, self.padding, out=buffer)
+        self._cache = (x.shape, cols)  # cols: (N*OH*OW, KH*KW*C)
+        z2d = None if out is None else out.reshape(N * OH * OW, F)
+        return np.matmul(cols, w.reshape(-1, F), out=z2d).reshape(N, OH, OW, F)
 
     def backward(self, dout: Array) -> Array | None:
         """Fill ``grads["w"]``, ``grads["b"]`` from ``dout`` (N, OH, OW, F); return ``dx``.
@@ -188,7 +199,8 @@ class Conv2D(Layer):
         self.grads["w"] = (cols.T @ dz2d).reshape(KH, KW, C, F)
         if not self.needs_input_grad:
             return None
-        dcols = dz2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)
+        dcols = self.workspace.array("dcols", cols.shape, w.dtype)  # (N*OH*OW, KH*KW*C)
+        np.matmul(dz2d, w.reshape(-1, F).T, out=dcols)
         return kernels.col2im(dcols, x_shape, KH, KW, self.strides, self.padding)
 
     def _check_input(self, x: Array) -> None:
