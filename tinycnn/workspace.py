@@ -2,11 +2,11 @@
 
 A training step of the seed CNN makes ~35 MB of temporaries that never leave their layer: the
 im2col matrices, the convolutions' outputs before ReLU and pooling, and their gradients. Made
-afresh each step, such large arrays are mapped from and returned to the operating system every
-time (glibc's ``malloc`` serves them with ``mmap``), and touching the new pages costs page
-faults: measured on the 2-core machine, 13.8 ms per step with the memory kept against 15-23 ms
-without (docs/benchmarks.md, run 6). A :class:`Workspace` keeps one array per purpose and hands
-out views of it.
+afresh each step, such large arrays may be mapped from and returned to the operating system
+every time (glibc's ``malloc`` serves large requests with ``mmap``), and touching new pages costs
+page faults: some training runs on the 2-core machine took ~875 minor page faults per step, and
+none with a :class:`Workspace`, which keeps one array per purpose and hands out views of it
+(the effect on the step time was within the machine's run-to-run noise; docs/benchmarks.md).
 
 Only arrays that no caller keeps go here: a layer's output or input gradient is always a fresh
 array, because the caller may hold on to it (``predict`` collects every batch's output).
