@@ -229,9 +229,15 @@ difference = max(np.abs(a - b).max() for a, b in pairs)
 print(f"largest weight difference after 5 steps: {difference:.1e}")
 
 # %% [markdown]
-# Identical or within float32 rounding: a few fused kernels (ReLU, bias gradient, the Adam
-# update) add in a different order than the NumPy lines they replace, which their docstrings
-# state.
+# Identical: the fused kernels (ReLU with its mask, the bias gradient, the Adam update) repeat
+# NumPy's arithmetic in NumPy's order, and their docstrings say so.
+#
+# `fit` goes one step further on the Numba backend: each `Conv2D(activation="relu")` followed by
+# a `MaxPool2D` runs as one step (`tinycnn.fused`), with one pass over the convolution's output
+# after its matrix multiply instead of six (bias, ReLU, its mask, pooling, and their backward
+# passes), and the step's large scratch arrays are kept from one batch to the next
+# (`tinycnn.workspace`). The layers stay as they are for reading and for `trace`; the fused step
+# gives the same numbers bit for bit (`Sequential.forward(x, fused=True)`).
 #
 # ## The speed ladder
 
@@ -250,9 +256,11 @@ print(f"speedup: {numpy_ms / numba_ms:.1f}x")
 # Python loops, both backends, PyTorch and TensorFlow side by side in worker processes; the
 # Benchmarks page of the documentation (`docs/benchmarks.md`) records a run with its conditions.
 #
-# Threads: the matrix multiplies use OpenBLAS's threads and the Numba kernels parallelise over
-# the batch. On a busy machine fewer threads are often faster (`OPENBLAS_NUM_THREADS=1`,
-# `NUMBA_NUM_THREADS=1`, or `tinycnn bench --threads 1`), because a parallel region has to wait
-# for its slowest thread to be scheduled.
+# Threads: the matrix multiplies use OpenBLAS's threads; the Numba kernels run on one thread
+# unless `TINYCNN_NUMBA_THREADS=N` asks for more (beside OpenBLAS's threads, which keep spinning
+# for a while after each multiply, two Numba threads made a step slower on a 2-core machine). On
+# a busy machine fewer threads are often faster (`OPENBLAS_NUM_THREADS=1`, or
+# `tinycnn bench --threads 1`), because a parallel region has to wait for its slowest thread to
+# be scheduled.
 #
 # Finally, [tutorial 9](09_tensorflow_parity.py) checks all of this against TensorFlow.
