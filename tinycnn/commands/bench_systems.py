@@ -160,7 +160,7 @@ class TinycnnRunner:
         layers[first_layer].needs_input_grad = True
         med_f, med_b = np.median(fwd, axis=0) * 1e3, np.median(bwd, axis=0) * 1e3
         names = [
-            " + ".join(layer.name for layer in step.layers) + " (fused)"
+            " + ".join(str(layer.name) for layer in step.layers) + " (fused)"
             if hasattr(step, "layers")
             else step.describe()
             for step in steps
