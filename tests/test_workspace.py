@@ -79,10 +79,23 @@ def test_training_keeps_the_big_scratch_arrays_from_step_to_step():
         rng = np.random.default_rng(3)
         x, y = rng.random((128, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 128)
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-        held = [step.workspace.nbytes() for step in model._steps if hasattr(step, "workspace")]
-        conv = [layer.workspace.nbytes() for layer in model.layers if isinstance(layer, Conv2D)]
+        steps = list(model._steps)
+        z = [step.workspace.array("z", (64, 1), np.float32) for step in steps[:2]]
+        cols = [
+            layer.workspace.array("cols", (64, 1), np.float32) for layer in model.layers[::2][:2]
+        ]
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-        again = [step.workspace.nbytes() for step in model._steps if hasattr(step, "workspace")]
-        # z and dz of both pairs, cols of both convolutions and dcols of the second, kept
-        assert held == again and held[0] == 2 * 64 * 26 * 26 * 32 * 4
-        assert conv == [64 * 676 * 9 * 4, 2 * 64 * 121 * 288 * 4]
+        assert model._steps == steps  # the same fused steps, with their workspaces
+        for step, kept in zip(steps[:2], z, strict=True):
+            assert np.shares_memory(step.workspace.array("z", (64, 1), np.float32), kept)
+        for layer, kept in zip(model.layers[::2][:2], cols, strict=True):
+            assert np.shares_memory(layer.workspace.array("cols", (64, 1), np.float32), kept)
+        # z and dz of the first pair; cols of both convolutions and dcols of the second
+        assert steps[0].workspace.nbytes() == 2 * 64 * 26 * 26 * 32 * 4
+        assert [layer.workspace.nbytes() for layer in model.layers[::2][:2]] == [
+            64 * 676 * 9 * 4,
+            2 * 64 * 121 * 288 * 4,
+        ]
+        with config.use_backend("numpy"):  # another backend: another plan (the layers)
+            model.forward(x[:2], fused=True)
+            assert model._steps == model.layers

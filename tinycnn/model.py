@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn import config
 from tinycnn.fused import plan as fused_plan
 from tinycnn.layers.base import Array, Layer, Shape
 from tinycnn.layers.softmax import Softmax
@@ -94,6 +95,8 @@ class Sequential:
         self.metrics: tuple[str, ...] = ()
         self._logits: bool | None = None
         self._steps: list[Any] = []  # what the last forward ran: layers or fused pairs
+        self._fused_steps: list[Any] = []
+        self._fused_key: tuple | None = None
         for layer in layers or ():
             self.add(layer)
         if input_shape is not None:
@@ -181,10 +184,18 @@ class Sequential:
         self._check_input(x)
         self._logits = logits
         with self._softmax_skipped(logits) as layers:
-            self._steps = fused_plan(layers) if fused else list(layers)
+            self._steps = self._fused_plan(layers) if fused else list(layers)
             for step in self._steps:
                 x = step.forward(x, training)
         return x
+
+    def _fused_plan(self, layers: list[Layer]) -> list[Any]:
+        """``tinycnn.fused.plan(layers)``, made once and kept while the layers and the backend
+        stay the same, so that the fused steps keep their scratch arrays between calls."""
+        key = (config.get_backend(), tuple(id(layer) for layer in layers))
+        if key != self._fused_key:
+            self._fused_steps, self._fused_key = fused_plan(layers), key
+        return self._fused_steps
 
     def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
         """Run ``backward`` through the layers in reverse, filling every layer's ``grads``.

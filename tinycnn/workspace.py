@@ -14,6 +14,8 @@ array, because the caller may hold on to it (``predict`` collects every batch's 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
@@ -34,7 +36,7 @@ class Workspace:
     def array(self, name: str, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray:
         """A scratch array of ``shape`` and ``dtype`` (a view of the kept memory for ``name``)."""
         dtype = np.dtype(dtype)
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         kept = self._arrays.get(name)
         if kept is None or kept.dtype != dtype or kept.size < size:
             kept = self._arrays[name] = np.empty(size, dtype=dtype)

@@ -30,6 +30,7 @@ Padding follows Keras. ``"valid"`` uses no padding. ``"same"`` pads with zeros s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -144,7 +145,7 @@ def check_out(out: Array, shape: tuple[int, ...], dtype: np.dtype) -> Array:
     ``out=`` of a kernel must be; otherwise a ValueError naming what came."""
     if (
         not isinstance(out, np.ndarray)
-        or out.size != int(np.prod(shape))
+        or out.size != math.prod(shape)
         or out.dtype != dtype
         or not out.flags.c_contiguous
     ):
