@@ -5,7 +5,7 @@
     logits = model.forward(xb, training=True, logits=True, fused=True)  # (B, K), pre-softmax
     loss = model.loss.forward(logits, yb)                                # batch mean
     dlogits = model.loss.backward()                                      # (B, K) = (p - y) / B
-    model.backward(dlogits, input_grad=False)                            # fills every grads
+    model.backward(dlogits, input_grad=False)                            # every layer's grads
     model.optimizer.update(params, grads)                                # in place
 
 ``fused=True`` runs each Conv2D(relu) + MaxPool2D pair as one step on the Numba backend

@@ -161,8 +161,11 @@ def maxpool_relu_backward_bias_grad(
             f"maxpool_relu_backward_bias_grad: expected dout and winner of shape {expected}, "
             f"got {dout.shape} and {winner.shape}"
         )
-    dz = np.empty(tuple(z_shape), dtype=dout.dtype) if out is None else out
-    dz = check_out(dz, tuple(z_shape), dout.dtype).reshape(tuple(z_shape))
+    z_shape = tuple(z_shape)
+    if out is None:
+        dz = np.empty(z_shape, dtype=dout.dtype)
+    else:
+        dz = check_out(out, z_shape, dout.dtype).reshape(z_shape)
     db = np.empty(F, dtype=dout.dtype)
     zero = dz.dtype.type(0)
     _backward(

@@ -192,8 +192,10 @@ def im2col(
     N, _, _, C = x.shape
     OH, OW = output_hw(x.shape, KH, KW, (SH, SW), padding)
     x_pad = pad_input(x, KH, KW, (SH, SW), padding)  # (N, H + pads, W + pads, C)
-    cols = np.empty((N, OH, OW, KH, KW, C), dtype=x.dtype) if out is None else out
-    cols = check_out(cols, (N * OH * OW, KH * KW * C), x.dtype).reshape(N, OH, OW, KH, KW, C)
+    if out is None:
+        cols = np.empty((N, OH, OW, KH, KW, C), dtype=x.dtype)
+    else:
+        cols = check_out(out, (N * OH * OW, KH * KW * C), x.dtype).reshape(N, OH, OW, KH, KW, C)
     for p in range(KH):
         for q in range(KW):
             cols[:, :, :, p, q, :] = x_pad[:, p : p + SH * OH : SH, q : q + SW * OW : SW, :]
