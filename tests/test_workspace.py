@@ -71,31 +71,40 @@ def test_conv2d_reuses_its_scratch_and_gives_the_same_numbers(backend):
         np.testing.assert_array_equal(layer.grads["w"], fresh.grads["w"])
 
 
-def test_training_keeps_the_big_scratch_arrays_from_step_to_step():
+# the scratch arrays of the seed CNN's two fused steps at batch 64, by the Winograd setting:
+# (names, bytes) of each step, and the bytes the two Conv2D layers keep themselves
+SCRATCH = {
+    False: ((("z", "dz"), 2 * 64 * 26 * 26 * 32 * 4), (("z", "dz"), 2 * 64 * 11 * 11 * 64 * 4),
+            [64 * 676 * 9 * 4, 2 * 64 * 121 * 288 * 4]),  # cols; cols and dcols
+    True: ((("z", "dz"), 2 * 64 * 26 * 26 * 32 * 4), (("V", "M"), 16 * 64 * 25 * (32 + 64) * 4),
+           [64 * 676 * 9 * 4, 0]),  # the Winograd step needs no cols
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("winograd", [False, True])
+def test_training_keeps_the_big_scratch_arrays_from_step_to_step(winograd):
     pytest.importorskip("numba")
-    with config.use_backend("numba"):
+    *step_scratch, layer_bytes = SCRATCH[winograd]
+    with config.use_backend("numba"), config.use_winograd(winograd):
         model = seed_cnn(seed=0)
         model.compile("adam")
         rng = np.random.default_rng(3)
         x, y = rng.random((128, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 128)
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
         steps = list(model._steps)
-        z = [step.workspace.array("z", (64, 1), np.float32) for step in steps[:2]]
-        cols = [
-            layer.workspace.array("cols", (64, 1), np.float32) for layer in model.layers[::2][:2]
+        first = [
+            step.workspace.array(names[0], (64, 1), np.float32)
+            for step, (names, _) in zip(steps[:2], step_scratch, strict=True)
         ]
+        cols = model.layers[0].workspace.array("cols", (64, 1), np.float32)
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
         assert model._steps == steps  # the same fused steps, with their workspaces
-        for step, kept in zip(steps[:2], z, strict=True):
-            assert np.shares_memory(step.workspace.array("z", (64, 1), np.float32), kept)
-        for layer, kept in zip(model.layers[::2][:2], cols, strict=True):
-            assert np.shares_memory(layer.workspace.array("cols", (64, 1), np.float32), kept)
-        # z and dz of the first pair; cols of both convolutions and dcols of the second
-        assert steps[0].workspace.nbytes() == 2 * 64 * 26 * 26 * 32 * 4
-        assert [layer.workspace.nbytes() for layer in model.layers[::2][:2]] == [
-            64 * 676 * 9 * 4,
-            2 * 64 * 121 * 288 * 4,
-        ]
+        for step, (names, nbytes), kept in zip(steps[:2], step_scratch, first, strict=True):
+            assert np.shares_memory(step.workspace.array(names[0], (64, 1), np.float32), kept)
+            assert sorted(step.workspace._arrays) == sorted(names)
+            assert step.workspace.nbytes() == nbytes
+        assert np.shares_memory(model.layers[0].workspace.array("cols", (64, 1), np.float32), cols)
+        assert [layer.workspace.nbytes() for layer in model.layers[::2][:2]] == layer_bytes
         with config.use_backend("numpy"):  # another backend: another plan (the layers)
             model.forward(x[:2], fused=True)
             assert model._steps == model.layers

@@ -109,3 +109,50 @@ def use_backend(name: str) -> Iterator[str]:
         yield set_backend(name)
     finally:
         set_backend(previous)
+
+
+# -- Winograd convolutions in training ----------------------------------------------------------
+WINOGRAD_ENV_VAR = "TINYCNN_WINOGRAD"
+_winograd: bool | None = None  # None until first use or set_winograd
+
+
+def set_winograd(enabled: bool) -> bool:
+    """Let fused steps compute 3x3 convolutions by Winograd F(2x2, 3x3) (``tinycnn.winograd``).
+
+    On (the default), ``fit``, ``evaluate`` and ``predict`` on the Numba backend run each
+    ``Conv2D(3x3, relu)`` with several input channels followed by ``MaxPool2D(2)`` with 2.25x
+    fewer multiplies; results then match the NumPy backend to float32 rounding instead of bit
+    for bit. Off, the fused steps are bit-identical to the layers. The environment variable
+    ``TINYCNN_WINOGRAD=0`` turns it off too.
+
+    Returns
+    -------
+    bool
+        The setting now in force.
+    """
+    global _winograd
+    if not isinstance(enabled, (bool, int)) or enabled not in (0, 1):
+        raise ValueError(f"set_winograd: expected True or False, got {enabled!r}")
+    _winograd = bool(enabled)
+    return _winograd
+
+
+def winograd_enabled() -> bool:
+    """Whether fused steps may use Winograd (reads ``TINYCNN_WINOGRAD`` on first use)."""
+    global _winograd
+    if _winograd is None:
+        value = os.environ.get(WINOGRAD_ENV_VAR, "").strip().lower() or "1"
+        if value not in ("0", "1", "false", "true", "off", "on"):
+            raise ValueError(f"{WINOGRAD_ENV_VAR}: expected 0 or 1, got {value!r}")
+        _winograd = value in ("1", "true", "on")
+    return _winograd
+
+
+@contextmanager
+def use_winograd(enabled: bool) -> Iterator[bool]:
+    """Run a block with :func:`set_winograd` ``(enabled)``, then restore the previous setting."""
+    previous = winograd_enabled()
+    try:
+        yield set_winograd(enabled)
+    finally:
+        set_winograd(previous)

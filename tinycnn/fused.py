@@ -11,16 +11,19 @@ the layers keep their parameters and gradients, only their intermediate state is
 
 ``fit`` trains with ``Sequential.forward(..., fused=True)``. On the NumPy backend, and for pairs
 the kernels do not cover (overlapping or "same" pooling, another activation), :func:`plan`
-returns the layers unchanged.
+returns the layers unchanged. A 3x3 convolution with several input channels followed by 2x2
+pooling gets the faster :class:`tinycnn.winograd.WinogradConvReluPool` instead, which matches the
+layers to float32 rounding rather than bit for bit (``tinycnn.config.set_winograd``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from tinycnn import kernels
+from tinycnn import config, kernels
 from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
@@ -100,16 +103,25 @@ class ConvReluPool:
         return self.conv.convolve_backward(dz, db)
 
 
-def plan(layers: Sequence[Layer]) -> list[Layer | ConvReluPool]:
-    """The steps that run ``layers``: fusable pairs as :class:`ConvReluPool` on the Numba
-    backend, every other layer as itself (all layers, unchanged, on the NumPy backend)."""
+def plan(layers: Sequence[Layer]) -> list[Any]:
+    """The steps that run ``layers``: on the Numba backend, each pair that
+    :func:`tinycnn.winograd.can_winograd` accepts as a ``WinogradConvReluPool`` (while
+    ``config.winograd_enabled()``), other fusable pairs as :class:`ConvReluPool`, every other
+    layer as itself; on the NumPy backend, all layers unchanged."""
     if kernels.numba_kernel("bias_relu_maxpool_forward") is None:
         return list(layers)
-    steps: list[Layer | ConvReluPool] = []
+    from tinycnn.winograd import WinogradConvReluPool, can_winograd
+
+    winograd = config.winograd_enabled()
+    steps: list[Any] = []
     k = 0
     while k < len(layers):
-        if k + 1 < len(layers) and can_fuse(layers[k], layers[k + 1]):
-            steps.append(ConvReluPool(layers[k], layers[k + 1]))  # type: ignore[arg-type]
+        pair = layers[k : k + 2]
+        if len(pair) == 2 and winograd and can_winograd(*pair):
+            steps.append(WinogradConvReluPool(*pair))  # type: ignore[arg-type]
+            k += 2
+        elif len(pair) == 2 and can_fuse(*pair):
+            steps.append(ConvReluPool(*pair))  # type: ignore[arg-type]
             k += 2
         else:
             steps.append(layers[k])

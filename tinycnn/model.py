@@ -190,9 +190,14 @@ class Sequential:
         return x
 
     def _fused_plan(self, layers: list[Layer]) -> list[Any]:
-        """``tinycnn.fused.plan(layers)``, made once and kept while the layers and the backend
-        stay the same, so that the fused steps keep their scratch arrays between calls."""
-        key = (config.get_backend(), tuple(id(layer) for layer in layers))
+        """``tinycnn.fused.plan(layers)``, made once and kept while the layers, the backend and
+        the Winograd setting stay the same, so that the fused steps keep their scratch arrays
+        between calls."""
+        key = (
+            config.get_backend(),
+            config.winograd_enabled(),
+            tuple(id(layer) for layer in layers),
+        )
         if key != self._fused_key:
             self._fused_steps, self._fused_key = fused_plan(layers), key
         return self._fused_steps

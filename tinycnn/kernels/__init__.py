@@ -14,7 +14,8 @@ maxpool_backward
 
 Some fast kernels fuse several NumPy lines of a layer or optimizer into one loop (ReLU's mask
 and output in one pass, a bias gradient, the Adam update, a convolution's bias, ReLU and
-max-pooling in one pass for ``tinycnn.fused``). They have no separate
+max-pooling in one pass for ``tinycnn.fused``, the Winograd transforms of
+``tinycnn.winograd``). They have no separate
 reference: the readable lines stay in the layer, which asks :func:`numba_kernel` for the fused
 version and uses it only when the Numba backend is active::
 
@@ -57,6 +58,17 @@ _MODULES: dict[str, tuple[str | None, str]] = {
     "adam_update": (None, "tinycnn.kernels.adam_numba"),
     "bias_relu_maxpool_forward": (None, "tinycnn.kernels.conv_pool_numba"),
     "maxpool_relu_backward_bias_grad": (None, "tinycnn.kernels.conv_pool_numba"),
+    **{
+        name: (None, "tinycnn.kernels.winograd_numba")
+        for name in (
+            "winograd_input_transform",
+            "winograd_kernel_transform",
+            "winograd_bias_relu_maxpool",
+            "winograd_pool_backward",
+            "winograd_kernel_grad",
+            "winograd_input_grad",
+        )
+    },
 }
 _cache: dict[tuple[str, str], Callable[..., Any]] = {}
 
