@@ -29,10 +29,12 @@ fused_nb = importlib.import_module("tinycnn.kernels.conv_pool_numba")
 
 @pytest.fixture(autouse=True)
 def _numba_backend():
-    previous = config.get_backend()
+    previous, previous_exact = config.get_backend(), config.bit_identical()
     config.set_backend("numba")
+    config.set_bit_identical(True)  # the faster steps have their own tests (test_winograd.py...)
     yield
     config.set_backend(previous)
+    config.set_bit_identical(previous_exact)
 
 
 def assert_same_bits(a: np.ndarray, b: np.ndarray) -> None:

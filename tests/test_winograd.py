@@ -4,7 +4,7 @@
 layers with 2.25x fewer multiplies; it adds in another order, so the promise is a tolerance: in
 float64 the results agree to ~1e-13 of their scale (any slip in a transform would show at ~1e-1),
 in float32 to ~1e-5. ``tinycnn.fused.plan`` uses the step only where it fits and only while
-``config.winograd_enabled()``.
+``config.bit_identical()`` is off.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ wn = importlib.import_module("tinycnn.kernels.winograd_numba")
 
 
 @pytest.fixture(autouse=True)
-def _numba_backend_winograd_on():
-    previous, previous_winograd = config.get_backend(), config.winograd_enabled()
+def _numba_backend_fast_steps():
+    previous, previous_exact = config.get_backend(), config.bit_identical()
     config.set_backend("numba")
-    config.set_winograd(True)
+    config.set_bit_identical(False)
     yield
     config.set_backend(previous)
-    config.set_winograd(previous_winograd)
+    config.set_bit_identical(previous_exact)
 
 
 def layers_reference(x, w, b, dout):
@@ -156,8 +156,8 @@ def test_the_step_fills_the_layers_grads_and_returns_dx(needs_input_grad):
 def test_plan_uses_winograd_where_it_fits_and_only_when_enabled():
     model = seed_cnn(seed=0)
     names = [type(step).__name__ for step in plan(model.layers)]
-    assert names[:2] == ["ConvReluPool", "WinogradConvReluPool"]  # conv1 has 1 channel
-    with config.use_winograd(False):
+    assert names[:2] == ["DirectConvReluPool", "WinogradConvReluPool"]  # conv1: 1 channel
+    with config.use_bit_identical(True):
         assert [type(s).__name__ for s in plan(model.layers)][:2] == ["ConvReluPool"] * 2
     with config.use_backend("numpy"):
         assert plan(model.layers) == list(model.layers)
@@ -181,7 +181,7 @@ def test_a_model_switches_steps_with_the_setting_and_both_agree():
     x, y = rng.standard_normal((4, 14, 14, 2)), rng.integers(0, 3, 4)
     results = []
     for enabled in (True, False):
-        with config.use_winograd(enabled):
+        with config.use_bit_identical(not enabled):
             loss = SoftmaxCrossEntropy()
             value = loss.forward(model.forward(x, training=True, logits=True, fused=True), y)
             dx = model.backward(loss.backward(), input_grad=True)
@@ -215,18 +215,18 @@ def test_bad_input_is_refused_with_the_reason():
 
 
 def test_the_setting_reads_the_environment_and_refuses_nonsense(monkeypatch):
-    monkeypatch.setattr(config, "_winograd", None)
-    monkeypatch.setenv(config.WINOGRAD_ENV_VAR, "0")
-    assert config.winograd_enabled() is False
-    monkeypatch.setattr(config, "_winograd", None)
-    monkeypatch.setenv(config.WINOGRAD_ENV_VAR, "maybe")
-    with pytest.raises(ValueError, match="TINYCNN_WINOGRAD: expected 0 or 1, got 'maybe'"):
-        config.winograd_enabled()
-    monkeypatch.setattr(config, "_winograd", None)
-    monkeypatch.delenv(config.WINOGRAD_ENV_VAR)
-    assert config.winograd_enabled() is True  # the default
+    monkeypatch.setattr(config, "_bit_identical", None)
+    monkeypatch.setenv(config.BIT_IDENTICAL_ENV_VAR, "1")
+    assert config.bit_identical() is True
+    monkeypatch.setattr(config, "_bit_identical", None)
+    monkeypatch.setenv(config.BIT_IDENTICAL_ENV_VAR, "maybe")
+    with pytest.raises(ValueError, match="TINYCNN_BIT_IDENTICAL: expected 0 or 1, got 'maybe'"):
+        config.bit_identical()
+    monkeypatch.setattr(config, "_bit_identical", None)
+    monkeypatch.delenv(config.BIT_IDENTICAL_ENV_VAR)
+    assert config.bit_identical() is False  # the default: the faster steps
     with pytest.raises(ValueError, match="expected True or False, got 'no'"):
-        config.set_winograd("no")  # type: ignore[arg-type]
-    with config.use_winograd(False):
-        assert config.winograd_enabled() is False
-    assert config.winograd_enabled() is True
+        config.set_bit_identical("no")  # type: ignore[arg-type]
+    with config.use_bit_identical(True):
+        assert config.bit_identical() is True
+    assert config.bit_identical() is False

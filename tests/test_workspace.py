@@ -71,39 +71,39 @@ def test_conv2d_reuses_its_scratch_and_gives_the_same_numbers(backend):
         np.testing.assert_array_equal(layer.grads["w"], fresh.grads["w"])
 
 
-# the scratch arrays of the seed CNN's two fused steps at batch 64, by the Winograd setting:
-# (names, bytes) of each step, and the bytes the two Conv2D layers keep themselves
+# The scratch arrays of the seed CNN's fused steps at batch 64: for each step that keeps some,
+# its index, the names and the bytes; then the bytes each Conv2D layer keeps itself. The fast
+# steps (bit_identical off) are the direct first convolution, with no scratch arrays, and the
+# Winograd second one; the bit-identical steps are im2col + a matrix multiply for both.
 SCRATCH = {
-    False: ((("z", "dz"), 2 * 64 * 26 * 26 * 32 * 4), (("z", "dz"), 2 * 64 * 11 * 11 * 64 * 4),
-            [64 * 676 * 9 * 4, 2 * 64 * 121 * 288 * 4]),  # cols; cols and dcols
-    True: ((("z", "dz"), 2 * 64 * 26 * 26 * 32 * 4), (("V", "M"), 16 * 64 * 25 * (32 + 64) * 4),
-           [64 * 676 * 9 * 4, 0]),  # the Winograd step needs no cols
+    True: ([(0, ("dz", "z"), 2 * 64 * 26 * 26 * 32 * 4),
+            (1, ("dz", "z"), 2 * 64 * 11 * 11 * 64 * 4)],
+           [64 * 676 * 9 * 4, 2 * 64 * 121 * 288 * 4]),  # cols; cols and dcols
+    False: ([(1, ("M", "V"), 16 * 64 * 25 * (32 + 64) * 4)], [0, 0]),
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("winograd", [False, True])
-def test_training_keeps_the_big_scratch_arrays_from_step_to_step(winograd):
+@pytest.mark.parametrize("exact", [True, False])
+def test_training_keeps_the_big_scratch_arrays_from_step_to_step(exact):
     pytest.importorskip("numba")
-    *step_scratch, layer_bytes = SCRATCH[winograd]
-    with config.use_backend("numba"), config.use_winograd(winograd):
+    step_scratch, layer_bytes = SCRATCH[exact]
+    with config.use_backend("numba"), config.use_bit_identical(exact):
         model = seed_cnn(seed=0)
         model.compile("adam")
         rng = np.random.default_rng(3)
         x, y = rng.random((128, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 128)
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
         steps = list(model._steps)
-        first = [
-            step.workspace.array(names[0], (64, 1), np.float32)
-            for step, (names, _) in zip(steps[:2], step_scratch, strict=True)
+        kept = [
+            steps[k].workspace.array(names[0], (64, 1), np.float32) for k, names, _ in step_scratch
         ]
-        cols = model.layers[0].workspace.array("cols", (64, 1), np.float32)
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
         assert model._steps == steps  # the same fused steps, with their workspaces
-        for step, (names, nbytes), kept in zip(steps[:2], step_scratch, first, strict=True):
-            assert np.shares_memory(step.workspace.array(names[0], (64, 1), np.float32), kept)
-            assert sorted(step.workspace._arrays) == sorted(names)
-            assert step.workspace.nbytes() == nbytes
-        assert np.shares_memory(model.layers[0].workspace.array("cols", (64, 1), np.float32), cols)
+        for (k, names, nbytes), first in zip(step_scratch, kept, strict=True):
+            workspace = steps[k].workspace
+            assert np.shares_memory(workspace.array(names[0], (64, 1), np.float32), first)
+            assert sorted(workspace._arrays) == list(names)
+            assert workspace.nbytes() == nbytes
         assert [layer.workspace.nbytes() for layer in model.layers[::2][:2]] == layer_bytes
         with config.use_backend("numpy"):  # another backend: another plan (the layers)
             model.forward(x[:2], fused=True)

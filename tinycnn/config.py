@@ -111,48 +111,50 @@ def use_backend(name: str) -> Iterator[str]:
         set_backend(previous)
 
 
-# -- Winograd convolutions in training ----------------------------------------------------------
-WINOGRAD_ENV_VAR = "TINYCNN_WINOGRAD"
-_winograd: bool | None = None  # None until first use or set_winograd
+# -- bit-identical or faster fused steps ------------------------------------------------------
+BIT_IDENTICAL_ENV_VAR = "TINYCNN_BIT_IDENTICAL"
+_bit_identical: bool | None = None  # None until first use or set_bit_identical
 
 
-def set_winograd(enabled: bool) -> bool:
-    """Let fused steps compute 3x3 convolutions by Winograd F(2x2, 3x3) (``tinycnn.winograd``).
+def set_bit_identical(enabled: bool) -> bool:
+    """Make the Numba backend's fused training steps bit-identical to the NumPy layers, or not.
 
-    On (the default), ``fit``, ``evaluate`` and ``predict`` on the Numba backend run each
-    ``Conv2D(3x3, relu)`` with several input channels followed by ``MaxPool2D(2)`` with 2.25x
-    fewer multiplies; results then match the NumPy backend to float32 rounding instead of bit
-    for bit. Off, the fused steps are bit-identical to the layers. The environment variable
-    ``TINYCNN_WINOGRAD=0`` turns it off too.
+    Off (the default), ``fit``, ``evaluate`` and ``predict`` on the Numba backend compute the
+    convolutions that allow it with fewer operations: a 3x3 ``Conv2D(relu)`` with several input
+    channels followed by ``MaxPool2D(2)`` by Winograd F(2x2, 3x3) (``tinycnn.winograd``), and a
+    one-channel first 3x3 ``Conv2D(relu)`` + ``MaxPool2D(2)`` directly, without im2col
+    (``tinycnn.direct_conv``). They add in another order, so results match the NumPy backend to
+    float32 rounding. On, every fused step is bit-identical to the layers (im2col and one matrix
+    multiply, as ``tinycnn.fused.ConvReluPool``). ``TINYCNN_BIT_IDENTICAL=1`` turns it on too.
 
     Returns
     -------
     bool
         The setting now in force.
     """
-    global _winograd
+    global _bit_identical
     if not isinstance(enabled, (bool, int)) or enabled not in (0, 1):
-        raise ValueError(f"set_winograd: expected True or False, got {enabled!r}")
-    _winograd = bool(enabled)
-    return _winograd
+        raise ValueError(f"set_bit_identical: expected True or False, got {enabled!r}")
+    _bit_identical = bool(enabled)
+    return _bit_identical
 
 
-def winograd_enabled() -> bool:
-    """Whether fused steps may use Winograd (reads ``TINYCNN_WINOGRAD`` on first use)."""
-    global _winograd
-    if _winograd is None:
-        value = os.environ.get(WINOGRAD_ENV_VAR, "").strip().lower() or "1"
+def bit_identical() -> bool:
+    """Whether fused steps must be bit-identical (reads ``TINYCNN_BIT_IDENTICAL`` on first use)."""
+    global _bit_identical
+    if _bit_identical is None:
+        value = os.environ.get(BIT_IDENTICAL_ENV_VAR, "").strip().lower() or "0"
         if value not in ("0", "1", "false", "true", "off", "on"):
-            raise ValueError(f"{WINOGRAD_ENV_VAR}: expected 0 or 1, got {value!r}")
-        _winograd = value in ("1", "true", "on")
-    return _winograd
+            raise ValueError(f"{BIT_IDENTICAL_ENV_VAR}: expected 0 or 1, got {value!r}")
+        _bit_identical = value in ("1", "true", "on")
+    return _bit_identical
 
 
 @contextmanager
-def use_winograd(enabled: bool) -> Iterator[bool]:
-    """Run a block with :func:`set_winograd` ``(enabled)``, then restore the previous setting."""
-    previous = winograd_enabled()
+def use_bit_identical(enabled: bool) -> Iterator[bool]:
+    """Run a block with :func:`set_bit_identical` ``(enabled)``, then restore the setting."""
+    previous = bit_identical()
     try:
-        yield set_winograd(enabled)
+        yield set_bit_identical(enabled)
     finally:
-        set_winograd(previous)
+        set_bit_identical(previous)

@@ -11,9 +11,11 @@ the layers keep their parameters and gradients, only their intermediate state is
 
 ``fit`` trains with ``Sequential.forward(..., fused=True)``. On the NumPy backend, and for pairs
 the kernels do not cover (overlapping or "same" pooling, another activation), :func:`plan`
-returns the layers unchanged. A 3x3 convolution with several input channels followed by 2x2
-pooling gets the faster :class:`tinycnn.winograd.WinogradConvReluPool` instead, which matches the
-layers to float32 rounding rather than bit for bit (``tinycnn.config.set_winograd``).
+returns the layers unchanged. Unless ``tinycnn.config.bit_identical()``, two kinds of pair get
+a faster step that matches the layers to float32 rounding rather than bit for bit: a 3x3
+convolution with several input channels followed by 2x2 pooling
+(:class:`tinycnn.winograd.WinogradConvReluPool`) and a one-channel first one
+(:class:`tinycnn.direct_conv.DirectConvReluPool`).
 """
 
 from __future__ import annotations
@@ -104,26 +106,33 @@ class ConvReluPool:
 
 
 def plan(layers: Sequence[Layer]) -> list[Any]:
-    """The steps that run ``layers``: on the Numba backend, each pair that
-    :func:`tinycnn.winograd.can_winograd` accepts as a ``WinogradConvReluPool`` (while
-    ``config.winograd_enabled()``), other fusable pairs as :class:`ConvReluPool`, every other
-    layer as itself; on the NumPy backend, all layers unchanged."""
+    """The steps that run ``layers``.
+
+    On the Numba backend each ``Conv2D(relu)`` + ``MaxPool2D`` pair becomes one step: unless
+    ``config.bit_identical()``, a :class:`tinycnn.direct_conv.DirectConvReluPool` where
+    :func:`~tinycnn.direct_conv.can_direct` accepts the pair, a
+    :class:`tinycnn.winograd.WinogradConvReluPool` where :func:`~tinycnn.winograd.can_winograd`
+    does, and otherwise (and always when bit-identical) a :class:`ConvReluPool` where
+    :func:`can_fuse` does. Every other layer runs as itself. On the NumPy backend, all layers run
+    unchanged.
+    """
     if kernels.numba_kernel("bias_relu_maxpool_forward") is None:
         return list(layers)
+    from tinycnn.direct_conv import DirectConvReluPool, can_direct
     from tinycnn.winograd import WinogradConvReluPool, can_winograd
 
-    winograd = config.winograd_enabled()
+    fast = [] if config.bit_identical() else [(can_direct, DirectConvReluPool)]
+    fast += [] if config.bit_identical() else [(can_winograd, WinogradConvReluPool)]
+    choices = [*fast, (can_fuse, ConvReluPool)]
     steps: list[Any] = []
     k = 0
     while k < len(layers):
         pair = layers[k : k + 2]
-        if len(pair) == 2 and winograd and can_winograd(*pair):
-            steps.append(WinogradConvReluPool(*pair))  # type: ignore[arg-type]
-            k += 2
-        elif len(pair) == 2 and can_fuse(*pair):
-            steps.append(ConvReluPool(*pair))  # type: ignore[arg-type]
-            k += 2
-        else:
+        step = next((make for fits, make in choices if len(pair) == 2 and fits(*pair)), None)
+        if step is None:
             steps.append(layers[k])
             k += 1
+        else:
+            steps.append(step(*pair))
+            k += 2
     return steps

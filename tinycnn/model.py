@@ -191,11 +191,11 @@ class Sequential:
 
     def _fused_plan(self, layers: list[Layer]) -> list[Any]:
         """``tinycnn.fused.plan(layers)``, made once and kept while the layers, the backend and
-        the Winograd setting stay the same, so that the fused steps keep their scratch arrays
+        ``config.bit_identical()`` stay the same, so that the fused steps keep their scratch arrays
         between calls."""
         key = (
             config.get_backend(),
-            config.winograd_enabled(),
+            config.bit_identical(),
             tuple(id(layer) for layer in layers),
         )
         if key != self._fused_key:

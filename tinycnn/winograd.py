@@ -17,8 +17,8 @@ it also skips the 11th output row and column that pooling drops.
 
 The numbers match the layers to float32 rounding, not bit for bit: the transforms add before
 they multiply. :func:`tinycnn.fused.plan` uses this step on the Numba backend while
-``tinycnn.config.winograd_enabled()`` (the default; ``TINYCNN_WINOGRAD=0`` turns it off) and
-:func:`can_winograd` says the pair fits.
+``tinycnn.config.bit_identical()`` is off (the default; ``TINYCNN_BIT_IDENTICAL=1`` turns it
+on) and :func:`can_winograd` says the pair fits.
 """
 
 from __future__ import annotations

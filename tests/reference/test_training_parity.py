@@ -28,7 +28,7 @@ Two pairs of loops are compared:
   against Keras's ``model.fit(shuffle=False)`` with ``SparseCategoricalCrossentropy()`` on
   the softmax output, as a Keras user would write it; per-step losses are recovered from the
   running means that both report after each batch. This uses tinycnn's im2col convolutions
-  (``config.use_winograd(False)``); fit's default Winograd step is compared with the float64
+  (``config.use_bit_identical(True)``); fit's default Winograd step is compared with the float64
   run instead, which it follows more closely than either library's float32 im2col run does.
 """
 
@@ -157,7 +157,7 @@ def fit_losses(model: Sequential, x: np.ndarray, y: np.ndarray, winograd: bool) 
         optimizer=Adam(learning_rate=LEARNING_RATE), loss="sparse_categorical_crossentropy"
     )
     means: list[float] = []
-    with config.use_winograd(winograd):
+    with config.use_bit_identical(not winograd):
         model.fit(
             x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0,
             callbacks=[LambdaCallback(on_batch_end=lambda b, logs: means.append(logs["loss"]))],

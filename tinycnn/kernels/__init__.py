@@ -15,9 +15,9 @@ maxpool_backward
 Some fast kernels fuse several NumPy lines of a layer or optimizer into one loop (ReLU's mask
 and output in one pass, a bias gradient, the Adam update, a convolution's bias, ReLU and
 max-pooling in one pass for ``tinycnn.fused``, the Winograd transforms of
-``tinycnn.winograd``). They have no separate
-reference: the readable lines stay in the layer, which asks :func:`numba_kernel` for the fused
-version and uses it only when the Numba backend is active::
+``tinycnn.winograd``, the one-channel convolution of ``tinycnn.direct_conv``). They have no
+separate reference: the readable lines stay in the layer, which asks :func:`numba_kernel` for
+the fused version and uses it only when the Numba backend is active::
 
     relu_forward = kernels.numba_kernel("relu_forward")   # None on the NumPy backend
 
@@ -69,6 +69,8 @@ _MODULES: dict[str, tuple[str | None, str]] = {
             "winograd_input_grad",
         )
     },
+    "conv3x3_relu_maxpool_forward": (None, "tinycnn.kernels.direct_conv_numba"),
+    "conv3x3_relu_maxpool_backward": (None, "tinycnn.kernels.direct_conv_numba"),
 }
 _cache: dict[tuple[str, str], Callable[..., Any]] = {}
 

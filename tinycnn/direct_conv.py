@@ -1,0 +1,96 @@
+"""A fused training step for a one-channel first ``Conv2D(3x3, relu)`` + ``MaxPool2D(2)``.
+
+The seed CNN's first convolution sees grey images: one input channel. Through im2col its matrix
+multiply has only 9 numbers per row, so most of its time goes to moving ``cols``, the output
+``z`` (N, 26, 26, 32: 5.5 MB at batch 64) and its gradient. :class:`DirectConvReluPool` computes
+each 2x2 pooling window's four outputs straight from its 4x4 input patch, applies the bias,
+ReLU and the maximum in the same loop, and makes ``dw`` and ``db`` from the pooled gradient
+window by window (``tinycnn/kernels/direct_conv_numba.py`` has the math). Nothing of the size of
+``z`` is ever written.
+
+A first layer needs no input gradient; when one is asked for (``needs_input_grad``), the
+backward pass recomputes the im2col matrix and takes the bit-identical route of
+:class:`tinycnn.fused.ConvReluPool` from this step's winners.
+
+The numbers match the layers to float32 rounding, not bit for bit. :func:`tinycnn.fused.plan`
+uses this step on the Numba backend unless ``tinycnn.config.bit_identical()``, for the pairs
+:func:`can_direct` accepts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn import kernels
+from tinycnn.layers.base import Array, Layer
+from tinycnn.layers.conv2d import Conv2D
+from tinycnn.layers.maxpool2d import MaxPool2D
+from tinycnn.layers.relu import ReLU
+
+__all__ = ["DirectConvReluPool", "can_direct"]
+
+
+def can_direct(first: Layer, second: Layer) -> bool:
+    """True for a built ``Conv2D(F, 3, strides=1, padding="valid", activation="relu")`` with
+    one input channel, then ``MaxPool2D(2)`` ("valid", strides 2)."""
+    if not (isinstance(first, Conv2D) and isinstance(second, MaxPool2D)) or not first.built:
+        return False
+    return (
+        isinstance(first.activation, ReLU)
+        and first.kernel_size == (3, 3)
+        and first.strides == (1, 1)
+        and first.padding == "valid"
+        and first.params["w"].shape[2] == 1
+        and second.pool_size == (2, 2)
+        and second.strides == (2, 2)
+        and second.padding == "valid"
+    )
+
+
+class DirectConvReluPool:
+    """``pool.forward(conv.forward(x))`` and its backward, window by window, for one channel.
+
+    Parameters
+    ----------
+    conv : Conv2D
+        3x3, stride 1, "valid", ``activation="relu"``, one input channel.
+    pool : MaxPool2D
+        2x2 with strides 2, "valid", right after ``conv`` (see :func:`can_direct`).
+    """
+
+    def __init__(self, conv: Conv2D, pool: MaxPool2D) -> None:
+        if not can_direct(conv, pool):
+            raise ValueError(
+                "DirectConvReluPool: expected a built Conv2D(F, 3, strides=1, padding='valid', "
+                "activation='relu') with 1 input channel then MaxPool2D(2), "
+                f"got {conv.describe()} then {pool.describe()}"
+            )
+        self.conv, self.pool = conv, pool
+        self.layers = (conv, pool)
+        self._cache: tuple | None = None
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """``x`` (N, H, W, 1) -> the pooled ReLU of the convolution (N, (H-2)//2, (W-2)//2, F)."""
+        self.conv._check_input(x)
+        w, b = self.conv.params["w"], self.conv.params["b"]
+        x = np.asarray(x).astype(w.dtype, copy=False)
+        forward = kernels.implementation("conv3x3_relu_maxpool_forward", "numba")
+        out, winner = forward(x, w, b)
+        self._cache = (x, winner)
+        return out
+
+    def backward(self, dout: Array) -> Array | None:
+        """Fill the convolution's ``grads`` from ``dout`` (N, TH, TW, F); return ``dx`` (or
+        None when the convolution needs no input gradient)."""
+        if self._cache is None:
+            raise RuntimeError("DirectConvReluPool: call forward before backward")
+        x, winner = self._cache
+        dout = np.asarray(dout, dtype=x.dtype)
+        if self.conv.needs_input_grad:  # rare (a first layer): the im2col route gives dx
+            z = self.conv.convolve(x)  # keeps the im2col matrix for convolve_backward
+            route = kernels.implementation("maxpool_relu_backward_bias_grad", "numba")
+            dz, db = route(dout, winner, z.shape, 2, 2, 2, 2)
+            return self.conv.convolve_backward(dz, db)
+        backward = kernels.implementation("conv3x3_relu_maxpool_backward", "numba")
+        self.conv.grads["w"], self.conv.grads["b"] = backward(x, dout, winner)
+        return None
