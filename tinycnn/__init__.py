@@ -21,7 +21,14 @@ from tinycnn import config, kernels, metrics
 from tinycnn._version import __version__
 from tinycnn.augment import Augmenter
 from tinycnn.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
-from tinycnn.config import get_backend, set_backend, use_backend
+from tinycnn.config import (
+    bit_identical,
+    get_backend,
+    set_backend,
+    set_bit_identical,
+    use_backend,
+    use_bit_identical,
+)
 from tinycnn.data import (
     load_idx,
     load_mnist,
@@ -78,6 +85,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "TrainingError",
     "__version__",
+    "bit_identical",
     "col2im",
     "config",
     "conv_output_size",
@@ -100,8 +108,10 @@ __all__ = [
     "scale_images",
     "seed_cnn",
     "set_backend",
+    "set_bit_identical",
     "shift_accuracy",
     "stratified_split",
     "trace",
     "use_backend",
+    "use_bit_identical",
 ]

@@ -92,7 +92,9 @@ class WinogradConvReluPool:
         TH, TW = (H - 2) // 2, (W - 2) // 2
         R = N * TH * TW
         V = self.workspace.array("V", (16, R, C), w.dtype)
-        V = kernels.implementation("winograd_input_transform", "numba")(x.astype(w.dtype), out=V)
+        V = kernels.implementation("winograd_input_transform", "numba")(
+            x.astype(w.dtype, copy=False), out=V
+        )
         U = kernels.implementation("winograd_kernel_transform", "numba")(w)
         M = np.matmul(V, U, out=self.workspace.array("M", (16, R, F), w.dtype))
         pool = kernels.implementation("winograd_bias_relu_maxpool", "numba")

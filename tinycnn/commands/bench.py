@@ -1,12 +1,13 @@
 """``tinycnn bench``: the speed ladder, tinycnn beside PyTorch and TensorFlow in one run.
 
-Every system (naive loops, tinycnn's NumPy and Numba backends, PyTorch, TensorFlow when
-installed) trains the same model with Adam at the same batch size in its own worker process.
-The parent interleaves them: in each repeat every system runs ``--steps`` training steps in
-turn, so a noisy neighbour slows all of them alike. Reported: median milliseconds per batch with
-min-max over repeats, an epoch-time *extrapolation* (median x batches per epoch), ratios, per-layer
-forward/backward times for tinycnn, single-image predict latency, a real full epoch with peak
-memory, the import time and the start-up time to a first training step.
+Every system (naive loops, tinycnn's NumPy and Numba backends, the Numba backend with
+bit-identical steps, PyTorch, TensorFlow when installed) trains the same model with Adam at the
+same batch size in its own worker process. The parent interleaves them: in each repeat every
+system runs ``--steps`` training steps in turn, so a noisy neighbour slows all of them alike.
+Reported: median milliseconds per batch with min-max over repeats, an epoch-time
+*extrapolation* (median x batches per epoch), ratios, per-layer forward/backward times for
+tinycnn, single-image predict latency, a real full epoch with peak memory, the import time and
+the start-up time to a first training step.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=("cnn", "dense", "both"), default="both")
     parser.add_argument(
         "--systems",
-        default="naive,numpy,numba,torch,tf",
-        help="comma-separated subset of naive,numpy,numba,torch,tf (missing frameworks skip)",
+        default="naive,numpy,exact,numba,torch,tf",
+        help="comma-separated subset of naive,numpy,exact,numba,torch,tf (missing frameworks "
+        "skip); exact is the Numba backend with bit-identical steps (set_bit_identical)",
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
@@ -139,7 +141,7 @@ def _print_steps(times: dict[str, list[float]], batch_size: int, n_train: int) -
 
 
 def _print_layers(workers, model_name: str) -> None:
-    for s in ("numpy", "numba"):
+    for s in ("numpy", "exact", "numba"):
         if s not in workers:
             continue
         conn = workers[s][1]

@@ -2,7 +2,8 @@
 
 A system trains one model (the seed CNN or the dense baseline) on MNIST with Adam (lr 1e-3,
 batch 64, softmax cross-entropy on logits). Systems: ``naive`` (tinycnn with per-pixel Python
-loops in place of the kernels), ``numpy`` and ``numba`` (tinycnn's two backends), ``torch`` and
+loops in place of the kernels), ``numpy`` and ``numba`` (tinycnn's two backends; ``exact`` is the
+Numba backend with ``config.set_bit_identical(True)``), ``torch`` and
 ``tf`` (the same model in PyTorch and in Keras 3 / TensorFlow, with a compiled train step).
 
 Each worker owns one system and answers the parent's commands (see :func:`serve`): time ``k``
@@ -19,7 +20,12 @@ from typing import Any
 
 import numpy as np
 
-SYSTEMS = ("naive", "numpy", "numba", "torch", "tf")
+SYSTEMS = ("naive", "numpy", "exact", "numba", "torch", "tf")
+STEP_KINDS = {
+    "ConvReluPool": "fused",
+    "WinogradConvReluPool": "Winograd",
+    "DirectConvReluPool": "direct",
+}
 LR = 1e-3
 
 
@@ -89,7 +95,8 @@ def _tinycnn_system(system: str, model_name: str) -> Any:
     from tinycnn.optim import Adam
     from tinycnn.zoo import dense_baseline, seed_cnn
 
-    config.set_backend("numpy" if system == "naive" else system)
+    config.set_backend({"naive": "numpy", "exact": "numba"}.get(system, system))
+    config.set_bit_identical(system == "exact")
     if system == "naive":  # bench-only: replace the NumPy kernels in the dispatch table
         for name, fn in [
             ("im2col", _naive_im2col),
@@ -127,7 +134,8 @@ class TinycnnRunner:
 
     def layer_times(self, xb: np.ndarray, yb: np.ndarray, reps: int) -> list[tuple]:
         """Median forward and backward milliseconds of every step of a training step on the
-        batch ``xb``: a layer, or a fused Conv2D + MaxPool2D pair on the Numba backend."""
+        batch ``xb``: a layer, or a fused Conv2D + MaxPool2D pair on the Numba backend (named
+        with its kind: fused, Winograd or direct)."""
         from tinycnn.fused import plan
 
         layers = self.model.layers
@@ -160,7 +168,8 @@ class TinycnnRunner:
         layers[first_layer].needs_input_grad = True
         med_f, med_b = np.median(fwd, axis=0) * 1e3, np.median(bwd, axis=0) * 1e3
         names = [
-            " + ".join(str(layer.name) for layer in step.layers) + " (fused)"
+            " + ".join(str(layer.name) for layer in step.layers)
+            + f" ({STEP_KINDS[type(step).__name__]})"
             if hasattr(step, "layers")
             else step.describe()
             for step in steps
