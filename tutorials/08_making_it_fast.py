@@ -45,6 +45,7 @@ from tinycnn import (
     scale_images,
     seed_cnn,
     use_backend,
+    use_bit_identical,
 )
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
@@ -232,13 +233,28 @@ print(f"largest weight difference after 5 steps: {difference:.1e}")
 # Identical: the fused kernels (ReLU with its mask, the bias gradient, the Adam update) repeat
 # NumPy's arithmetic in NumPy's order, and their docstrings say so.
 #
-# `fit` goes one step further on the Numba backend: each `Conv2D(activation="relu")` followed by
-# a `MaxPool2D` runs as one step (`tinycnn.fused`), with one pass over the convolution's output
-# after its matrix multiply instead of six (bias, ReLU, its mask, pooling, and their backward
-# passes), and the step's large scratch arrays are kept from one batch to the next
-# (`tinycnn.workspace`). The layers stay as they are for reading and for `trace`; the fused step
-# gives the same numbers bit for bit (`Sequential.forward(x, fused=True)`).
-#
+# `fit` goes further on the Numba backend: each `Conv2D(activation="relu")` followed by a
+# `MaxPool2D` runs as one step (`tinycnn.fused`), and the step's large scratch arrays are kept
+# from one batch to the next (`tinycnn.workspace`). For the seed CNN's two pairs the default
+# steps also do less arithmetic. The first convolution (one input channel) is computed window by
+# window, straight into the pooling, without im2col (`tinycnn.direct_conv`); the second uses
+# Winograd's F(2x2, 3x3) algorithm, which gets each 2x2 pooling window of outputs from its 4x4
+# input patch with 16 multiplies per channel pair instead of 36 (`tinycnn.winograd`). They add in
+# another order, so they agree with the layers to float32 rounding rather than bit for bit;
+# `use_bit_identical(True)` (or `TINYCNN_BIT_IDENTICAL=1`) gives im2col steps that are
+# bit-identical to the layers. The layers stay as they are for reading and for `trace`:
+
+# %%
+with use_backend("numba"):
+    model = seed_cnn(seed=0)
+    fast = model.forward(x_batch, logits=True, fused=True)  # as fit runs it
+    with use_bit_identical(True):
+        exact = model.forward(x_batch, logits=True, fused=True)
+    layers = model.forward(x_batch, logits=True)  # layer by layer
+print("bit-identical steps = layers:", np.array_equal(exact, layers))
+print(f"faster steps vs layers, largest logit difference: {np.abs(fast - layers).max():.1e}")
+
+# %% [markdown]
 # ## The speed ladder
 
 # %%
