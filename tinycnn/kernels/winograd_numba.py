@@ -85,6 +85,25 @@ def winograd_kernel_grad(dU):
     return (GG.T.astype(dU.dtype) @ dU.reshape(16, C * F)).reshape(3, 3, C, F)
 
 
+@nb.njit(cache=True, inline="always")
+def _transform_column(t, s, b, out):
+    """``out = (t B)[:, b]`` for the 4 columns ``t[s : s+4]`` (B's column b, as in ``BT[b]``)."""
+    if b == 0:
+        p, q, sign = t[s], t[s + 2], -1
+    elif b == 1:
+        p, q, sign = t[s + 1], t[s + 2], 1
+    elif b == 2:
+        p, q, sign = t[s + 2], t[s + 1], -1
+    else:
+        p, q, sign = t[s + 1], t[s + 3], -1
+    if sign > 0:
+        for c in range(out.shape[0]):
+            out[c] = p[c] + q[c]
+    else:
+        for c in range(out.shape[0]):
+            out[c] = p[c] - q[c]
+
+
 @nb.njit(cache=True)
 def _input_transform(x, TH, TW, V):
     N, _, _, C = x.shape
@@ -100,17 +119,13 @@ def _input_transform(x, TH, TW, V):
                     t1[c] = d1[c] + d2[c]
                     t2[c] = d2[c] - d1[c]
                     t3[c] = d1[c] - d3[c]
-            for j in range(TW):  # V = t B for each tile, the columns 2j .. 2j+3 of t
-                row = (n * TH + i) * TW + j
-                for a in range(4):
-                    t0, t1, t2, t3 = t[a, 2 * j], t[a, 2 * j + 1], t[a, 2 * j + 2], t[a, 2 * j + 3]
-                    v0, v1 = V[4 * a, row], V[4 * a + 1, row]
-                    v2, v3 = V[4 * a + 2, row], V[4 * a + 3, row]
-                    for c in range(C):
-                        v0[c] = t0[c] - t2[c]
-                        v1[c] = t1[c] + t2[c]
-                        v2[c] = t2[c] - t1[c]
-                        v3[c] = t1[c] - t3[c]
+            row0 = (n * TH + i) * TW
+            for a in range(4):  # V = t B for each tile (columns 2j .. 2j+3 of t), plane by plane
+                ta = t[a]
+                for b in range(4):
+                    plane = V[4 * a + b]
+                    for j in range(TW):
+                        _transform_column(ta, 2 * j, b, plane[row0 + j])
 
 
 def winograd_input_transform(x, out=None):
