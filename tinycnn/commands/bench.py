@@ -3,7 +3,8 @@
 Every system (naive loops, tinycnn's NumPy and Numba backends, the Numba backend with
 bit-identical steps, PyTorch, TensorFlow when installed) trains the same model with Adam at the
 same batch size in its own worker process. The parent interleaves them: in each repeat every
-system runs ``--steps`` training steps in turn, so a noisy neighbour slows all of them alike.
+system runs ``--steps`` training steps in turn, so a noisy neighbour slows all of them alike,
+with a pause before each turn so that the previous system's idle threads stop spinning.
 Reported: median milliseconds per batch with min-max over repeats, an epoch-time
 *extrapolation* (median x batches per epoch), ratios, per-layer forward/backward times for
 tinycnn, single-image predict latency, a real full epoch with peak memory, the import time and
@@ -25,6 +26,11 @@ import numpy as np
 
 HELP = "measure training speed against PyTorch and TensorFlow (the speed ladder)"
 NAIVE_STEPS = 2
+# Pause between two systems' turns: thread pools (OpenBLAS, OpenMP, Eigen) keep spinning for a
+# while after their last task (OpenBLAS: 2**28 cycles, ~0.1 s), which slowed whichever system ran
+# next by up to 2x on a 2-core machine (the identical dense model measured 4.2 and 7.5 ms/batch
+# as the first and the second of two tinycnn workers).
+SETTLE_SECONDS = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +119,7 @@ def _ladder(model_name: str, systems: list[str], args: argparse.Namespace) -> No
         conn.recv()
     for _ in range(args.repeats):
         for s, (_, conn) in workers.items():
+            time.sleep(SETTLE_SECONDS)
             conn.send(("steps", NAIVE_STEPS if s == "naive" else args.steps))
             times[s].append(float(np.median(conn.recv())))
     _print_steps(times, args.batch_size, 60_000)
@@ -145,6 +152,7 @@ def _print_layers(workers, model_name: str) -> None:
         if s not in workers:
             continue
         conn = workers[s][1]
+        time.sleep(SETTLE_SECONDS)
         conn.send(("layers", 15))
         rows = conn.recv()
         print(f"per-layer median ms, {s} backend (forward / backward):")
@@ -158,6 +166,7 @@ def _print_predict(workers) -> None:
     for s, (_, conn) in workers.items():
         if s == "naive":
             continue
+        time.sleep(SETTLE_SECONDS)
         conn.send(("predict", 300))
         t = np.array(conn.recv()) * 1e3
         print(f"  {s:<8} {np.median(t):8.3f} ({t.min():.3f})")
@@ -167,6 +176,7 @@ def _print_epochs(workers, args: argparse.Namespace) -> None:
     chosen = [s for s in args.full_epoch.split(",") if s in workers]
     for s in chosen:
         conn = workers[s][1]
+        time.sleep(SETTLE_SECONDS)
         conn.send(("epoch",))
         seconds, rss = conn.recv()
         n = "10k subset" if args.subset else "full training set"
