@@ -149,6 +149,8 @@ def test_the_step_fills_the_layers_grads_and_returns_dx(needs_input_grad):
     assert_close_to_scale(conv.grads["b"], expected[2], 1e-13)
     if needs_input_grad:
         assert_close_to_scale(dx, expected[3], 1e-13)
+        with pytest.raises(RuntimeError, match="forward before backward"):
+            step.backward(dout)  # V now holds dV: a second backward would be wrong
     else:
         assert dx is None
 

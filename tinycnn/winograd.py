@@ -67,7 +67,8 @@ class WinogradConvReluPool:
     Notes
     -----
     Scratch arrays, reused from step to step: ``V`` (16, N*T, C), which backward overwrites with
-    ``dV`` once ``dw`` is made, and ``M`` (16, N*T, F), which backward overwrites with ``dM``.
+    ``dV`` once ``dw`` is made (so each forward allows one backward that returns ``dx``), and
+    ``M`` (16, N*T, F), which backward overwrites with ``dM``.
     """
 
     def __init__(self, conv: Conv2D, pool: MaxPool2D) -> None:
@@ -118,4 +119,5 @@ class WinogradConvReluPool:
         if not self.conv.needs_input_grad:
             return None
         dV = np.matmul(dM, U.transpose(0, 2, 1), out=V)  # V is no longer needed
+        self._cache = None  # V is gone: another backward needs another forward
         return kernels.implementation("winograd_input_grad", "numba")(dV, x_shape)
