@@ -20,7 +20,7 @@ convolution with several input channels followed by 2x2 pooling
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,18 +121,22 @@ def plan(layers: Sequence[Layer]) -> list[Any]:
     from tinycnn.direct_conv import DirectConvReluPool, can_direct
     from tinycnn.winograd import WinogradConvReluPool, can_winograd
 
-    fast = [] if config.bit_identical() else [(can_direct, DirectConvReluPool)]
-    fast += [] if config.bit_identical() else [(can_winograd, WinogradConvReluPool)]
-    choices = [*fast, (can_fuse, ConvReluPool)]
+    # (does the pair fit, the step class): the first that fits is used
+    choices: list[tuple[Callable[[Layer, Layer], bool], Callable[[Any, Any], Any]]] = []
+    if not config.bit_identical():
+        choices += [(can_direct, DirectConvReluPool), (can_winograd, WinogradConvReluPool)]
+    choices.append((can_fuse, ConvReluPool))
     steps: list[Any] = []
     k = 0
     while k < len(layers):
-        pair = layers[k : k + 2]
-        step = next((make for fits, make in choices if len(pair) == 2 and fits(*pair)), None)
-        if step is None:
-            steps.append(layers[k])
+        first, second = layers[k], layers[k + 1] if k + 1 < len(layers) else None
+        make = next(
+            (make for fits, make in choices if second is not None and fits(first, second)), None
+        )
+        if make is None:
+            steps.append(first)
             k += 1
         else:
-            steps.append(step(*pair))
+            steps.append(make(first, second))
             k += 2
     return steps
