@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.augment import Augmenter, affine_warp, example_grid
+from tinycnn.training.augment import Augmenter, affine_warp, example_grid
 
 
 def batch(N=3, H=9, W=7, C=2, seed=0):

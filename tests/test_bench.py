@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinycnn import config
-from tinycnn.commands.bench_systems import TinycnnRunner
+from tinycnn.cli.bench_systems import TinycnnRunner
 
 pytest.importorskip("numba")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
-from tinycnn.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
-from tinycnn.io import load_model
+from tinycnn.saving.io import load_model
+from tinycnn.training.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 
 
 class FakeModel:

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
-from tinycnn.callbacks import LambdaCallback
-from tinycnn.checkpoint import load_checkpoint
-from tinycnn.io import load_model, save_model
 from tinycnn.optim import Adam
+from tinycnn.saving.checkpoint import load_checkpoint
+from tinycnn.saving.io import load_model, save_model
 from tinycnn.train import NonFiniteLossError, TrainingError, TrainingInterrupted
+from tinycnn.training.callbacks import LambdaCallback
 
 FIT = {"batch_size": 64, "validation_split": 0.1, "augment": True, "verbose": 0}
 

@@ -11,10 +11,10 @@ from PIL import Image
 from tinycnn import cli
 from tinycnn.data import load_mnist, scale_images
 from tinycnn.data.mnist import SUBSET_DIR
-from tinycnn.io import save_model
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
+from tinycnn.saving.io import save_model
 
 
 @pytest.fixture(scope="module")

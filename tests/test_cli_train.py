@@ -11,8 +11,8 @@ import pytest
 
 from tinycnn.cli import main
 from tinycnn.data import load_mnist
-from tinycnn.io import load_model
-from tinycnn.preprocess import mnist_style, resize_area
+from tinycnn.data.preprocess import mnist_style, resize_area
+from tinycnn.saving.io import load_model
 
 TRAIN = ["train", "--subset", "--limit", "600", "--model", "dense", "--epochs", "2"]
 
@@ -136,7 +136,7 @@ def test_argument_errors_exit_2(capsys):
 
 
 def test_trained_model_file_carries_its_history_for_curves(trained, tmp_path):
-    from tinycnn.io import read_meta, read_npz
+    from tinycnn.saving.io import read_meta, read_npz
 
     history = read_meta(trained, read_npz(trained))["history"]
     assert history["epoch"] == [0, 1]

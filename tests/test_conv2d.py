@@ -16,8 +16,8 @@ from oracles import conv2d_naive
 from strategies import ConvConfig, conv_configs
 
 from tinycnn import config
-from tinycnn.gradcheck import gradcheck
 from tinycnn.layers.conv2d import Conv2D
+from tinycnn.teach.gradcheck import gradcheck
 
 
 def built_conv(cfg: ConvConfig, activation=None, dtype=np.float64) -> Conv2D:

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.gradcheck import gradcheck
 from tinycnn.layers import Dense, ReLU
+from tinycnn.teach.gradcheck import gradcheck
 
 # (N, D, units, activation, seed, non-contiguous input?)
 configs = st.tuples(

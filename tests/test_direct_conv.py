@@ -1,9 +1,9 @@
 """The direct one-channel 3x3 Conv2D(relu) + MaxPool2D(2) step matches the layers to rounding.
 
-``tinycnn/kernels/direct_conv_numba.py`` computes the pooled output, the winners, ``dw`` and
+``tinycnn/fast/direct_numba.py`` computes the pooled output, the winners, ``dw`` and
 ``db`` window by window, adding in another order than im2col's matrix multiply: in float64 they
 agree with the layers to ~1e-13 of their scale (a wrong tap or sign would show at ~1e-1), in
-float32 to ~1e-5. ``tinycnn.fused.plan`` uses the step for the pairs it fits, unless
+float32 to ~1e-5. ``tinycnn.fast.fused.plan`` uses the step for the pairs it fits, unless
 ``config.bit_identical()``.
 """
 
@@ -17,17 +17,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn import config
-from tinycnn.fused import ConvReluPool, plan
+from tinycnn.fast.fused import ConvReluPool, plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 
 pytest.importorskip("numba")
 
-from tinycnn.direct_conv import DirectConvReluPool, can_direct  # noqa: E402
+from tinycnn.fast.direct import DirectConvReluPool, can_direct  # noqa: E402
 
-direct = importlib.import_module("tinycnn.kernels.direct_conv_numba")
-INACTIVE = importlib.import_module("tinycnn.kernels.conv_pool_numba").INACTIVE
+direct = importlib.import_module("tinycnn.fast.direct_numba")
+INACTIVE = importlib.import_module("tinycnn.fast.fused_numba").INACTIVE
 
 
 @pytest.fixture(autouse=True)

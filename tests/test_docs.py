@@ -92,18 +92,20 @@ def test_api_reference_lists_every_public_name():
 
 
 def test_api_reference_lists_public_names_of_modules_without_all():
-    names = api_pages.public_names(importlib.import_module("tinycnn.metrics"))
+    names = api_pages.public_names(importlib.import_module("tinycnn.training.metrics"))
     assert "accuracy" in names and "confusion_matrix" in names
     assert not [name for name in names if name.startswith("_")]
 
 
 def test_api_page_gives_names_that_shadow_a_module_their_own_page():
-    # tinycnn.trace is a function and a module; autosummary alone would document the module
-    assert api_pages.shadows_module("tinycnn.trace")
+    # tinycnn.teach.trace is a function and a module; autosummary alone would document the module
+    assert api_pages.shadows_module("tinycnn.teach.trace")
     assert not api_pages.shadows_module("tinycnn.seed_cnn")
-    assert ".. autofunction:: trace" in api_pages.stub("tinycnn.trace")
-    text = "\n".join(api_pages.render_topic("Diagnostics", ["tinycnn.trace", "tinycnn.doctor"]))
-    assert "generated/tinycnn.trace" in text and ":py:obj:`tinycnn.trace`" in text
+    assert ".. autofunction:: trace" in api_pages.stub("tinycnn.teach.trace")
+    text = "\n".join(
+        api_pages.render_topic("Diagnostics", ["tinycnn.teach.trace", "tinycnn.teach.doctor"])
+    )
+    assert "generated/tinycnn.teach.trace" in text and ":py:obj:`tinycnn.teach.trace`" in text
 
 
 def test_mathjax_is_vendored_and_configured():

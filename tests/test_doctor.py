@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
-from tinycnn.doctor import doctor
+from tinycnn.teach.doctor import doctor
 
 
 @pytest.fixture(scope="module")

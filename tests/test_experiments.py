@@ -1,4 +1,4 @@
-"""tinycnn.experiments: probabilities, feature maps, shifting images, shift accuracy."""
+"""tinycnn.teach.experiments: probabilities, feature maps, shifting images, shift accuracy."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.data import load_mnist, scale_images
-from tinycnn.experiments import class_probabilities, feature_maps, shift_accuracy, shift_images
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import softmax
-from tinycnn.metrics import accuracy
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
+from tinycnn.teach.experiments import (
+    class_probabilities,
+    feature_maps,
+    shift_accuracy,
+    shift_images,
+)
 from tinycnn.train import evaluate, predict_classes
+from tinycnn.training.metrics import accuracy
 from tinycnn.zoo import seed_cnn
 
 

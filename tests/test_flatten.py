@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.gradcheck import gradcheck
 from tinycnn.layers import Flatten
+from tinycnn.teach.gradcheck import gradcheck
 
 # (N, H, W, C, seed, non-contiguous?) with H and W drawn independently (often H != W).
 configs = st.tuples(

@@ -1,7 +1,8 @@
 """Fused Conv2D(relu) + MaxPool2D steps give the layers' numbers bit for bit.
 
-``tinycnn/kernels/conv_pool_numba.py`` promises ``out``, the switches, ``dz`` and ``db`` equal to
-bias + ReLU + max-pooling and their backward passes, and ``tinycnn.fused.plan`` promises a model
+``tinycnn/fast/fused_numba.py`` promises ``out``, the switches, ``dz`` and ``db`` equal to
+bias + ReLU + max-pooling and their backward passes, and ``tinycnn.fast.fused.plan`` promises a
+model
 that trains with the same losses, gradients and input gradients as layer by layer.
 """
 
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn import config
-from tinycnn.fused import ConvReluPool, can_fuse, plan
+from tinycnn.fast.fused import ConvReluPool, can_fuse, plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
@@ -24,7 +25,7 @@ pytest.importorskip("numba")
 
 pool_ref = importlib.import_module("tinycnn.kernels.pool")
 relu_nb = importlib.import_module("tinycnn.kernels.relu_numba")
-fused_nb = importlib.import_module("tinycnn.kernels.conv_pool_numba")
+fused_nb = importlib.import_module("tinycnn.fast.fused_numba")
 
 
 @pytest.fixture(autouse=True)

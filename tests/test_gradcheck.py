@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from tinycnn import config
+from tinycnn.cli import gradcheck as gradcheck_command
 from tinycnn.cli import main
-from tinycnn.commands import gradcheck as gradcheck_command
-from tinycnn.gradcheck import GradcheckResult, TensorCheck, gradcheck, relative_error
 from tinycnn.layers.base import Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.dense import Dense
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
+from tinycnn.teach.gradcheck import GradcheckResult, TensorCheck, gradcheck, relative_error
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
-from tinycnn.io import FORMAT_VERSION, load_model, load_weights, read_npz, save_model
+from tinycnn.saving.io import FORMAT_VERSION, load_model, load_weights, read_npz, save_model
 from tinycnn.zoo import dense_baseline
 
 
@@ -167,7 +167,7 @@ def test_read_npz_checks_every_entry_size(saved):
 # -- kill -9 during a save ------------------------------------------------------------------
 SAVER = """
 import sys
-from tinycnn.io import save_model
+from tinycnn.saving.io import save_model
 from tinycnn.layers import Dense
 from tinycnn.model import Sequential
 model = Sequential([Dense(2048)], input_shape=(2048,), seed=0)  # 16 MB of weights

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.gradcheck import gradcheck
 from tinycnn.losses import SoftmaxCrossEntropy, get_loss, log_softmax, softmax
+from tinycnn.teach.gradcheck import gradcheck
 
 shapes = st.tuples(st.integers(1, 5), st.integers(2, 7), st.integers(0, 2**32 - 1))
 

@@ -17,8 +17,8 @@ from oracles import maxpool_naive
 from strategies import PoolConfig, pool_configs
 
 from tinycnn import config
-from tinycnn.gradcheck import gradcheck
 from tinycnn.layers.maxpool2d import MaxPool2D
+from tinycnn.teach.gradcheck import gradcheck
 
 
 def pool_layer(cfg: PoolConfig) -> MaxPool2D:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.metrics import (
+from tinycnn.training.metrics import (
     accuracy,
     classification_report,
     confusion_matrix,

@@ -11,11 +11,11 @@ from conftest import import_keras
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.gradcheck import gradcheck
 from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
+from tinycnn.teach.gradcheck import gradcheck
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 

@@ -17,11 +17,8 @@ from PIL import Image
 
 from tinycnn import kernels
 from tinycnn.data import load_mnist, scale_images
-from tinycnn.experiments import class_probabilities, feature_maps
-from tinycnn.history import History
 from tinycnn.kernels.im2col import pad_amounts
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
-from tinycnn.metrics import confusion_matrix
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
 from tinycnn.plots import (
@@ -37,6 +34,9 @@ from tinycnn.plots import (
 )
 from tinycnn.plots.filters import filter_mosaic
 from tinycnn.plots.im2col_picture import most_inked_position
+from tinycnn.teach.experiments import class_probabilities, feature_maps
+from tinycnn.training.history import History
+from tinycnn.training.metrics import confusion_matrix
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +87,7 @@ def check_png(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 def test_import_tinycnn_does_not_import_matplotlib():
     code = (
-        "import sys, tinycnn, tinycnn.experiments, tinycnn.trace, tinycnn.cli\n"
+        "import sys, tinycnn, tinycnn.teach.experiments, tinycnn.teach.trace, tinycnn.cli\n"
         "tinycnn.cli.build_parser()\n"
         "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n"
         "import tinycnn.plots\n"

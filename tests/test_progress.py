@@ -8,7 +8,7 @@ import re
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
-from tinycnn.progress import Progress, format_eta, format_metric, format_seconds
+from tinycnn.training.progress import Progress, format_eta, format_metric, format_seconds
 
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # anything but "\n"
 EPOCH_LINE = re.compile(

@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.gradcheck import gradcheck
 from tinycnn.layers import Softmax
 from tinycnn.layers.softmax import softmax
+from tinycnn.teach.gradcheck import gradcheck
 
 configs = st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(0, 2**32 - 1))
 

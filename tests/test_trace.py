@@ -1,4 +1,4 @@
-"""tinycnn.trace: every array of one training step, FLOPs by the documented formulas."""
+"""tinycnn.teach.trace: every array of one training step, FLOPs by the documented formulas."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from hypothesis import given
 from strategies import ConvConfig, conv_configs
 
 from tinycnn import cli, kernels
-from tinycnn.io import save_model
 from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from tinycnn.model import Sequential
-from tinycnn.trace import trace
+from tinycnn.saving.io import save_model
+from tinycnn.teach.trace import trace
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 

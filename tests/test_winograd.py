@@ -1,9 +1,9 @@
 """Winograd F(2x2, 3x3) steps match Conv2D(relu) + MaxPool2D to rounding.
 
-``tinycnn/kernels/winograd_numba.py`` promises the pooled output, ``dw``, ``db`` and ``dx`` of the
+``tinycnn/fast/winograd_numba.py`` promises the pooled output, ``dw``, ``db`` and ``dx`` of the
 layers with 2.25x fewer multiplies; it adds in another order, so the promise is a tolerance: in
 float64 the results agree to ~1e-13 of their scale (any slip in a transform would show at ~1e-1),
-in float32 to ~1e-5. ``tinycnn.fused.plan`` uses the step only where it fits and only while
+in float32 to ~1e-5. ``tinycnn.fast.fused.plan`` uses the step only where it fits and only while
 ``config.bit_identical()`` is off.
 """
 
@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn import config
-from tinycnn.fused import ConvReluPool, plan
+from tinycnn.fast.fused import ConvReluPool, plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
@@ -25,9 +25,9 @@ from tinycnn.zoo import seed_cnn
 
 pytest.importorskip("numba")
 
-from tinycnn.winograd import MIN_CHANNELS, WinogradConvReluPool, can_winograd  # noqa: E402
+from tinycnn.fast.winograd import MIN_CHANNELS, WinogradConvReluPool, can_winograd  # noqa: E402
 
-wn = importlib.import_module("tinycnn.kernels.winograd_numba")
+wn = importlib.import_module("tinycnn.fast.winograd_numba")
 
 
 @pytest.fixture(autouse=True)

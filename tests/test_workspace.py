@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tinycnn import config
+from tinycnn.fast.workspace import Workspace
 from tinycnn.layers import Conv2D
-from tinycnn.workspace import Workspace
 from tinycnn.zoo import seed_cnn
 
 im2col_ref = importlib.import_module("tinycnn.kernels.im2col")

@@ -10,17 +10,16 @@ The public API in one place::
     history = model.fit(tc.scale_images(x_train), y_train, epochs=3, validation_split=0.1)
 
 Subpackages: :mod:`tinycnn.layers` (one layer a file), :mod:`tinycnn.kernels` (im2col, pooling,
-on the NumPy or Numba backend), :mod:`tinycnn.optim`, :mod:`tinycnn.data`, :mod:`tinycnn.metrics`,
+on the NumPy or Numba backend), :mod:`tinycnn.optim`, :mod:`tinycnn.data`,
+:mod:`tinycnn.training.metrics`,
 :mod:`tinycnn.plots` (the only module that imports matplotlib, imported on demand) and
-:mod:`tinycnn.interop` (Keras conversion, imports TensorFlow on demand).
+:mod:`tinycnn.saving.interop` (Keras conversion, imports TensorFlow on demand).
 """
 
 from __future__ import annotations
 
-from tinycnn import config, kernels, metrics
+from tinycnn import config, kernels
 from tinycnn._version import __version__
-from tinycnn.augment import Augmenter
-from tinycnn.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 from tinycnn.config import (
     bit_identical,
     get_backend,
@@ -39,11 +38,6 @@ from tinycnn.data import (
     scale_images,
     stratified_split,
 )
-from tinycnn.doctor import doctor
-from tinycnn.experiments import feature_maps, shift_accuracy
-from tinycnn.gradcheck import GradcheckResult, gradcheck
-from tinycnn.history import History
-from tinycnn.io import load_model, save_model
 from tinycnn.kernels.im2col import col2im, conv_output_size, im2col
 from tinycnn.layers import (
     Conv2D,
@@ -58,8 +52,16 @@ from tinycnn.layers import (
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.optim import SGD, Adam
-from tinycnn.trace import trace
+from tinycnn.saving.io import load_model, save_model
+from tinycnn.teach.doctor import doctor
+from tinycnn.teach.experiments import feature_maps, shift_accuracy
+from tinycnn.teach.gradcheck import GradcheckResult, gradcheck
+from tinycnn.teach.trace import trace
 from tinycnn.train import NonFiniteLossError, TrainingError
+from tinycnn.training import metrics
+from tinycnn.training.augment import Augmenter
+from tinycnn.training.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
+from tinycnn.training.history import History
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 __all__ = [

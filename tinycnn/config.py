@@ -121,11 +121,11 @@ def set_bit_identical(enabled: bool) -> bool:
 
     Off (the default), ``fit``, ``evaluate`` and ``predict`` on the Numba backend compute the
     convolutions that allow it with fewer operations: a 3x3 ``Conv2D(relu)`` with several input
-    channels followed by ``MaxPool2D(2)`` by Winograd F(2x2, 3x3) (``tinycnn.winograd``), and a
+    channels followed by ``MaxPool2D(2)`` by Winograd F(2x2, 3x3) (``tinycnn.fast.winograd``), and a
     one-channel first 3x3 ``Conv2D(relu)`` + ``MaxPool2D(2)`` directly, without im2col
-    (``tinycnn.direct_conv``). They add in another order, so results match the NumPy backend to
+    (``tinycnn.fast.direct``). They add in another order, so results match the NumPy backend to
     float32 rounding. On, every fused step is bit-identical to the layers (im2col and one matrix
-    multiply, as ``tinycnn.fused.ConvReluPool``). ``TINYCNN_BIT_IDENTICAL=1`` turns it on too.
+    multiply, as ``tinycnn.fast.fused.ConvReluPool``). ``TINYCNN_BIT_IDENTICAL=1`` turns it on too.
 
     Returns
     -------

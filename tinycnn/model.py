@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn import config
-from tinycnn.fused import plan as fused_plan
+from tinycnn.fast.fused import plan as fused_plan
 from tinycnn.layers.base import Array, Layer, Shape
 from tinycnn.layers.softmax import Softmax
 
@@ -165,9 +165,9 @@ class Sequential:
             the fused loss. Other models are unaffected.
         fused : bool
             On the Numba backend, run each ``Conv2D(activation="relu")`` + ``MaxPool2D`` pair as
-            one fused step (``tinycnn.fused``): the same numbers, faster, but the pair's
+            one fused step (``tinycnn.fast.fused``): the same numbers, faster, but the pair's
             intermediate state (the ReLU mask, the pooling switches) is not kept, so
-            ``decision_state`` and ``tinycnn.trace`` need ``fused=False``. ``fit`` uses it.
+            ``decision_state`` and ``tinycnn.teach.trace`` need ``fused=False``. ``fit`` uses it.
 
         Returns
         -------
@@ -190,7 +190,7 @@ class Sequential:
         return x
 
     def _fused_plan(self, layers: list[Layer]) -> list[Any]:
-        """``tinycnn.fused.plan(layers)``, made once and kept while the layers, the backend and
+        """``tinycnn.fast.fused.plan(layers)``, made once and kept while the layers, the backend and
         ``config.bit_identical()`` stay the same, so that the fused steps keep their scratch arrays
         between calls."""
         key = (
@@ -365,7 +365,7 @@ class Sequential:
         layers = [LAYERS[spec["class_name"]](**spec["config"]) for spec in config["layers"]]
         return cls(layers, input_shape=config.get("input_shape"), seed=config.get("seed"))
 
-    # -- training, inference and saving (in tinycnn.train and tinycnn.io) ----------------
+    # -- training, inference and saving (in tinycnn.train and tinycnn.saving.io) ----------------
     def compile(
         self,
         optimizer: Any = "adam",
@@ -405,11 +405,11 @@ class Sequential:
         return predict_classes(self, x, batch_size=batch_size)
 
     def save(self, path: str, history: Any = None) -> None:
-        """Save architecture, weights and compile settings; see ``tinycnn.io.save_model``.
+        """Save architecture, weights and compile settings; see ``tinycnn.saving.io.save_model``.
 
         Optimizer state is not kept here: checkpoints (``fit(checkpoint=...)``) hold it.
         """
-        from tinycnn.io import save_model
+        from tinycnn.saving.io import save_model
 
         save_model(self, path, history)
 

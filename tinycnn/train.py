@@ -9,7 +9,7 @@
     model.optimizer.update(params, grads)                                # in place
 
 ``fused=True`` runs each Conv2D(relu) + MaxPool2D pair as one step on the Numba backend
-(``tinycnn.fused``); inference uses it too.
+(``tinycnn.fast.fused``); inference uses it too.
 
 Reproducibility: ``seed`` fixes the validation split, the shuffling order and the augmentation;
 Dropout masks come from the layers' own generators (the model's seed). When ``seed`` is None a
@@ -41,12 +41,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tinycnn import checkpoint as ckpt
-from tinycnn.augment import Augmenter
-from tinycnn.callbacks import Callback
-from tinycnn.history import History
-from tinycnn.metrics import to_labels
-from tinycnn.progress import Progress
+from tinycnn.saving import checkpoint as ckpt
+from tinycnn.training.augment import Augmenter
+from tinycnn.training.callbacks import Callback
+from tinycnn.training.history import History
+from tinycnn.training.metrics import to_labels
+from tinycnn.training.progress import Progress
 
 Array = NDArray[np.floating]
 

@@ -32,10 +32,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinycnn.gradcheck import gradcheck
 from tinycnn.layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
+from tinycnn.teach.gradcheck import gradcheck
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 rng = np.random.default_rng(0)

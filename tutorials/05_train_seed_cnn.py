@@ -47,8 +47,8 @@ import numpy as np
 
 import tinycnn
 from tinycnn import load_mnist, load_mnist_or_subset, load_model, scale_images, seed_cnn
-from tinycnn.metrics import classification_report, confusion_matrix
 from tinycnn.plots import plot_confusion_matrix, plot_training_curves
+from tinycnn.training.metrics import classification_report, confusion_matrix
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set

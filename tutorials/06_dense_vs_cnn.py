@@ -44,8 +44,8 @@ from tinycnn import (
     shift_accuracy,
     trace,
 )
-from tinycnn.experiments import shift_images
 from tinycnn.plots import plot_shift_accuracy, save_png
+from tinycnn.teach.experiments import shift_images
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set

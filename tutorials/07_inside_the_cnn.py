@@ -36,8 +36,6 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn import doctor, load_mnist, load_mnist_or_subset, scale_images, seed_cnn
-from tinycnn.experiments import class_probabilities
-from tinycnn.metrics import confusion_matrix
 from tinycnn.plots import (
     misclassified,
     plot_feature_maps,
@@ -45,6 +43,8 @@ from tinycnn.plots import (
     plot_misclassified,
     plot_probabilities,
 )
+from tinycnn.teach.experiments import class_probabilities
+from tinycnn.training.metrics import confusion_matrix
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set

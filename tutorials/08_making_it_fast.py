@@ -234,12 +234,13 @@ print(f"largest weight difference after 5 steps: {difference:.1e}")
 # NumPy's arithmetic in NumPy's order, and their docstrings say so.
 #
 # `fit` goes further on the Numba backend: each `Conv2D(activation="relu")` followed by a
-# `MaxPool2D` runs as one step (`tinycnn.fused`), and the step's large scratch arrays are kept
-# from one batch to the next (`tinycnn.workspace`). For the seed CNN's two pairs the default
+# `MaxPool2D` runs as one step (`tinycnn.fast.fused`), and the step's large scratch arrays are kept
+# from one batch to the next (`tinycnn.fast.workspace`). For the seed CNN's two pairs the default
 # steps also do less arithmetic. The first convolution (one input channel) is computed window by
-# window, straight into the pooling, without im2col (`tinycnn.direct_conv`); the second uses
+# window, straight into the pooling, without im2col (`tinycnn.fast.direct`); the second uses
 # Winograd's F(2x2, 3x3) algorithm, which gets each 2x2 pooling window of outputs from its 4x4
-# input patch with 16 multiplies per channel pair instead of 36 (`tinycnn.winograd`). They add in
+# input patch with 16 multiplies per channel pair instead of 36 (`tinycnn.fast.winograd`). They add
+# in
 # another order, so they agree with the layers to float32 rounding rather than bit for bit;
 # `use_bit_identical(True)` (or `TINYCNN_BIT_IDENTICAL=1`) gives im2col steps that are
 # bit-identical to the layers. The layers stay as they are for reading and for `trace`:

@@ -8,7 +8,7 @@ Which names are public:
 
 - every name in ``tinycnn.__all__``, documented as ``tinycnn.<name>``;
 - for every public submodule (no component starting with ``_``, and not the command
-  implementations ``tinycnn.commands``): the names in its ``__all__``, or, when it has none,
+  implementations ``tinycnn.cli``): the names in its ``__all__``, or, when it has none,
   every function and class it defines whose name does not start with ``_``; documented as
   ``<module>.<name>``, unless the same object is already listed (at the top level, say).
 
@@ -66,7 +66,7 @@ TOPICS = {
     "cli": "Command line",
 }
 ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]
-SKIPPED_PACKAGES = ("tinycnn.commands",)
+SKIPPED_PACKAGES = ("tinycnn.cli",)
 
 HEADER = """\
 API reference
@@ -135,7 +135,7 @@ def public_entries() -> dict[str, list[str]]:
 
 
 def shadows_module(name: str) -> bool:
-    """Whether ``name`` is also a module (``tinycnn.trace`` the function, and the module)."""
+    """Whether ``name`` is also a module (``tinycnn.teach.trace`` the function, and the module)."""
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
@@ -178,7 +178,7 @@ def stub(name: str) -> str:
 def render_topic(topic: str, names: list[str]) -> list[str]:
     """An autosummary table, plus a table and stub pages for names that shadow a module.
 
-    autosummary imports ``tinycnn.trace`` as the module ``tinycnn/trace.py``, not as the
+    autosummary imports ``tinycnn.teach.trace`` as the module ``tinycnn/teach/trace.py``, not as the
     function ``trace`` that ``tinycnn/__init__.py`` exports; those get their own stub page.
     """
     lines = [topic, "-" * len(topic), ""]

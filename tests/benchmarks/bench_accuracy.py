@@ -67,7 +67,7 @@ def versions() -> str:
 
 def augmenter(args: argparse.Namespace):
     """The ``Augmenter`` of ``--augment`` (with ``--rotation``/``--shift``/``--zoom``), or None."""
-    from tinycnn.augment import Augmenter
+    from tinycnn.training.augment import Augmenter
 
     if not args.augment:
         return None
@@ -76,7 +76,7 @@ def augmenter(args: argparse.Namespace):
 
 def best_epoch_keeper():
     """A callback that keeps a copy of the weights of the epoch with the best val_accuracy."""
-    from tinycnn.callbacks import Callback
+    from tinycnn.training.callbacks import Callback
 
     class BestEpoch(Callback):
         def __init__(self) -> None:
@@ -134,7 +134,7 @@ def main() -> int:
     parser.add_argument("--data", help="folder with the MNIST files (default: found as usual)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     args = parser.parse_args()
-    from tinycnn.augment import Augmenter
+    from tinycnn.training.augment import Augmenter
 
     defaults = Augmenter()
     for name in ("rotation", "shift", "zoom"):

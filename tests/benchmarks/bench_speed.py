@@ -1,6 +1,6 @@
 """The speed ladder: tinycnn (naive, NumPy, Numba) beside PyTorch and TensorFlow, one run.
 
-A thin wrapper around ``tinycnn bench`` (see ``tinycnn/commands/bench.py``); the figures and the
+A thin wrapper around ``tinycnn bench`` (see ``tinycnn/cli/bench.py``); the figures and the
 exact command of the last recorded run are in ``docs/benchmarks.md``.
 
 Usage::

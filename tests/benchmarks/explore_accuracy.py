@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from tinycnn.augment import Augmenter
 from tinycnn.data import load_mnist, scale_images
 from tinycnn.optim import Adam
+from tinycnn.training.augment import Augmenter
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 p = argparse.ArgumentParser()

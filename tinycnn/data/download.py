@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tinycnn.durable import fsync_folder
+from tinycnn.saving.durable import fsync_folder
 
 # Base URLs tried in order; a file's URL is base + name + ".gz". Looked up at call time, so tests
 # can point it at a local server.

@@ -14,8 +14,8 @@ maxpool_backward
 
 Some fast kernels fuse several NumPy lines of a layer or optimizer into one loop (ReLU's mask
 and output in one pass, a bias gradient, the Adam update, a convolution's bias, ReLU and
-max-pooling in one pass for ``tinycnn.fused``, the Winograd transforms of
-``tinycnn.winograd``, the one-channel convolution of ``tinycnn.direct_conv``). They have no
+max-pooling in one pass for ``tinycnn.fast.fused``, the Winograd transforms of
+``tinycnn.fast.winograd``, the one-channel convolution of ``tinycnn.fast.direct``). They have no
 separate reference: the readable lines stay in the layer, which asks :func:`numba_kernel` for
 the fused version and uses it only when the Numba backend is active::
 
@@ -56,10 +56,10 @@ _MODULES: dict[str, tuple[str | None, str]] = {
     "relu_backward_bias_grad": (None, "tinycnn.kernels.relu_numba"),
     "bias_grad": (None, "tinycnn.kernels.bias_grad_numba"),
     "adam_update": (None, "tinycnn.kernels.adam_numba"),
-    "bias_relu_maxpool_forward": (None, "tinycnn.kernels.conv_pool_numba"),
-    "maxpool_relu_backward_bias_grad": (None, "tinycnn.kernels.conv_pool_numba"),
+    "bias_relu_maxpool_forward": (None, "tinycnn.fast.fused_numba"),
+    "maxpool_relu_backward_bias_grad": (None, "tinycnn.fast.fused_numba"),
     **{
-        name: (None, "tinycnn.kernels.winograd_numba")
+        name: (None, "tinycnn.fast.winograd_numba")
         for name in (
             "winograd_input_transform",
             "winograd_kernel_transform",
@@ -69,8 +69,8 @@ _MODULES: dict[str, tuple[str | None, str]] = {
             "winograd_input_grad",
         )
     },
-    "conv3x3_relu_maxpool_forward": (None, "tinycnn.kernels.direct_conv_numba"),
-    "conv3x3_relu_maxpool_backward": (None, "tinycnn.kernels.direct_conv_numba"),
+    "conv3x3_relu_maxpool_forward": (None, "tinycnn.fast.direct_numba"),
+    "conv3x3_relu_maxpool_backward": (None, "tinycnn.fast.direct_numba"),
 }
 _cache: dict[tuple[str, str], Callable[..., Any]] = {}
 

@@ -178,7 +178,7 @@ def im2col(
         Keras's padding rule (see the module docstring); pads with zeros.
     out : ndarray, shape (N*OH*OW, KH*KW*C), optional
         A C-contiguous array of ``x``'s dtype to fill and return (a reused buffer, see
-        ``tinycnn.workspace``); by default a new array.
+        ``tinycnn.fast.workspace``); by default a new array.
 
     Returns
     -------

@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from tinycnn import kernels
+from tinycnn.fast.workspace import Workspace
 from tinycnn.initializers import Initializer, get_initializer, initializer_config
 from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Array, Layer, Shape
 from tinycnn.layers.relu import ReLU
-from tinycnn.workspace import Workspace
 
 
 class Conv2D(Layer):
@@ -145,7 +145,8 @@ class Conv2D(Layer):
 
     @property
     def workspace(self) -> Workspace:
-        """Scratch arrays reused from call to call: ``cols`` and ``dcols`` (tinycnn.workspace)."""
+        """Scratch arrays reused from call to call: ``cols`` and ``dcols``
+        (tinycnn.fast.workspace)."""
         if getattr(self, "_workspace", None) is None:
             self._workspace = Workspace()
         return self._workspace
@@ -153,8 +154,10 @@ class Conv2D(Layer):
     def convolve(self, x: Array, out: Array | None = None) -> Array:
         """The convolution without bias or activation: ``z = cols @ w2d``, shape (N, OH, OW, F).
 
-        Keeps ``cols`` for :meth:`convolve_backward` (in a buffer reused from call to call).
-        ``forward`` is ``convolve``, then the bias and the activation; ``tinycnn.fused`` calls it
+        Keeps ``cols`` for :meth:`convolve_backward` (in a buffer reused from call to
+        call).
+        ``forward`` is ``convolve``, then the bias and the activation; ``tinycnn.fast.fused`` calls
+        it
         with ``out``, a C-contiguous (N, OH, OW, F) array to write ``z`` into, to fuse the rest.
         """
         self._check_input(x)

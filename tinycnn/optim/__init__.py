@@ -24,7 +24,7 @@ def get_optimizer(optimizer: str | Optimizer | dict[str, Any]) -> Optimizer:
     ----------
     optimizer : str, dict or Optimizer
         ``"sgd"`` or ``"adam"`` (any case) for default settings; a dict
-        ``{"class_name": "Adam", "config": {...}}`` as written by ``tinycnn.io``; or an
+        ``{"class_name": "Adam", "config": {...}}`` as written by ``tinycnn.saving.io``; or an
         ``Optimizer``, returned unchanged.
 
     Returns

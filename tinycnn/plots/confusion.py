@@ -48,7 +48,7 @@ def plot_confusion_matrix(
     Figure
         One Axes with the image (row-normalised fractions, 0..1) and K*K count texts.
     """
-    from tinycnn.metrics import confusion_matrix
+    from tinycnn.training.metrics import confusion_matrix
 
     counts = np.asarray(confusion_matrix(y_true, y_pred, num_classes=num_classes))  # (K, K)
     names = list(class_names) if class_names is not None else [str(k) for k in range(num_classes)]

@@ -15,8 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from tinycnn.history import History
 from tinycnn.plots._figure import finish, new_figure
+from tinycnn.training.history import History
 
 
 def as_history(history: Any) -> History:

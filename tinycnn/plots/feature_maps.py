@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from tinycnn.experiments import feature_maps
 from tinycnn.plots._figure import finish, new_figure
+from tinycnn.teach.experiments import feature_maps
 
 
 def plot_feature_maps(
@@ -41,7 +41,7 @@ def plot_feature_maps(
     Returns
     -------
     Figure
-        Rows in the order of :func:`tinycnn.experiments.feature_maps`; the first Axes of each
+        Rows in the order of :func:`tinycnn.teach.experiments.feature_maps`; the first Axes of each
         row is labelled with the layer's name and output shape.
     """
     if max_channels < 1:

@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from tinycnn.experiments import class_probabilities
 from tinycnn.plots._figure import finish, new_figure
+from tinycnn.teach.experiments import class_probabilities
 
 
 def plot_probabilities(

@@ -1,6 +1,7 @@
 """``tinycnn serve``: a draw-a-digit page that shows what the network sees and thinks.
 
-- :mod:`tinycnn.serve.api`: request checking, preprocessing (``tinycnn.preprocess.mnist_style``),
+- :mod:`tinycnn.serve.api`: request checking, preprocessing
+(``tinycnn.data.preprocess.mnist_style``),
   prediction and the compact answer (probabilities, 28x28 input, conv feature maps);
 - :mod:`tinycnn.serve.server`: the standard-library HTTP server (``make_server``);
 - :mod:`tinycnn.serve.default_model`: the small model shipped for use out of the box;

@@ -6,7 +6,7 @@ Request (``POST /api/predict``, ``Content-Type: application/json``)::
 
 ``pixels`` are the grey levels of the whole drawing canvas as the page has it (white ink on
 black, or dark ink on light: the preprocessing decides). The server, not the page, turns them
-into what the network sees, with :func:`tinycnn.preprocess.mnist_style` (the same function as
+into what the network sees, with :func:`tinycnn.data.preprocess.mnist_style` (the same function as
 ``tinycnn predict``), so the picture on the page is exactly the network's input.
 
 Answer::
@@ -34,8 +34,8 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from tinycnn.experiments import class_probabilities, feature_maps
-from tinycnn.preprocess import mnist_style
+from tinycnn.data.preprocess import mnist_style
+from tinycnn.teach.experiments import class_probabilities, feature_maps
 
 MIN_SIDE = 8
 MAX_SIDE = 1024

@@ -1,7 +1,8 @@
 """``tinycnn gradcheck``: check every built-in layer's backward pass against central differences.
 
 Each case builds one layer (or the loss, or a miniature of the seed model) on a tiny random
-input and runs ``tinycnn.gradcheck.gradcheck`` in float64; the report of each is printed and the
+input and runs ``tinycnn.teach.gradcheck.gradcheck`` in float64; the report of each is printed and
+the
 exit status is 1 if any check fails. Dropout runs in training mode with its generator rewound
 before every forward pass, so all evaluations share one mask.
 """
@@ -121,7 +122,7 @@ CASES: list[tuple[str, Callable[[np.random.Generator], Case]]] = [
 
 def run(args: argparse.Namespace) -> int:
     """Run every case, print its report; exit status 1 if any check fails."""
-    from tinycnn.gradcheck import gradcheck
+    from tinycnn.teach.gradcheck import gradcheck
 
     failed, passed = [], 0
     for index, (label, make) in enumerate(CASES):

@@ -5,14 +5,14 @@ multiply has only 9 numbers per row, so most of its time goes to moving ``cols``
 ``z`` (N, 26, 26, 32: 5.5 MB at batch 64) and its gradient. :class:`DirectConvReluPool` computes
 each 2x2 pooling window's four outputs straight from its 4x4 input patch, applies the bias,
 ReLU and the maximum in the same loop, and makes ``dw`` and ``db`` from the pooled gradient
-window by window (``tinycnn/kernels/direct_conv_numba.py`` has the math). Nothing of the size of
+window by window (``tinycnn/fast/direct_numba.py`` has the math). Nothing of the size of
 ``z`` is ever written.
 
 A first layer needs no input gradient; when one is asked for (``needs_input_grad``), the
 backward pass recomputes the im2col matrix and takes the bit-identical route of
-:class:`tinycnn.fused.ConvReluPool` from this step's winners.
+:class:`tinycnn.fast.fused.ConvReluPool` from this step's winners.
 
-The numbers match the layers to float32 rounding, not bit for bit. :func:`tinycnn.fused.plan`
+The numbers match the layers to float32 rounding, not bit for bit. :func:`tinycnn.fast.fused.plan`
 uses this step on the Numba backend unless ``tinycnn.config.bit_identical()``, for the pairs
 :func:`can_direct` accepts.
 """

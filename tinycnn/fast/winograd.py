@@ -1,10 +1,10 @@
 """A fused training step for ``Conv2D(3x3, relu)`` + ``MaxPool2D(2)`` by Winograd F(2x2, 3x3).
 
-:class:`tinycnn.fused.ConvReluPool` computes a convolution as im2col and one matrix multiply,
+:class:`tinycnn.fast.fused.ConvReluPool` computes a convolution as im2col and one matrix multiply,
 bit-identical to the layers. For a 3x3 convolution with stride 1 followed by 2x2 pooling,
 :class:`WinogradConvReluPool` gets the same result with 2.25x fewer multiplies: each 2x2 pooling
 window is one Winograd output tile, computed from its 4x4 input patch with 16 multiplies per
-channel pair instead of 36 (the math is in ``tinycnn/kernels/winograd_numba.py``)::
+channel pair instead of 36 (the math is in ``tinycnn/fast/winograd_numba.py``)::
 
     V = input_transform(x)          (16, N*T, C)       T = pooled windows per image
     U = kernel_transform(w)         (16, C, F)
@@ -16,7 +16,7 @@ and backward ``dM`` from the pooled gradient, ``dw`` from ``V[t]ᵀ @ dM[t]``, `
 it also skips the 11th output row and column that pooling drops.
 
 The numbers match the layers to float32 rounding, not bit for bit: the transforms add before
-they multiply. :func:`tinycnn.fused.plan` uses this step on the Numba backend while
+they multiply. :func:`tinycnn.fast.fused.plan` uses this step on the Numba backend while
 ``tinycnn.config.bit_identical()`` is off (the default; ``TINYCNN_BIT_IDENTICAL=1`` turns it
 on) and :func:`can_winograd` says the pair fits.
 """
@@ -26,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn import kernels
+from tinycnn.fast.workspace import Workspace
 from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
-from tinycnn.workspace import Workspace
 
 __all__ = ["MIN_CHANNELS", "WinogradConvReluPool", "can_winograd"]
 

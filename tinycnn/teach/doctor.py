@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn.metrics import to_labels
+from tinycnn.training.metrics import to_labels
 
 STATUSES = ("ok", "warn", "fail")
 

@@ -1,4 +1,5 @@
-"""``tinycnn doctor``: sanity checks of a model on MNIST before a long run (``tinycnn.doctor``).
+"""``tinycnn doctor``: sanity checks of a model on MNIST before a long run
+(``tinycnn.teach.doctor``).
 
 Exit status 0 when no check failed (warnings allowed), 1 otherwise.
 """
@@ -12,7 +13,7 @@ HELP = "sanity-check a model on MNIST: initial loss, overfitting 20 examples, de
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Which model, which data, how many examples."""
-    from tinycnn.commands.train import add_data_arguments, positive
+    from tinycnn.cli.train import add_data_arguments, positive
 
     parser.add_argument(
         "--model", default="cnn", help="cnn (default), dense, or the path of a model file"
@@ -24,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; 1 if a check failed."""
-    from tinycnn.commands.train import load_data, model_from_spec
-    from tinycnn.doctor import doctor
+    from tinycnn.cli.train import load_data, model_from_spec
+    from tinycnn.teach.doctor import doctor
 
     model = model_from_spec(args.model, args.seed)
     (x_train, y_train), _ = load_data(args)

@@ -12,7 +12,7 @@ HELP = "evaluate a model file on the MNIST test set (accuracy, confusion matrix,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The model file and where the data comes from."""
-    from tinycnn.commands.train import add_data_arguments, positive
+    from tinycnn.cli.train import add_data_arguments, positive
 
     parser.add_argument("model", type=Path, help="a model file written by 'tinycnn train'")
     add_data_arguments(parser)
@@ -30,9 +30,9 @@ def format_confusion(cm: np.ndarray) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Load, predict the test set, print accuracy, confusion matrix and report."""
-    from tinycnn.commands.train import load_data
-    from tinycnn.io import load_model
-    from tinycnn.metrics import accuracy, classification_report, confusion_matrix
+    from tinycnn.cli.train import load_data
+    from tinycnn.saving.io import load_model
+    from tinycnn.training.metrics import accuracy, classification_report, confusion_matrix
 
     model = load_model(args.model)
     _, (x_test, y_test) = load_data(args)

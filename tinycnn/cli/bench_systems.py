@@ -136,7 +136,7 @@ class TinycnnRunner:
         """Median forward and backward milliseconds of every step of a training step on the
         batch ``xb``: a layer, or a fused Conv2D + MaxPool2D pair on the Numba backend (named
         with its kind: fused, Winograd or direct)."""
-        from tinycnn.fused import plan
+        from tinycnn.fast.fused import plan
 
         layers = self.model.layers
         last = layers[-1]

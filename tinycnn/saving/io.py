@@ -8,7 +8,7 @@ A model file is a zip archive (``np.savez``) holding
   "training_config": {"optimizer": ..., "loss": ..., "metrics": ...} or null}``;
 - ``w000``, ``w001``, ...: the weight arrays in ``model.get_weights()`` order (Keras order).
 
-Training checkpoints (``tinycnn.checkpoint``) use the same layout with ``"format":
+Training checkpoints (``tinycnn.saving.checkpoint``) use the same layout with ``"format":
 "tinycnn-checkpoint"`` and extra entries, so ``load_model`` opens them too.
 
 Safety and robustness
@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn._version import __version__
-from tinycnn.durable import fsync_folder
+from tinycnn.saving.durable import fsync_folder
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from tinycnn.kernels.conv_pool_numba import INACTIVE
+from tinycnn.fast.fused_numba import INACTIVE
 from tinycnn.kernels.im2col import check_out
 
 __all__ = [
@@ -194,7 +194,7 @@ def winograd_bias_relu_maxpool(M, b, pooled_shape):
     out : ndarray, shape (N, TH, TW, F)
     winner : ndarray of uint8, shape (N, TH, TW, F)
         ``2p + q`` of the first maximum in each 2x2 window, plus ``INACTIVE`` where it is <= 0
-        (as ``tinycnn.kernels.conv_pool_numba``).
+        (as ``tinycnn.fast.fused_numba``).
     """
     N, TH, TW, F = pooled_shape
     if M.shape != (16, N * TH * TW, F) or b.shape != (F,):

@@ -1,6 +1,6 @@
 """Training checkpoints: everything needed to continue a run exactly where it stopped.
 
-A checkpoint is a model file (``tinycnn.io``) with ``"format": "tinycnn-checkpoint"`` and, on
+A checkpoint is a model file (``tinycnn.saving.io``) with ``"format": "tinycnn-checkpoint"`` and, on
 top of the architecture and weights,
 
 - the optimizer's state (step count, Adam's moments, SGD's velocity) as ``opt_<key>`` arrays;
@@ -14,7 +14,7 @@ top of the architecture and weights,
 Because the shuffling order of an epoch is drawn from the saved epoch-start state and the batches
 already done are skipped, ``fit(..., resume=path)`` continues with the same batches, masks and
 augmentations as the uninterrupted run, and ends with bit-identical weights on the same machine
-and backend. Checkpoints are written atomically (see ``tinycnn.io.atomic_savez``): the last
+and backend. Checkpoints are written atomically (see ``tinycnn.saving.io.atomic_savez``): the last
 good one survives a crash during the next write. ``load_model`` opens a checkpoint as a model.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn import io
+from tinycnn.saving import io
 
 OPTIMIZER_PREFIX = "opt_"
 
@@ -134,7 +134,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     Raises
     ------
     FileNotFoundError, ValueError
-        Missing file, or any of the refused cases of ``tinycnn.io``; also a plain model file
+        Missing file, or any of the refused cases of ``tinycnn.saving.io``; also a plain model file
         (it has no training state to resume from).
     """
     arrays = io.read_npz(path)

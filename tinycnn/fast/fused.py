@@ -6,7 +6,7 @@ convolution's whole output is written and read again several times (bias, ReLU, 
 pooling, and as many passes backward). :func:`plan` replaces each such pair by a
 :class:`ConvReluPool` step that computes the same numbers with one fused pass after the
 convolution's matrix multiply and one before its backward ones
-(``tinycnn/kernels/conv_pool_numba.py``). The results are bit-identical to running the two layers;
+(``tinycnn/fast/fused_numba.py``). The results are bit-identical to running the two layers;
 the layers keep their parameters and gradients, only their intermediate state is skipped.
 
 ``fit`` trains with ``Sequential.forward(..., fused=True)``. On the NumPy backend, and for pairs
@@ -14,8 +14,8 @@ the kernels do not cover (overlapping or "same" pooling, another activation), :f
 returns the layers unchanged. Unless ``tinycnn.config.bit_identical()``, two kinds of pair get
 a faster step that matches the layers to float32 rounding rather than bit for bit: a 3x3
 convolution with several input channels followed by 2x2 pooling
-(:class:`tinycnn.winograd.WinogradConvReluPool`) and a one-channel first one
-(:class:`tinycnn.direct_conv.DirectConvReluPool`).
+(:class:`tinycnn.fast.winograd.WinogradConvReluPool`) and a one-channel first one
+(:class:`tinycnn.fast.direct.DirectConvReluPool`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from tinycnn import config, kernels
+from tinycnn.fast.workspace import Workspace
 from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
-from tinycnn.workspace import Workspace
 
 __all__ = ["ConvReluPool", "can_fuse", "plan"]
 
@@ -109,17 +109,18 @@ def plan(layers: Sequence[Layer]) -> list[Any]:
     """The steps that run ``layers``.
 
     On the Numba backend each ``Conv2D(relu)`` + ``MaxPool2D`` pair becomes one step: unless
-    ``config.bit_identical()``, a :class:`tinycnn.direct_conv.DirectConvReluPool` where
-    :func:`~tinycnn.direct_conv.can_direct` accepts the pair, a
-    :class:`tinycnn.winograd.WinogradConvReluPool` where :func:`~tinycnn.winograd.can_winograd`
+    ``config.bit_identical()``, a :class:`tinycnn.fast.direct.DirectConvReluPool` where
+    :func:`~tinycnn.fast.direct.can_direct` accepts the pair, a
+    :class:`tinycnn.fast.winograd.WinogradConvReluPool` where
+    :func:`~tinycnn.fast.winograd.can_winograd`
     does, and otherwise (and always when bit-identical) a :class:`ConvReluPool` where
     :func:`can_fuse` does. Every other layer runs as itself. On the NumPy backend, all layers run
     unchanged.
     """
     if kernels.numba_kernel("bias_relu_maxpool_forward") is None:
         return list(layers)
-    from tinycnn.direct_conv import DirectConvReluPool, can_direct
-    from tinycnn.winograd import WinogradConvReluPool, can_winograd
+    from tinycnn.fast.direct import DirectConvReluPool, can_direct
+    from tinycnn.fast.winograd import WinogradConvReluPool, can_winograd
 
     # (does the pair fit, the step class): the first that fits is used
     choices: list[tuple[Callable[[Layer, Layer], bool], Callable[[Any, Any], Any]]] = []

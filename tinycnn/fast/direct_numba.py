@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from tinycnn.kernels.conv_pool_numba import INACTIVE
+from tinycnn.fast.fused_numba import INACTIVE
 
 __all__ = ["conv3x3_relu_maxpool_backward", "conv3x3_relu_maxpool_forward"]
 

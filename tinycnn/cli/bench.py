@@ -86,7 +86,7 @@ def _available(system: str) -> bool:
 
 
 def _start_workers(model_name, systems, args):
-    from tinycnn.commands import bench_systems
+    from tinycnn.cli import bench_systems
 
     context = multiprocessing.get_context("spawn")
     workers = {}

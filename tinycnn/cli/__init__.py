@@ -1,6 +1,6 @@
 """The ``tinycnn`` command line: ``tinycnn --help`` lists the subcommands.
 
-Each subcommand lives in ``tinycnn/commands/<name>.py`` and provides
+Each subcommand lives in ``tinycnn/cli/<name>.py`` and provides
 
 - ``HELP``: one line for the list of subcommands,
 - ``add_arguments(parser)``: its own options,
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tinycnn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     for name in COMMANDS:
-        module = importlib.import_module(f"tinycnn.commands.{name}")
+        module = importlib.import_module(f"tinycnn.cli.{name}")
         sub = subparsers.add_parser(
             name.replace("_", "-"), help=module.HELP, description=module.HELP
         )

@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model(s), draw the picture, write ``--out``; returns the exit status."""
-    from tinycnn.io import load_model
+    from tinycnn.saving.io import load_model
 
     if args.kind != "shift" and len(args.model) != 1:
         raise CommandError(f"'{args.kind}' takes one model file, got {len(args.model)}")
@@ -95,7 +95,7 @@ def read_history(model_path: Path, history_path: Path | None) -> dict[str, Any]:
             return json.loads(history_path.read_text())
         except json.JSONDecodeError as error:
             raise CommandError(f"{history_path}: not valid JSON ({error})") from None
-    from tinycnn.io import read_meta, read_npz
+    from tinycnn.saving.io import read_meta, read_npz
 
     meta = read_meta(model_path, read_npz(model_path))
     history = meta.get("history") or (meta.get("checkpoint") or {}).get("history")
@@ -122,8 +122,8 @@ def _confusion(args: argparse.Namespace, models: list[Any]) -> Any:
 
 
 def _mistakes(args: argparse.Namespace, models: list[Any]) -> Any:
-    from tinycnn.experiments import class_probabilities
     from tinycnn.plots import plot_misclassified
+    from tinycnn.teach.experiments import class_probabilities
 
     x, y = _test_set(args)
     return plot_misclassified(x, y, class_probabilities(models[0], x), out=args.out)
@@ -161,8 +161,8 @@ def _im2col(args: argparse.Namespace, models: list[Any]) -> Any:
 
 
 def _shift(args: argparse.Namespace, models: list[Any]) -> Any:
-    from tinycnn.experiments import shift_accuracy
     from tinycnn.plots import plot_shift_accuracy
+    from tinycnn.teach.experiments import shift_accuracy
 
     if args.max_shift < 0:
         raise CommandError(f"--max-shift must be >= 0, got {args.max_shift}")

@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinycnn import zoo
-    from tinycnn.io import load_model
-    from tinycnn.trace import trace
+    from tinycnn.saving.io import load_model
+    from tinycnn.teach.trace import trace
 
     if args.path is not None and args.model is not None:
         raise CommandError("give either a model file or --model, not both")

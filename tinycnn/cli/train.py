@@ -63,7 +63,7 @@ def build_model(name: str, seed: int | None) -> Any:
 
 def model_from_spec(spec: str, seed: int | None = 0) -> Any:
     """ "cnn" / "dense" for a fresh model, anything else is the path of a model file."""
-    from tinycnn.io import load_model
+    from tinycnn.saving.io import load_model
 
     return build_model(spec, seed) if spec in MODELS else load_model(spec)
 
@@ -160,6 +160,6 @@ def _resume_seed(resume: Path | None) -> int | None:
     """The seed recorded in a checkpoint, so ``--resume`` alone repeats the run's settings."""
     if resume is None:
         return None
-    from tinycnn.checkpoint import load_checkpoint
+    from tinycnn.saving.checkpoint import load_checkpoint
 
     return load_checkpoint(resume).fit_config.get("seed")

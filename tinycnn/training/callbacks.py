@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn.history import resolve_mode
+from tinycnn.training.history import resolve_mode
 
 Logs = dict[str, float]
 
@@ -189,7 +189,7 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (``tinycnn.io.save_model``) at the end of epochs.
+    """Save the model (``tinycnn.saving.io.save_model``) at the end of epochs.
 
     Parameters
     ----------
@@ -228,7 +228,7 @@ class ModelCheckpoint(Callback):
         self._tracker = _Monitor("ModelCheckpoint", self.monitor, self.mode, 0.0)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        from tinycnn.io import save_model
+        from tinycnn.saving.io import save_model
 
         logs = logs or {}
         if self.save_best_only and not self._tracker.improved(self._tracker.value(logs)):

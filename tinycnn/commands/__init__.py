@@ -1,1 +1,0 @@
-"""Subcommands of the ``tinycnn`` command line, one module each (see ``tinycnn.cli``)."""
