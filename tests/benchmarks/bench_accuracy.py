@@ -94,16 +94,23 @@ def best_epoch_keeper():
 def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -> tuple:
     """Train one seed; (test accuracy after the last epoch, and of the best-validation epoch)."""
     from tinycnn.optim import Adam
-    from tinycnn.zoo import dense_baseline, seed_cnn
+    from tinycnn.zoo import MODELS, recipe
 
     (x_train, y_train), (x_test, y_test) = data
-    model = seed_cnn(seed) if model_name == "cnn" else dense_baseline(seed)
-    model.compile(optimizer=Adam(args.lr))
+    model = MODELS[model_name](seed)
+    if model_name == "cnn_bn":  # the zoo's recipe: its schedule, augmentation and epochs
+        train_samples = len(x_train) - round(args.validation_split * len(x_train))
+        plan = recipe(model_name, train_samples, args.epochs)
+        model.compile(optimizer=plan.optimizer)
+        augment = plan.augment
+    else:
+        model.compile(optimizer=Adam(args.lr))
+        augment = augmenter(args)
     keeper = best_epoch_keeper()
     start = time.perf_counter()
     model.fit(
         x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=args.validation_split, seed=seed, augment=augmenter(args),
+        validation_split=args.validation_split, seed=seed, augment=augment,
         verbose=args.verbose, callbacks=[keeper],
     )  # fmt: skip
     seconds = time.perf_counter() - start
@@ -121,13 +128,17 @@ def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=("cnn", "dense"), default="cnn")
+    parser.add_argument(
+        "--model", choices=("cnn", "dense", "cnn_bn"), default="cnn",
+        help="cnn_bn trains with the zoo's recipe (schedule, augmentation; --epochs 15)",
+    )  # fmt: skip
     parser.add_argument("--augment", action="store_true")
     parser.add_argument("--rotation", type=float, default=None, help="--augment: max degrees")
     parser.add_argument("--shift", type=float, default=None, help="--augment: max shift, share")
     parser.add_argument("--zoom", type=float, default=None, help="--augment: max zoom change")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=5, help="runs, with seeds 0..SEEDS-1")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds FIRST..FIRST+SEEDS-1")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--validation-split", type=float, default=0.1)
@@ -151,7 +162,7 @@ def main() -> int:
             y_test.astype(np.int64),
         ),
     )
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     print("tinycnn accuracy protocol")
     print(f"versions: {versions()}")
     print(f"machine:  {machine()}")

@@ -32,6 +32,7 @@ import numpy as np
 from tinycnn import kernels
 from tinycnn.layers.base import Array
 from tinycnn.optim.base import Optimizer
+from tinycnn.optim.schedules import LearningRateSchedule
 
 
 class Adam(Optimizer):
@@ -39,8 +40,8 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float
-        ``lr`` (> 0).
+    learning_rate : float or LearningRateSchedule
+        ``lr`` (> 0), or a schedule of it (``tinycnn.optim.schedules``).
     beta_1, beta_2 : float
         Decay rates of the first and second moment averages, in [0, 1).
     epsilon : float
@@ -49,7 +50,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 1e-3,
+        learning_rate: float | LearningRateSchedule = 1e-3,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
@@ -69,7 +70,7 @@ class Adam(Optimizer):
         t = self.iterations
         # Keras computes the step size in the parameter's dtype; so do we.
         dtype = p.dtype.type
-        lr_t = dtype(self.learning_rate) * np.sqrt(1 - dtype(self.beta_2) ** t)
+        lr_t = dtype(self.current_lr) * np.sqrt(1 - dtype(self.beta_2) ** t)
         lr_t = lr_t / (1 - dtype(self.beta_1) ** t)
         fused = kernels.numba_kernel("adam_update")
         if fused is not None and g.dtype == p.dtype:  # Numba: the 3 lines below, bit-identical

@@ -88,9 +88,9 @@ def meta_array(meta: dict[str, Any]) -> np.ndarray:
 
 def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Descriptions and arrays of the model's weights, in ``get_weights`` order."""
-    names = [name for name, _, _ in model.params_and_grads()]
+    names = model.weight_names()
     weights = model.get_weights()
-    assert len(names) == len(weights), "params_and_grads and get_weights disagree"
+    assert len(names) == len(weights), "weight_names and get_weights disagree"
     entries, arrays = [], {}
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
         key = f"w{i:03d}"
