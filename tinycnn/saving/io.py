@@ -302,7 +302,9 @@ def _layer_signature(architecture: dict[str, Any]) -> list[str]:
 def _check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
     """Refuse weights whose names and shapes differ from the model's."""
     file_weights = [(e["name"], tuple(e["shape"])) for e in meta["weights"]]
-    model_weights = [(name, p.shape) for name, p, _ in model.params_and_grads()]
+    model_weights = [
+        (name, w.shape) for name, w in zip(model.weight_names(), model.get_weights(), strict=True)
+    ]
     file_layers = _layer_signature(meta["architecture"])
     model_layers = _layer_signature(model.get_config())
     if file_weights == model_weights and (not file_layers or file_layers == model_layers):
