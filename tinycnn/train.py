@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 
 from tinycnn.saving import checkpoint as ckpt
 from tinycnn.training.augment import Augmenter
-from tinycnn.training.callbacks import Callback
+from tinycnn.training.callbacks import Callback, callback_states, restore_callback_states
 from tinycnn.training.history import History
 from tinycnn.training.metrics import to_labels
 from tinycnn.training.progress import Progress
@@ -412,6 +412,7 @@ def _resume(run: _Run, state: ckpt.Checkpoint) -> None:
             f"epochs={run.epochs} to continue"
         )
     ckpt.restore_model(run.model, state)
+    restore_callback_states(run.callbacks, state.callbacks)
     ckpt.set_generator_state(run.shuffle_rng, state.generators[SHUFFLE_KEY])
     ckpt.set_generator_state(run.augment_rng, state.generators[AUGMENT_KEY])
     run.history = History.from_dict(state.history)
@@ -439,6 +440,7 @@ def _save_checkpoint(run: _Run, epoch: int, step: int, shuffle_state: dict, part
         history=run.history.to_dict(),
         fit_config=run.fit_config,
         partial=partial,
+        callbacks=callback_states(run.callbacks),
     )
 
 
