@@ -94,11 +94,11 @@ def best_epoch_keeper():
 def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -> tuple:
     """Train one seed; (test accuracy after the last epoch, and of the best-validation epoch)."""
     from tinycnn.optim import Adam
-    from tinycnn.zoo import MODELS, recipe
+    from tinycnn.zoo import MODELS, RECIPE_MODELS, recipe
 
     (x_train, y_train), (x_test, y_test) = data
     model = MODELS[model_name](seed)
-    if model_name == "cnn_bn":  # the zoo's recipe: its schedule, augmentation and epochs
+    if model_name in RECIPE_MODELS:  # the zoo's recipe: its schedule, augmentation and epochs
         train_samples = len(x_train) - round(args.validation_split * len(x_train))
         plan = recipe(model_name, train_samples, args.epochs)
         model.compile(optimizer=plan.optimizer)
@@ -129,8 +129,8 @@ def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--model", choices=("cnn", "dense", "cnn_bn"), default="cnn",
-        help="cnn_bn trains with the zoo's recipe (schedule, augmentation; --epochs 15)",
+        "--model", choices=("cnn", "dense", "cnn_bn", "cnn_bn_deep"), default="cnn",
+        help="cnn_bn(_deep): the zoo's recipe (schedule, augmentation; give --epochs 15)",
     )  # fmt: skip
     parser.add_argument("--augment", action="store_true")
     parser.add_argument("--rotation", type=float, default=None, help="--augment: max degrees")
@@ -166,6 +166,10 @@ def main() -> int:
     print("tinycnn accuracy protocol")
     print(f"versions: {versions()}")
     print(f"machine:  {machine()}")
+    from tinycnn.zoo import RECIPE_MODELS
+
+    if args.model in RECIPE_MODELS:
+        args.augment, args.lr = True, "recipe: CosineDecay 1e-4 -> 2e-3 (1 epoch) -> 0"
     print(
         f"setup:    model {args.model}, augment {args.augment}"
         + (
