@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "gradcheck",
     "doctor",
     "bench",
+    "experiment",
 )
 
 
