@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 HELP = "train a model on MNIST and print its test accuracy"
-MODELS = ("cnn", "dense")
+MODELS = ("cnn", "dense", "cnn_bn", "cnn_bn_deep")  # tinycnn.zoo.MODELS, without importing it
 
 
 # -- helpers shared by the commands ---------------------------------------------------------
@@ -52,13 +52,14 @@ def load_data(args: argparse.Namespace) -> tuple:
 
 
 def build_model(name: str, seed: int | None) -> Any:
-    """A fresh ``seed_cnn`` ("cnn") or ``dense_baseline`` ("dense")."""
+    """A fresh zoo model: ``seed_cnn`` ("cnn"), ``dense_baseline`` ("dense"), ``seed_cnn_bn``
+    ("cnn_bn") or ``deep_cnn_bn`` ("cnn_bn_deep")."""
     from tinycnn.cli import CommandError
-    from tinycnn.zoo import dense_baseline, seed_cnn
+    from tinycnn.zoo import MODELS as ZOO
 
     if name not in MODELS:
         raise CommandError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
-    return seed_cnn(seed) if name == "cnn" else dense_baseline(seed)
+    return ZOO[name](seed)
 
 
 def model_from_spec(spec: str, seed: int | None = 0) -> Any:
@@ -84,10 +85,16 @@ def positive(kind: type) -> Any:
 # -- the command ----------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options mirror ``fit``'s arguments."""
-    parser.add_argument("--model", choices=MODELS, default="cnn", help="architecture (cnn)")
-    parser.add_argument("--epochs", type=positive(int), default=10, help="epochs (10)")
+    parser.add_argument(
+        "--model", choices=MODELS, default="cnn",
+        help="architecture (cnn); cnn_bn and cnn_bn_deep train with the zoo's recipe "
+        "(augmentation, cosine learning-rate schedule, 15 epochs)",
+    )  # fmt: skip
+    parser.add_argument("--epochs", type=positive(int), help="epochs (10, recipes 15)")
     parser.add_argument("--batch-size", type=positive(int), default=64, help="batch size (64)")
-    parser.add_argument("--lr", type=positive(float), default=1e-3, help="Adam learning rate")
+    parser.add_argument(
+        "--lr", type=positive(float), help="Adam learning rate (1e-3; not with a recipe)"
+    )
     parser.add_argument("--augment", action="store_true", help="random shifts and rotations")
     parser.add_argument("--seed", type=int, help="seed for weights, split, order (random)")
     parser.add_argument(
@@ -112,7 +119,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinycnn.cli import CommandError
-    from tinycnn.optim import Adam
     from tinycnn.train import TrainingError, TrainingInterrupted
 
     if not 0 <= args.validation_split < 1:
@@ -133,15 +139,15 @@ def run(args: argparse.Namespace) -> int:
         f"the training set, stratified, seed {seed}); {len(x_test):,} test images"
     )
     model = build_model(args.model, seed)
-    model.compile(optimizer=Adam(args.lr))
+    epochs, augment = _compile(model, args, len(x_train) - n_val)
     checkpoint = args.checkpoint or args.out.with_name(args.out.stem + ".ckpt.npz")
     print(f"Model: {args.model}, {model.count_params():,} parameters; checkpoint {checkpoint}")
     start = time.perf_counter()
     try:
         history = model.fit(
-            x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+            x_train, y_train, epochs=epochs, batch_size=args.batch_size,
             validation_split=args.validation_split, seed=seed, verbose=args.verbose,
-            augment=args.augment, checkpoint=checkpoint, resume=args.resume,
+            augment=augment, checkpoint=checkpoint, resume=args.resume,
         )  # fmt: skip
     except TrainingInterrupted as stop:
         print(f"\ntinycnn train: {stop}", file=sys.stderr)
@@ -154,6 +160,23 @@ def run(args: argparse.Namespace) -> int:
     print(f"Saved {args.out} ({time.perf_counter() - start:.0f}s of training)")
     print(f"Test accuracy: {accuracy:.2%} (loss {loss:.4f}) on {len(x_test):,} test images")
     return 0
+
+
+def _compile(model: Any, args: argparse.Namespace, train_samples: int) -> tuple[int, Any]:
+    """Compile with Adam(--lr), or with the zoo recipe's optimizer; (epochs, augment)."""
+    from tinycnn.cli import CommandError
+    from tinycnn.optim import Adam
+    from tinycnn.zoo import RECIPE_MODELS, recipe
+
+    if args.model not in RECIPE_MODELS:
+        model.compile(optimizer=Adam(args.lr or 1e-3))
+        return args.epochs or 10, args.augment
+    if args.lr is not None:
+        raise CommandError(f"--model {args.model} follows its recipe's schedule; drop --lr")
+    plan = recipe(args.model, train_samples, args.epochs)
+    model.compile(optimizer=plan.optimizer)
+    print(f"Recipe: {plan.epochs} epochs, augmentation, Adam with {plan.optimizer.schedule}")
+    return plan.epochs, plan.augment
 
 
 def _resume_seed(resume: Path | None) -> int | None:
