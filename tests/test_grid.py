@@ -65,6 +65,7 @@ def jobs_1(grid_file, tmp_path_factory):
 def test_the_grid_is_tabulated_and_saved(jobs_1, capsys):
     results = json.loads((jobs_1 / "results.json").read_text())
     table = results["table"]
+    assert results["protocol"].startswith("embedded subset, first 300 training images, 10% held")
     assert list(table) == ["cnn", "bn cosine augment"]
     assert sorted(table["cnn"]["per_seed"]) == ["0", "1"]
     for row in table.values():

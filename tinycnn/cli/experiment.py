@@ -86,7 +86,14 @@ def run(args: argparse.Namespace) -> int:
     table = summarise(results)
     for line in format_table(table):
         print(line)
-    write_json(args.out / "results.json", {"table": table, "runs": results})
+    protocol = (
+        f"{'embedded subset' if args.subset else 'MNIST'}"
+        f"{f', first {args.limit:,} training images' if args.limit else ''}, "
+        f"{args.validation_split:.0%} held out for validation, seeds {seeds}, one thread per "
+        f"run; epochs {sorted({c.get('epochs', 10) for c in configs.values()})}"
+    )
+    document = {"protocol": protocol, "table": table, "runs": results}
+    write_json(args.out / "results.json", document)
     plot_grid(table, args.out / "results.png")
     print(f"Wrote {args.out / 'results.json'} and {args.out / 'results.png'}")
     return 0
