@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn import threads
 from tinycnn.saving import checkpoint as ckpt
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
@@ -135,6 +136,7 @@ class Run:
         """Check the arguments, split off validation data, set up the generators, resume."""
         if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
             raise ValueError("the model is not compiled: call model.compile() before fit")
+        threads.configure()  # once per process: as many BLAS threads as there are idle cores
         state = None if resume is None else ckpt.load_checkpoint(resume)
         if state is not None:
             saved_seed = state.fit_config.get("seed")
