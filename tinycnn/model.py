@@ -90,6 +90,7 @@ class Sequential:
         self.loss: Any = None
         self.metrics: tuple[str, ...] = ()
         self.jit_compile = False
+        self.stop_training = False  # set by a callback to end fit after this epoch
         self._ran: list[Any] | None = None  # the steps the last forward ran, for backward
         self._plan: tuple[tuple, list[Any]] | None = None  # (key, steps), kept between calls
         for layer in layers or ():

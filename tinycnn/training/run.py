@@ -116,10 +116,27 @@ class _GoodWeights:
 class Run:
     """One ``fit`` call's data, generators, position and reporting (see the module docstring)."""
 
-    def __init__(self, model: Model, x: np.ndarray, y: np.ndarray, **settings: Any) -> None:
+    def __init__(
+        self, model: Model, x: np.ndarray, y: np.ndarray, *, train_index: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None, epochs_total: int, batch_size: int,
+        shuffle: bool, augment: Augmenter | None, seed: int, callbacks: list[Callback],
+        progress: Progress, checkpoint: str | None, fit_config: dict[str, Any],
+    ) -> None:  # fmt: skip
         self.model, self.x, self.y = model, x, y
         self.labels = to_labels(y)
-        self.__dict__.update(settings)  # the attributes set by prepare, listed there
+        self.train_index, self.validation = train_index, validation  # rows of x; (x, y) or None
+        self.epochs_total, self.batch_size, self.shuffle = epochs_total, batch_size, shuffle
+        self.steps = -(-train_index.shape[0] // batch_size)  # batches per epoch
+        self.augment, self.callbacks, self.progress = augment, callbacks, progress
+        shuffle_seq, augment_seq = np.random.SeedSequence(seed).spawn(2)
+        self.shuffle_rng = np.random.default_rng(shuffle_seq)
+        self.augment_rng = np.random.default_rng(augment_seq)
+        self.checkpoint, self.fit_config = checkpoint, fit_config
+        self.dtype = model_dtype(model)
+        self.history = History({"epochs": epochs_total, "steps": self.steps})
+        self.history.params.update(fit_config)
+        self.start_epoch = self.start_step = 0  # where a resumed run starts
+        self.partial: dict[str, float] = {}  # a resumed epoch's sums so far
         self.epoch = self.batch = 0  # the current position, 0-based
         self.sums: dict[str, float] = {}
         self.interrupted = False
@@ -160,9 +177,7 @@ class Run:
             raise ValueError(
                 f"no training examples left (N={x.shape[0]}, split {validation_split})"
             )
-        shuffle_seq, augment_seq = np.random.SeedSequence(seed).spawn(2)
         augmenter = Augmenter() if augment is True else (augment or None)
-        steps = -(-train_index.shape[0] // batch_size)
         fit_config = {
             "seed": seed,
             "batch_size": batch_size,
@@ -173,16 +188,11 @@ class Run:
             "labels_crc32": zlib.crc32(np.ascontiguousarray(labels, dtype=np.int64).tobytes()),
             "augment": None if augmenter is None else augmenter.get_config(),
         }
-        history = History({"epochs": epochs, "steps": steps})
-        history.params.update(fit_config)
         run = cls(
             model, x, y, train_index=train_index, validation=validation, epochs_total=epochs,
-            batch_size=batch_size, steps=steps, shuffle=bool(shuffle), augment=augmenter,
-            shuffle_rng=np.random.default_rng(shuffle_seq),
-            augment_rng=np.random.default_rng(augment_seq), callbacks=list(callbacks),
-            progress=Progress(verbose, stream), history=history,
+            batch_size=batch_size, shuffle=bool(shuffle), augment=augmenter, seed=seed,
+            callbacks=list(callbacks), progress=Progress(verbose, stream),
             checkpoint=None if checkpoint is None else str(checkpoint), fit_config=fit_config,
-            dtype=model_dtype(model), start_epoch=0, start_step=0, partial={},
         )  # fmt: skip
         if state is not None:
             run._resume(state)
