@@ -26,7 +26,7 @@ import numpy as np
 
 from tinycnn import config
 from tinycnn.fast.fused import plan as fused_plan
-from tinycnn.layers.base import Array, Layer, Shape
+from tinycnn.layers.base import Array, Layer, Shape, check_name
 from tinycnn.layers.softmax import Softmax
 
 # Keras's automatic names where its class name differs from ours.
@@ -113,6 +113,7 @@ class Sequential:
         """
         if not isinstance(layer, Layer):
             raise ValueError(f"expected a Layer, got {type(layer).__name__}")
+        check_name(layer.name)  # also catches a name assigned after construction
         taken = {other.name for other in self.layers}
         if layer.name is None:
             base, i = keras_name(layer), 0
