@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tinycnn.saving import checkpoint as ckpt
+from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
 from tinycnn.training.history import History
@@ -86,19 +87,9 @@ def _model_dtype(model: Any) -> np.dtype:
     return params[0][1].dtype if params else np.dtype(np.float32)
 
 
-def _check_xy(x: Any, y: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x), np.asarray(y)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(
-            f"{name} has dtype {x.dtype}; expected floating-point images (e.g. pixels scaled to "
-            "[0, 1] with tinycnn.data.scale_images)"
-        )
-    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"expected labels of shape ({x.shape[0]},) or one-hot ({x.shape[0]}, K) for "
-            f"{name} of shape {x.shape}, got {y.shape}"
-        )
-    return x, y
+def _check_xy(model: Any, x: Any, y: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
+    x = inputs.check_inputs(model, x, name)
+    return x, inputs.check_labels(model, y, x.shape[0], name[:-1] + "y")
 
 
 def _check_compiled(model: Any) -> None:
@@ -134,7 +125,7 @@ def predict(model: Any, x: Array, batch_size: int = 256) -> Array:
     """
     from tinycnn.losses import softmax
 
-    x = np.asarray(x)
+    x = inputs.check_inputs(model, x)
     batch_size = _positive_int("batch_size", batch_size)
     dtype = _model_dtype(model)
     out = None
@@ -150,7 +141,7 @@ def predict(model: Any, x: Array, batch_size: int = 256) -> Array:
 
 def predict_classes(model: Any, x: Array, batch_size: int = 256) -> NDArray[np.int64]:
     """The most probable class of every example, shape (N,)."""
-    x = np.asarray(x)
+    x = inputs.check_inputs(model, x)
     batch_size = _positive_int("batch_size", batch_size)
     dtype = _model_dtype(model)
     out = np.empty(x.shape[0], dtype=np.int64)
@@ -183,7 +174,7 @@ def evaluate(
     stream : text stream, optional
         Where progress goes (default ``sys.stdout``).
     """
-    x, y = _check_xy(x, y)
+    x, y = _check_xy(model, x, y)
     batch_size = _positive_int("batch_size", batch_size)
     progress = Progress(verbose, stream)
     progress.begin(-(-x.shape[0] // batch_size))
@@ -332,7 +323,8 @@ def _prepare(
 ) -> _Run:  # fmt: skip
     """Check the arguments, split off validation data and set up the generators."""
     _check_compiled(model)
-    x, y = _check_xy(x, y)
+    x, y = _check_xy(model, x, y)
+    callbacks, augmenter = inputs.check_fit_options(callbacks, augment)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
     if not 0.0 <= validation_split < 1.0:
@@ -342,11 +334,11 @@ def _prepare(
     if seed is None:
         seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
     labels = to_labels(y)
+    validation_data = inputs.check_validation_data(model, validation_data)
     train_index, validation = _split(x, y, labels, validation_split, validation_data, seed)
     if train_index.size == 0:
         raise ValueError(f"no training examples left (N={x.shape[0]}, split {validation_split})")
     shuffle_seq, augment_seq = np.random.SeedSequence(seed).spawn(2)
-    augmenter = Augmenter() if augment is True else (augment or None)
     fit_config = {
         "seed": seed,
         "batch_size": batch_size,
@@ -380,8 +372,7 @@ def _split(x, y, labels, validation_split, validation_data, seed):
     """Training row indices, and the validation arrays (or None)."""
     N = x.shape[0]
     if validation_data is not None:
-        x_val, y_val = _check_xy(*validation_data, name="validation_data x")
-        return np.arange(N), (x_val, y_val)
+        return np.arange(N), validation_data
     if not validation_split:
         return np.arange(N), None
     from tinycnn.data import stratified_split
