@@ -18,8 +18,8 @@ Safety and robustness
   opening a file cannot run code.
 - Writes are atomic: the archive is written to a temporary file in the same folder, flushed and
   ``fsync``-ed, then renamed over the final name with ``os.replace``. A crash or ``kill -9``
-  mid-write leaves the previous file (or none) under the final name, never half a file; at worst
-  a stray ``.<name>.*.tmp`` file stays behind.
+  mid-write leaves the previous file (or none) under the final name, never half a file; the
+  stray ``.<name>.<pid>.*.tmp`` file it leaves is removed by the next save to that name.
 - Refused with a ``ValueError`` naming the file: a file that is not a zip archive or is
   truncated or corrupt (the zip CRC is checked), an entry with pickled objects, a missing
   ``meta`` or weight entry, a format version newer than this tinycnn reads, a file of another
@@ -42,7 +42,7 @@ import numpy as np
 
 from tinycnn._version import __version__
 from tinycnn.saving import validate
-from tinycnn.saving.durable import fsync_folder
+from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"
@@ -63,7 +63,8 @@ def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"{path}: folder {folder} does not exist")
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path)  # left by writers killed mid-save
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(path), suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(handle, "wb") as f:
@@ -95,6 +96,8 @@ def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarr
     assert len(names) == len(weights), "params_and_grads and get_weights disagree"
     entries, arrays = [], {}
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
+        if not np.isfinite(np.sum(w, dtype=np.float64)) and not np.isfinite(w).all():
+            raise ValueError(f"refusing to save weight {name}: it holds NaN or infinite values")
         key = f"w{i:03d}"
         entries.append({"key": key, "name": name, "shape": list(w.shape), "dtype": str(w.dtype)})
         arrays[key] = w
