@@ -70,7 +70,8 @@ def load_idx(path: PathLike, dtype: DTypeLike | None = None) -> np.ndarray:
     Raises
     ------
     ValueError
-        Naming the file and the problem: not a regular file (a folder, a FIFO), empty, truncated, wrong magic number, unknown type code,
+        Naming the file and the problem: not a regular file (a folder, a FIFO), empty,
+        truncated, wrong magic number, unknown type code,
         a dimension of size 0, unexpected type, trailing bytes after the data, or a corrupt gzip
         stream.
     FileNotFoundError

@@ -71,6 +71,12 @@ def _check_values(x: np.ndarray, name: str) -> None:
         )
 
 
+def check_xy(model: Any, x: Any, y: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_inputs` on ``x`` and :func:`check_labels` on ``y``; ``name`` ends in x."""
+    x = check_inputs(model, x, name)
+    return x, check_labels(model, y, x.shape[0], name[:-1] + "y")
+
+
 def check_labels(model: Any, y: Any, N: int, name: str = "y") -> np.ndarray:
     """``y`` as an array: N integer labels in 0..K-1, or N probability rows of length K.
 
