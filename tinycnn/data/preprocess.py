@@ -53,7 +53,7 @@ def read_grey(path: str | os.PathLike) -> Array:
     if not os.path.isfile(path):
         raise ValueError(f"{path}: not a regular file (a folder, FIFO or device)")
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # Pillow itself refuses over 2 * MAX_IMAGE_PIXELS
             W, H = image.size
             if W * H > MAX_IMAGE_PIXELS:
                 raise ValueError(
@@ -61,6 +61,8 @@ def read_grey(path: str | os.PathLike) -> Array:
                 )
             image.load()
             rgba = image.convert("RGBA")
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path}: the picture is over the limit of pixels ({error})") from None
     except Exception as error:  # Pillow's decoders raise many kinds for a damaged file
         raise ValueError(f"{path}: not a readable image ({error})") from None
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -45,6 +45,7 @@ MAX_BODY = 2 * 1024 * 1024
 TIMEOUT = 10.0
 REQUEST_DEADLINE = 10.0  # seconds for a whole request (line, headers, body) to arrive
 MAX_CONNECTIONS = 64
+LINGER = 0.5  # seconds to read a client's unread bytes before closing
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'"
@@ -87,13 +88,27 @@ class DigitServer(ThreadingHTTPServer):
         """Serve the connection in a thread if a slot is free, else answer 503 and close."""
         if not self.connection_slots.acquire(blocking=False):
             _refuse_busy(request)
-            self.shutdown_request(request)
+            self.close_request(request)
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
             self.connection_slots.release()
             raise
+
+    def shutdown_request(self, request: Any) -> None:
+        """Lingering close: after the answer, read what the client still sends (up to
+        ``LINGER`` seconds), so closing with unread bytes does not reset the connection and
+        destroy the answer before the client reads it (e.g. a 414 for a 70 kB request line)."""
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER)
+            deadline = time.monotonic() + LINGER
+            while time.monotonic() < deadline and request.recv(65536):
+                pass
+        except OSError:
+            pass
+        self.close_request(request)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -134,6 +149,9 @@ def _refuse_busy(sock: socket.socket) -> None:
             + f"Content-Length: {len(body)}\r\nConnection: close\r\n{head}\r\n".encode()
             + body
         )
+        sock.shutdown(socket.SHUT_WR)
+        sock.setblocking(False)
+        sock.recv(65536)  # what already arrived, so closing does not reset the connection
     except OSError:
         pass
 
@@ -162,6 +180,7 @@ class Handler(BaseHTTPRequestHandler):
     server: DigitServer
     server_version = "tinycnn-serve"
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # answers always carry a status line and headers
     timeout = TIMEOUT
     deadline = 0.0
 

@@ -8,8 +8,9 @@ so the three agree on what they accept and say the same thing when they refuse:
   0..255), of shape ``(N, *model.input_shape)`` with ``N >= 1``, every value finite and of
   magnitude at most ``MAX_ABS`` (larger values overflow float32 activations, or are pixels that
   were never scaled);
-- ``y`` holds ``N`` labels: integers in ``0..K-1``, where ``K`` is the size of the model's output,
-  or rows of ``K`` non-negative class probabilities (one-hot or soft labels) summing to 1.
+- ``y`` holds ``N`` labels: integers (an integer dtype) in ``0..K-1``, where ``K`` is the size
+  of the model's output, or rows of ``K`` non-negative class probabilities (one-hot or soft
+  labels) summing to 1.
 
 Cost: one pass over ``x`` (``isfinite`` and ``abs().max()``, about 30 ms for the 60,000 MNIST
 training images), once per call, not per batch.
@@ -83,7 +84,7 @@ def check_labels(model: Any, y: Any, N: int, name: str = "y") -> np.ndarray:
     Raises
     ------
     ValueError
-        Wrong shape, labels outside the model's classes, non-integer labels, or probability rows
+        Wrong shape, labels outside the model's classes, non-integer dtype, or probability rows
         that are negative, non-finite or do not sum to 1.
     """
     y = np.asarray(y)
@@ -105,10 +106,11 @@ def _classes(model: Any) -> int | None:
 
 
 def _check_integers(y: np.ndarray, K: int | None, name: str) -> None:
-    if y.dtype.kind == "b" or not (y.dtype.kind in "iu" or y.dtype.kind == "f"):
-        raise ValueError(f"{name}: expected integer class labels, got dtype {y.dtype}")
-    if y.dtype.kind == "f" and not (np.isfinite(y).all() and np.all(np.mod(y, 1) == 0)):
-        raise ValueError(f"{name}: labels must be whole numbers, got non-integral {y.dtype} values")
+    if y.dtype.kind not in "iu":  # as the loss requires; floats would hide 2.5 or NaN
+        raise ValueError(
+            f"{name}: expected integer class labels (N,) or probability rows (N, K), got "
+            f"dtype {y.dtype}"
+        )
     low, high = y.min(), y.max()
     top = "K-1" if K is None else str(K - 1)
     if low < 0 or (K is not None and high >= K):
