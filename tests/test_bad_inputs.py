@@ -51,6 +51,7 @@ from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
 
 TALLY: dict[str, Counter] = {}
+pytestmark = pytest.mark.timeout(120)  # a hang (a FIFO, a stuck socket) fails, not blocks
 ERROR, ANSWER = "clear error", "correct answer"
 
 
