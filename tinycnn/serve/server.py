@@ -44,7 +44,7 @@ from tinycnn.serve import api
 MAX_BODY = 2 * 1024 * 1024
 TIMEOUT = 10.0
 REQUEST_DEADLINE = 10.0  # seconds for a whole request (line, headers, body) to arrive
-MAX_CONNECTIONS = 64
+MAX_CONNECTIONS = 256  # as many as the listen backlog; slow ones are dropped by the deadline
 LINGER = 0.5  # seconds to read a client's unread bytes before closing
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
