@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn.layers.base import Array, Layer, Shape
+from tinycnn.layers.base import Array, Layer, Shape, check_name
 from tinycnn.layers.softmax import Softmax
 from tinycnn.runtime import Runtime
 
@@ -109,6 +109,7 @@ class Sequential:
         """
         if not isinstance(layer, Layer):
             raise ValueError(f"expected a Layer, got {type(layer).__name__}")
+        check_name(layer.name)  # also catches a name assigned after construction
         taken = {other.name for other in self.layers}
         if layer.name is None:
             base, i = keras_name(layer), 0
