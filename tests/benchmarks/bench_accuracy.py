@@ -107,10 +107,10 @@ def one_run(model_name: str, seed: int, args: argparse.Namespace, data: tuple) -
     if model_name in RECIPE_MODELS:  # the zoo's recipe: its schedule, augmentation and epochs
         train_samples = len(x_train) - round(args.validation_split * len(x_train))
         plan = recipe(model_name, train_samples, args.epochs)
-        model.compile(optimizer=plan.optimizer)
+        model.compile(optimizer=plan.optimizer, jit_compile=args.jit_compile)
         augment = plan.augment
     else:
-        model.compile(optimizer=Adam(args.lr))
+        model.compile(optimizer=Adam(args.lr), jit_compile=args.jit_compile)
         augment = augmenter(args)
     keeper = best_epoch_keeper()
     start = time.perf_counter()
@@ -139,6 +139,10 @@ def main() -> int:
         help="cnn_bn(_deep): the zoo's recipe (schedule, augmentation; give --epochs 15)",
     )  # fmt: skip
     parser.add_argument("--augment", action="store_true")
+    parser.add_argument(
+        "--jit-compile", action="store_true",
+        help="fused Conv2D(relu)+MaxPool2D steps (the default fit before the jit_compile switch)",
+    )  # fmt: skip
     parser.add_argument("--rotation", type=float, default=None, help="--augment: max degrees")
     parser.add_argument("--shift", type=float, default=None, help="--augment: max shift, share")
     parser.add_argument("--zoom", type=float, default=None, help="--augment: max zoom change")
@@ -177,7 +181,7 @@ def main() -> int:
     if args.model in RECIPE_MODELS:
         args.augment, args.lr = True, "recipe: CosineDecay 1e-4 -> 2e-3 (1 epoch) -> 0"
     print(
-        f"setup:    model {args.model}, augment {args.augment}"
+        f"setup:    model {args.model}, jit_compile {args.jit_compile}, augment {args.augment}"
         + (
             f" (rotation {args.rotation:g} deg, shift {args.shift:g}, zoom {args.zoom:g})"
             if args.augment

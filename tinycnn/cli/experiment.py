@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epochs", type=positive(int), help="override every configuration's epochs"
     )
+    parser.add_argument(
+        "--jit-compile", action="store_true", help="every run with the fused fast steps"
+    )
     parser.add_argument("--validation-split", type=float, default=0.1, help="(0.1, the protocol)")
     add_data_arguments(parser)
     parser.add_argument("--limit", type=positive(int), metavar="N", help="first N training images")
@@ -65,6 +68,8 @@ def grid_from_args(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]],
         seeds = list(range(args.seeds))
     if args.epochs is not None:
         configs = {name: {**c, "epochs": args.epochs} for name, c in configs.items()}
+    if args.jit_compile:
+        configs = {name: {**c, "jit_compile": True} for name, c in configs.items()}
     return configs, seeds
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tinycnn.cli import CommandError
+from tinycnn.cli import CommandError, check_output
 
 HELP = "draw a picture of a trained model (curves, confusion, mistakes, filters, ...)"
 
@@ -61,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.kind != "shift" and len(args.model) != 1:
         raise CommandError(f"'{args.kind}' takes one model file, got {len(args.model)}")
-    if not args.out.parent.is_dir():
-        raise CommandError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
+    check_output(args.out, "--out")
     models = [load_model(path, compile=False) for path in args.model]
     DRAW[args.kind](args, models)
     print(f"wrote {args.out}")

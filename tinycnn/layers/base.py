@@ -16,6 +16,7 @@ Shapes exclude the batch axis in ``build`` and ``output_shape`` (Keras's convent
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,23 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.floating]
 Shape = tuple[int, ...]
+
+# Layer names reach file names, JSON, log lines and the draw-a-digit page: letters, digits and
+# ``_ . -`` only (Keras's own names fit), so a name can never carry markup or a path.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+
+
+def check_name(name: Any) -> str | None:
+    """Return ``name`` if it is None or a safe layer name, else raise ValueError."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or SAFE_NAME.fullmatch(name) is None:
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise ValueError(
+            f"layer name {shown} is not allowed; expected 1 to 64 characters from "
+            "A-Z a-z 0-9 _ . - (not starting with . or -)"
+        )
+    return name
 
 
 class Layer:
@@ -40,20 +58,15 @@ class Layer:
         with the weights, after ``params`` (Keras's ``non_trainable_weights``).
     input_shape : tuple of int or None
         Shape of one example (no batch axis), set by ``build``.
-    needs_input_grad : bool
-        True (the default): ``backward`` returns ∂loss/∂x. A layer with parameters may skip
-        that work and return None when it is False; ``Sequential.backward(...,
-        input_grad=False)`` sets it on the model's first such layer for the call.
     """
 
     def __init__(self, name: str | None = None) -> None:
-        self.name = name
+        self.name = check_name(name)
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.state: dict[str, Array] = {}
         self.input_shape: Shape | None = None
         self.built = False
-        self.needs_input_grad = True
         self._cache: Any = None
 
     # -- building -------------------------------------------------------------------------

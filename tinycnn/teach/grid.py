@@ -22,7 +22,8 @@ results (``tests/test_grid.py``).
 
 Configuration settings (all optional but ``model``): ``model`` (a ``tinycnn.zoo.MODELS`` name),
 ``augment`` (bool), ``schedule`` (``"constant"``: Adam(``lr``); ``"cosine"``: the zoo recipe's
-warm-up and cosine decay), ``lr`` (1e-3), ``epochs`` (10), ``batch_size`` (64).
+warm-up and cosine decay), ``lr`` (1e-3), ``epochs`` (10), ``batch_size`` (64),
+``jit_compile`` (False: the layers' own steps; True: the fused fast steps).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "epochs": 10,
     "batch_size": 64,
+    "jit_compile": False,
 }
 ONE_THREAD = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -154,9 +156,10 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     model = MODELS[settings["model"]](seed)
     if settings["schedule"] == "cosine":
         train_samples = len(x_train) - round(data["validation_split"] * len(x_train))
-        model.compile(optimizer=recipe("cnn_bn", train_samples, settings["epochs"]).optimizer)
+        optimizer = recipe("cnn_bn", train_samples, settings["epochs"]).optimizer
     else:
-        model.compile(optimizer=Adam(settings["lr"]))
+        optimizer = Adam(settings["lr"])
+    model.compile(optimizer=optimizer, jit_compile=settings["jit_compile"])
     start = time.perf_counter()
     history = model.fit(
         x_train, y_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
