@@ -20,7 +20,6 @@ cannot silently test the reference instead.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import itertools
 import traceback
 from collections.abc import Callable, Sequence
@@ -98,11 +97,12 @@ def load_student(path: Path) -> ModuleType:
     if not path.is_file():
         raise NotStarted(f"{path} does not exist (to begin: tinycnn exercises start "
                          f"{path.stem} {path.parent})")
-    spec = importlib.util.spec_from_file_location(f"_tinycnn_student_{next(_counter)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    # compiled from the text, not through importlib: a cached .pyc of an earlier version written
+    # within the same second could be run instead
+    module = ModuleType(f"_tinycnn_student_{next(_counter)}")
+    module.__file__ = str(path)
     try:
-        spec.loader.exec_module(module)
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
     except Exception as error:  # the student's module, whatever it raises
         raise StudentError(student_traceback(error, path)) from None
     return module
