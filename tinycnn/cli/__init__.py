@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "summary",
     "gradcheck",
+    "exercises",
     "doctor",
     "bench",
 )

@@ -47,8 +47,8 @@ def exercises() -> list[Exercise]:
     for info in pkgutil.iter_modules(__path__):
         if _MODULE.match(info.name):
             module = importlib.import_module(f"{__name__}.{info.name}")
-            exercise = module.EXERCISE
-            found.append((info.name, Exercise(**{**vars(exercise), "source": Path(module.__file__)})))
+            source = Path(module.__file__)
+            found.append((info.name, Exercise(**{**vars(module.EXERCISE), "source": source})))
     return [exercise for _, exercise in sorted(found, key=lambda item: item[0])]
 
 

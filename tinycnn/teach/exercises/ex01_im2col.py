@@ -67,13 +67,11 @@ def im2col(x, KH, KW, S=(1, 1), padding="valid"):
 ### BEGIN HIDDEN TESTS
 # The checks (deleted from the student's file). Imports here, not at the top, so that the
 # handout above is complete on its own.
-from hypothesis import strategies as st  # noqa: E402
-
 from tinycnn.kernels.im2col import im2col as reference_im2col  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -102,8 +100,12 @@ def _mistakes(x, KH, KW, S, padding):
             "the stride is ignored: window (i, j) starts at row SH*i and column SW*j",
         ),
         (
-            lambda: reference_im2col(x, KH, KW, S, padding).reshape(N, -1, right.shape[1])
-            .transpose(1, 0, 2).reshape(right.shape),
+            lambda: (
+                reference_im2col(x, KH, KW, S, padding)
+                .reshape(N, -1, right.shape[1])
+                .transpose(1, 0, 2)
+                .reshape(right.shape)
+            ),
             "rows are ordered (i, j, n); they must be (n, i, j): row (n*OH + i)*OW + j",
         ),
     ]
@@ -119,21 +121,25 @@ def check_shapes(student) -> None:
     x = np.arange(2 * 5 * 4 * 3, dtype=np.float32).reshape(2, 5, 4, 3)
     cols = student.call("im2col", x, 3, 2, (1, 1), "valid")
     if not isinstance(cols, np.ndarray):
-        raise Failure(f"im2col should return an ndarray, got {type(cols).__name__}")
+        raise CheckError(f"im2col should return an ndarray, got {type(cols).__name__}")
     if cols.shape != (2 * 3 * 3, 3 * 2 * 3):
-        raise Failure(
+        raise CheckError(
             "x (2, 5, 4, 3), a 3x2 kernel, stride 1, 'valid': OH = 3, OW = 3, so cols should "
             f"have shape (N*OH*OW, KH*KW*C) = (18, 18), got {cols.shape}"
         )
     if cols.dtype != np.float32:
-        raise Failure(f"cols should keep x's dtype float32, got {cols.dtype}")
+        raise CheckError(f"cols should keep x's dtype float32, got {cols.dtype}")
 
 
 def check_worked_example(student) -> None:
     x = np.arange(12.0).reshape(1, 3, 4, 1)
     args = (x, 2, 2, (1, 1), "valid")
-    compare("cols of the worked example in the docstring", reference_im2col(*args),
-            student.call("im2col", *args), _mistakes(*args))  # fmt: skip
+    compare(
+        "cols of the worked example in the docstring",
+        reference_im2col(*args),
+        student.call("im2col", *args),
+        _mistakes(*args),
+    )
 
 
 def check_reference(student) -> None:
@@ -143,11 +149,20 @@ def check_reference(student) -> None:
 def check_same_padding(student) -> None:
     x = np.arange(1 * 4 * 5 * 2, dtype=np.float64).reshape(1, 4, 5, 2) + 1
     args = (x, 2, 2, (1, 2), "same")
-    compare("cols for 'same' padding, x (1, 4, 5, 2), kernel 2x2, strides (1, 2)",
-            reference_im2col(*args), student.call("im2col", *args), _mistakes(*args) + [
-            (lambda: reference_im2col(np.pad(x, ((0, 0), (1, 0), (1, 0), (0, 0))), 2, 2, (1, 2))
-             [: reference_im2col(*args).shape[0]],
-             "the extra padding row/column goes at the bottom/right (Keras), not the top/left")])  # fmt: skip
+    compare(
+        "cols for 'same' padding, x (1, 4, 5, 2), kernel 2x2, strides (1, 2)",
+        reference_im2col(*args),
+        student.call("im2col", *args),
+        _mistakes(*args)
+        + [
+            (
+                lambda: reference_im2col(np.pad(x, ((0, 0), (1, 0), (1, 0), (0, 0))), 2, 2, (1, 2))[
+                    : reference_im2col(*args).shape[0]
+                ],
+                "the extra padding row/column goes at the bottom/right (Keras), not the top/left",
+            )
+        ],
+    )
 
 
 EXERCISE = Exercise(
@@ -158,8 +173,10 @@ EXERCISE = Exercise(
         Check("shapes and dtypes", check_shapes),
         Check("worked example", check_worked_example),
         Check("matches the reference on drawn configurations", check_reference),
-        Check("edge case: 'same' padding puts the extra row and column at the bottom/right",
-              check_same_padding),
+        Check(
+            "edge case: 'same' padding puts the extra row and column at the bottom/right",
+            check_same_padding,
+        ),
     ),
-)  # fmt: skip
+)
 ### END HIDDEN TESTS

@@ -73,8 +73,8 @@ from tinycnn.kernels.im2col import col2im as reference_col2im  # noqa: E402
 from tinycnn.kernels.im2col import im2col as reference_im2col  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -125,17 +125,27 @@ def check_shapes(student) -> None:
     cols = np.ones((2 * 3 * 3, 3 * 2 * 3), dtype=np.float32)
     dx = student.call("col2im", cols, x_shape, 3, 2, (1, 1), "valid")
     if not isinstance(dx, np.ndarray) or dx.shape != x_shape:
-        raise Failure(f"col2im should return an ndarray of shape x_shape = {x_shape}, got "
-                      f"{getattr(dx, 'shape', type(dx).__name__)}")  # fmt: skip
+        raise CheckError(
+            f"col2im should return an ndarray of shape x_shape = {x_shape}, got "
+            f"{getattr(dx, 'shape', type(dx).__name__)}"
+        )
     if dx.dtype != np.float32:
-        raise Failure(f"dx should keep cols's dtype float32, got {dx.dtype}")
+        raise CheckError(f"dx should keep cols's dtype float32, got {dx.dtype}")
 
 
 def check_worked_example(student) -> None:
     x_shape = (1, 3, 3, 1)
     cols = reference_im2col(np.ones(x_shape), 2, 2, (1, 1), "valid")
-    _call(student, cols, x_shape, 2, 2, (1, 1), "valid",
-          "col2im(im2col(ones)) (the window counts 1 2 1 / 2 4 2 / 1 2 1)")  # fmt: skip
+    _call(
+        student,
+        cols,
+        x_shape,
+        2,
+        2,
+        (1, 1),
+        "valid",
+        "col2im(im2col(ones)) (the window counts 1 2 1 / 2 4 2 / 1 2 1)",
+    )
 
 
 def _adjoint_case(student, config: ConvConfig) -> None:
@@ -144,10 +154,15 @@ def _adjoint_case(student, config: ConvConfig) -> None:
     cols = reference_im2col(x, config.KH, config.KW, S, config.padding)
     y = np.random.default_rng(config.seed).standard_normal(cols.shape)
     dx = student.call("col2im", y, x.shape, config.KH, config.KW, S, config.padding)
-    compare("<x, col2im(y)> (must equal <im2col(x), y>)", np.vdot(cols, y),
-            np.vdot(x, np.asarray(dx)) if np.shape(dx) == x.shape else dx,
-            [(lambda wrong=wrong: np.vdot(x, wrong()), hint)
-             for wrong, hint in _mistakes(y, x.shape, config.KH, config.KW, S, config.padding)])  # fmt: skip
+    compare(
+        "<x, col2im(y)> (must equal <im2col(x), y>)",
+        np.vdot(cols, y),
+        np.vdot(x, np.asarray(dx)) if np.shape(dx) == x.shape else dx,
+        [
+            (lambda wrong=wrong: np.vdot(x, wrong()), hint)
+            for wrong, hint in _mistakes(y, x.shape, config.KH, config.KW, S, config.padding)
+        ],
+    )
 
 
 def check_adjoint(student) -> None:

@@ -59,8 +59,8 @@ import numpy as np  # noqa: E402
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -72,23 +72,36 @@ __all__: list[str] = []  # documented by its docstring and the exercises page, n
 def _mistakes(x, w, b, S, padding):
     KH, KW, C, F = w.shape
     return [
-        (lambda: reference.conv2d_forward(x, w, np.zeros_like(b), S, padding),
-         "the bias is missing: add b[f] to every output of filter f"),
-        (lambda: reference.conv2d_forward(x, w[::-1, ::-1], b, S, padding),
-         "the kernel is flipped (textbook convolution); Keras's Conv2D does not flip it"),
-        (lambda: reference.conv2d_forward(x, w.transpose(1, 0, 2, 3), b, S, padding),
-         "the kernel is transposed (KH and KW swapped): w[p, q] is row p, column q"),
-        (lambda: reference.conv2d_forward(
-            x, w.reshape(F, KH * KW * C).T.reshape(KH, KW, C, F), b, S, padding),
-         "w.reshape(F, -1).T mixes up the kernel's entries; w.reshape(KH*KW*C, F) keeps the "
-         "(p, q, c) row order that im2col's columns use"),
-    ]  # fmt: skip
+        (
+            lambda: reference.conv2d_forward(x, w, np.zeros_like(b), S, padding),
+            "the bias is missing: add b[f] to every output of filter f",
+        ),
+        (
+            lambda: reference.conv2d_forward(x, w[::-1, ::-1], b, S, padding),
+            "the kernel is flipped (textbook convolution); Keras's Conv2D does not flip it",
+        ),
+        (
+            lambda: reference.conv2d_forward(x, w.transpose(1, 0, 2, 3), b, S, padding),
+            "the kernel is transposed (KH and KW swapped): w[p, q] is row p, column q",
+        ),
+        (
+            lambda: reference.conv2d_forward(
+                x, w.reshape(F, KH * KW * C).T.reshape(KH, KW, C, F), b, S, padding
+            ),
+            "w.reshape(F, -1).T mixes up the kernel's entries; w.reshape(KH*KW*C, F) keeps the "
+            "(p, q, c) row order that im2col's columns use",
+        ),
+    ]
 
 
 def _check(student, what, x, w, b, S, padding):
     args = (x, w, b, S, padding)
-    compare(what, reference.conv2d_forward(*args), student.call("conv2d_forward", *args),
-            _mistakes(*args))  # fmt: skip
+    compare(
+        what,
+        reference.conv2d_forward(*args),
+        student.call("conv2d_forward", *args),
+        _mistakes(*args),
+    )
 
 
 def check_shapes(student) -> None:
@@ -96,17 +109,18 @@ def check_shapes(student) -> None:
     w, b = np.ones((3, 2, 3, 4), dtype=np.float32), np.ones(4, dtype=np.float32)
     out = student.call("conv2d_forward", x, w, b, (1, 1), "valid")
     if not isinstance(out, np.ndarray) or out.shape != (2, 4, 4, 4):
-        raise Failure("x (2, 6, 5, 3), w (3, 2, 3, 4), 'valid': out should have shape "
-                      f"(N, OH, OW, F) = (2, 4, 4, 4), got {getattr(out, 'shape', out)}")  # fmt: skip
+        raise CheckError(
+            "x (2, 6, 5, 3), w (3, 2, 3, 4), 'valid': out should have shape "
+            f"(N, OH, OW, F) = (2, 4, 4, 4), got {getattr(out, 'shape', out)}"
+        )
     if out.dtype != np.float32:
-        raise Failure(f"out should be float32 like x and w, got {out.dtype}")
+        raise CheckError(f"out should be float32 like x and w, got {out.dtype}")
 
 
 def check_worked_example(student) -> None:
     x = np.arange(9.0).reshape(1, 3, 3, 1)
     w = np.array([[0.0, 1.0], [2.0, 3.0]]).reshape(2, 2, 1, 1)
-    _check(student, "out of the worked example (19 25 / 37 43)", x, w, np.zeros(1), (1, 1),
-           "valid")  # fmt: skip
+    _check(student, "out of the worked example (19 25 / 37 43)", x, w, np.zeros(1), (1, 1), "valid")
 
 
 def _case(student, config: ConvConfig) -> None:

@@ -56,8 +56,8 @@ import numpy as np  # noqa: E402
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     FunctionLayer,
     against_reference,
     compare,
@@ -92,7 +92,7 @@ def _check(student, dout, x, w, S, padding, prefix=""):
     expected = reference.conv2d_backward(dout, x, w, S, padding)
     got = student.call("conv2d_backward", dout, x, w, S, padding)
     if not isinstance(got, tuple) or len(got) != 3:
-        raise Failure("conv2d_backward should return a tuple (dx, dw, db)")
+        raise CheckError("conv2d_backward should return a tuple (dx, dw, db)")
     mistakes = _mistakes(dout, x, w, S, padding)
     for name, e, g in zip(("dx", "dw", "db"), expected, got, strict=True):
         compare(prefix + name, e, g, mistakes[name])
@@ -103,25 +103,33 @@ def check_shapes(student) -> None:
     w = np.ones((3, 2, 3, 4), dtype=np.float32)
     got = student.call("conv2d_backward", np.ones((2, 4, 4, 4), np.float32), x, w, (1, 1), "valid")
     if not isinstance(got, tuple) or len(got) != 3:
-        raise Failure("conv2d_backward should return a tuple (dx, dw, db)")
+        raise CheckError("conv2d_backward should return a tuple (dx, dw, db)")
     for name, value, shape in zip(("dx", "dw", "db"), got, (x.shape, w.shape, (4,)), strict=True):
         if np.shape(value) != shape:
-            raise Failure(f"x (2, 6, 5, 3), w (3, 2, 3, 4): {name} should have shape {shape} "
-                          f"(like what it is the gradient of), got {np.shape(value)}")  # fmt: skip
+            raise CheckError(
+                f"x (2, 6, 5, 3), w (3, 2, 3, 4): {name} should have shape {shape} "
+                f"(like what it is the gradient of), got {np.shape(value)}"
+            )
 
 
 def check_worked_example(student) -> None:
     dout = np.arange(1.0, 5.0).reshape(1, 2, 2, 1)
-    _check(student, dout, np.ones((1, 2, 2, 1)), np.ones((1, 1, 1, 1)), (1, 1), "valid",
-           "worked example: ")  # fmt: skip
+    _check(
+        student,
+        dout,
+        np.ones((1, 2, 2, 1)),
+        np.ones((1, 1, 1, 1)),
+        (1, 1),
+        "valid",
+        "worked example: ",
+    )
 
 
 def _arrays(config: ConvConfig):
     rng = np.random.default_rng(config.seed)
     w = rng.standard_normal((config.KH, config.KW, config.C, config.F))
     x = config.x()
-    out = reference.conv2d_forward(x, w, np.zeros(config.F), (config.SH, config.SW),
-                                   config.padding)  # fmt: skip
+    out = reference.conv2d_forward(x, w, np.zeros(config.F), (config.SH, config.SW), config.padding)
     return rng.standard_normal(out.shape), x, w
 
 
@@ -143,7 +151,7 @@ def check_gradients(student) -> None:
     )
     result = gradcheck(layer, x)
     if not result.ok:
-        raise Failure(f"x (2, 5, 4, 2), w (2, 3, 2, 3), strides (2, 1), 'same':\n{result}")
+        raise CheckError(f"x (2, 5, 4, 2), w (2, 3, 2, 3), strides (2, 1), 'same':\n{result}")
 
 
 EXERCISE = Exercise(

@@ -60,8 +60,8 @@ def maxpool_forward(x, KH, KW, S=(2, 2), padding="valid"):
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -73,28 +73,37 @@ __all__: list[str] = []  # documented by its docstring and the exercises page, n
 def _mistakes(x, KH, KW, S, padding):
     zero_padded = pad_input(x, KH, KW, S, padding)  # zeros
     return [
-        (lambda: reference.maxpool_forward(zero_padded, KH, KW, S, "valid"),
-         "'same' padding must pad with -inf, not 0: a window of negative numbers then "
-         "returns 0"),
-        (lambda: reference.maxpool_forward(x, KH, KW, (1, 1), padding)[:, ::S[0], ::S[1]],
-         "the stride is misapplied: window (i, j) starts at row SH*i and column SW*j"),
-    ]  # fmt: skip
+        (
+            lambda: reference.maxpool_forward(zero_padded, KH, KW, S, "valid"),
+            "'same' padding must pad with -inf, not 0: a window of negative numbers then returns 0",
+        ),
+        (
+            lambda: reference.maxpool_forward(x, KH, KW, (1, 1), padding)[:, :: S[0], :: S[1]],
+            "the stride is misapplied: window (i, j) starts at row SH*i and column SW*j",
+        ),
+    ]
 
 
 def _check(student, what, x, KH, KW, S, padding):
     args = (x, KH, KW, S, padding)
-    compare(what, reference.maxpool_forward(*args), student.call("maxpool_forward", *args),
-            _mistakes(*args))  # fmt: skip
+    compare(
+        what,
+        reference.maxpool_forward(*args),
+        student.call("maxpool_forward", *args),
+        _mistakes(*args),
+    )
 
 
 def check_shapes(student) -> None:
     x = np.ones((2, 7, 5, 3), dtype=np.float32)
     out = student.call("maxpool_forward", x, 2, 2, (2, 2), "valid")
     if not isinstance(out, np.ndarray) or out.shape != (2, 3, 2, 3):
-        raise Failure("x (2, 7, 5, 3), 2x2 windows, stride 2, 'valid': out should have shape "
-                      f"(N, OH, OW, C) = (2, 3, 2, 3), got {getattr(out, 'shape', out)}")  # fmt: skip
+        raise CheckError(
+            "x (2, 7, 5, 3), 2x2 windows, stride 2, 'valid': out should have shape "
+            f"(N, OH, OW, C) = (2, 3, 2, 3), got {getattr(out, 'shape', out)}"
+        )
     if out.dtype != np.float32:
-        raise Failure(f"out should keep x's dtype float32, got {out.dtype}")
+        raise CheckError(f"out should keep x's dtype float32, got {out.dtype}")
 
 
 def check_worked_example(student) -> None:
@@ -104,16 +113,24 @@ def check_worked_example(student) -> None:
 
 def check_reference(student) -> None:
     def case(config: PoolConfig):
-        _check(student, "out", config.x(), config.KH, config.KW, (config.SH, config.SW),
-               config.padding)  # fmt: skip
+        _check(
+            student, "out", config.x(), config.KH, config.KW, (config.SH, config.SW), config.padding
+        )
 
     against_reference(pool_configs(), case)
 
 
 def check_negative_same(student) -> None:
     x = -1.0 - np.arange(15.0).reshape(1, 3, 5, 1)
-    _check(student, "out for all-negative x (1, 3, 5, 1), 2x2 windows, stride 2, 'same'", x, 2,
-           2, (2, 2), "same")  # fmt: skip
+    _check(
+        student,
+        "out for all-negative x (1, 3, 5, 1), 2x2 windows, stride 2, 'same'",
+        x,
+        2,
+        2,
+        (2, 2),
+        "same",
+    )
 
 
 EXERCISE = Exercise(
@@ -124,8 +141,7 @@ EXERCISE = Exercise(
         Check("shapes and dtypes", check_shapes),
         Check("worked example", check_worked_example),
         Check("matches the reference on drawn configurations", check_reference),
-        Check("edge case: 'same' padding of negative inputs (pad with -inf)",
-              check_negative_same),
+        Check("edge case: 'same' padding of negative inputs (pad with -inf)", check_negative_same),
     ),
-)  # fmt: skip
+)
 ### END HIDDEN TESTS

@@ -72,8 +72,8 @@ from tinycnn.kernels.pool import maxpool_forward as pool_forward  # noqa: E402
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     FunctionLayer,
     against_reference,
     compare,
@@ -91,13 +91,17 @@ def _tied(dout, x, KH, KW, S, padding, share: bool):
     (top, _), (left, _) = pad_amounts(x.shape, KH, KW, S, padding)
     x_pad = pad_input(np.asarray(x, dtype=np.float64), KH, KW, S, padding, value=-np.inf)
     out = pool_forward(np.asarray(x, dtype=np.float64), KH, KW, S, padding)[0]
-    windows = [x_pad[:, p : p + S[0] * OH : S[0], q : q + S[1] * OW : S[1], :] == out
-               for p, q in np.ndindex(KH, KW)]  # fmt: skip
+    windows = [
+        x_pad[:, p : p + S[0] * OH : S[0], q : q + S[1] * OW : S[1], :] == out
+        for p, q in np.ndindex(KH, KW)
+    ]
     count = np.sum(windows, axis=0)
     dx_pad = np.zeros(x_pad.shape)
     for (p, q), tie in zip(np.ndindex(KH, KW), windows, strict=True):
         share_of = dout / count if share else dout
-        dx_pad[:, p : p + S[0] * OH : S[0], q : q + S[1] * OW : S[1], :] += np.where(tie, share_of, 0)
+        dx_pad[:, p : p + S[0] * OH : S[0], q : q + S[1] * OW : S[1], :] += np.where(
+            tie, share_of, 0
+        )
     return dx_pad[:, top : top + H, left : left + W, :]
 
 
@@ -108,34 +112,53 @@ def _last_wins(dout, x, KH, KW, S, padding):
 
 def _mistakes(dout, x, KH, KW, S, padding):
     return [
-        (lambda: _tied(dout, x, KH, KW, S, padding, share=False),
-         "ties double-counted: every tied maximum got the full gradient; only the FIRST "
-         "maximum in row-major order (smallest p*KW + q) gets it, the others 0"),
-        (lambda: _tied(dout, x, KH, KW, S, padding, share=True),
-         "the gradient was shared among tied maxima; it all goes to the first maximum"),
-        (lambda: _last_wins(dout, x, KH, KW, S, padding),
-         "the LAST maximum won the tie (>= instead of >); the first one must win"),
-    ]  # fmt: skip
+        (
+            lambda: _tied(dout, x, KH, KW, S, padding, share=False),
+            "ties double-counted: every tied maximum got the full gradient; only the FIRST "
+            "maximum in row-major order (smallest p*KW + q) gets it, the others 0",
+        ),
+        (
+            lambda: _tied(dout, x, KH, KW, S, padding, share=True),
+            "the gradient was shared among tied maxima; it all goes to the first maximum",
+        ),
+        (
+            lambda: _last_wins(dout, x, KH, KW, S, padding),
+            "the LAST maximum won the tie (>= instead of >); the first one must win",
+        ),
+    ]
 
 
 def _check(student, what, dout, x, KH, KW, S, padding):
     args = (dout, x, KH, KW, S, padding)
-    compare(what, reference.maxpool_backward(*args), student.call("maxpool_backward", *args),
-            _mistakes(*args))  # fmt: skip
+    compare(
+        what,
+        reference.maxpool_backward(*args),
+        student.call("maxpool_backward", *args),
+        _mistakes(*args),
+    )
 
 
 def check_shapes(student) -> None:
     x = np.random.default_rng(0).standard_normal((2, 7, 5, 3)).astype(np.float32)
-    dx = student.call("maxpool_backward", np.ones((2, 3, 2, 3), np.float32), x, 2, 2, (2, 2),
-                      "valid")  # fmt: skip
+    dx = student.call(
+        "maxpool_backward", np.ones((2, 3, 2, 3), np.float32), x, 2, 2, (2, 2), "valid"
+    )
     if not isinstance(dx, np.ndarray) or dx.shape != x.shape:
-        raise Failure(f"dx should have x's shape {x.shape}, got {getattr(dx, 'shape', dx)}")
+        raise CheckError(f"dx should have x's shape {x.shape}, got {getattr(dx, 'shape', dx)}")
 
 
 def check_worked_example(student) -> None:
     x = np.array([[1.0, 3.0], [3.0, 2.0]]).reshape(1, 2, 2, 1)
-    _check(student, "dx of the worked example (0 10 / 0 0)", np.full((1, 1, 1, 1), 10.0), x, 2,
-           2, (2, 2), "valid")  # fmt: skip
+    _check(
+        student,
+        "dx of the worked example (0 10 / 0 0)",
+        np.full((1, 1, 1, 1), 10.0),
+        x,
+        2,
+        2,
+        (2, 2),
+        "valid",
+    )
 
 
 def _case(student, config: PoolConfig):
@@ -159,7 +182,7 @@ def check_gradients(student) -> None:
     )
     result = gradcheck(layer, x)
     if not result.ok:
-        raise Failure(f"x (2, 5, 6, 2), 3x2 windows, strides (2, 1), 'same':\n{result}")
+        raise CheckError(f"x (2, 5, 6, 2), 3x2 windows, strides (2, 1), 'same':\n{result}")
 
 
 def check_ties(student) -> None:

@@ -59,8 +59,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -72,28 +72,45 @@ __all__: list[str] = []  # documented by its docstring and the exercises page, n
 def _backward_mistakes(dout, x):
     return [
         (lambda: dout * (x >= 0), "at x == 0 use the subgradient 0: mask with x > 0, not x >= 0"),
-        (lambda: np.maximum(dout, 0), "dx = dout * (x > 0): the mask comes from the forward "
-         "input x, not from the sign of dout"),
-        (lambda: dout * np.maximum(x, 0), "dx multiplies dout by the 0/1 mask (x > 0), not by "
-         "relu(x)"),
-    ]  # fmt: skip
+        (
+            lambda: np.maximum(dout, 0),
+            "dx = dout * (x > 0): the mask comes from the forward "
+            "input x, not from the sign of dout",
+        ),
+        (
+            lambda: dout * np.maximum(x, 0),
+            "dx multiplies dout by the 0/1 mask (x > 0), not by relu(x)",
+        ),
+    ]
 
 
 def _check_both(student, x, dout, prefix=""):
-    compare(prefix + "relu_forward(x)", np.maximum(x, 0), student.call("relu_forward", x),
-            [(lambda: np.abs(x), "negative inputs become 0, not their absolute value")])  # fmt: skip
-    compare(prefix + "relu_backward(dout, x)", dout * (x > 0),
-            student.call("relu_backward", dout, x), _backward_mistakes(dout, x))  # fmt: skip
+    compare(
+        prefix + "relu_forward(x)",
+        np.maximum(x, 0),
+        student.call("relu_forward", x),
+        [(lambda: np.abs(x), "negative inputs become 0, not their absolute value")],
+    )
+    compare(
+        prefix + "relu_backward(dout, x)",
+        dout * (x > 0),
+        student.call("relu_backward", dout, x),
+        _backward_mistakes(dout, x),
+    )
 
 
 def check_shapes(student) -> None:
     x = np.linspace(-1, 1, 2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
-    for name, got in (("relu_forward", student.call("relu_forward", x)),
-                      ("relu_backward", student.call("relu_backward", x, x))):  # fmt: skip
+    for name, got in (
+        ("relu_forward", student.call("relu_forward", x)),
+        ("relu_backward", student.call("relu_backward", x, x)),
+    ):
         if not isinstance(got, np.ndarray) or got.shape != x.shape or got.dtype != x.dtype:
-            raise Failure(f"{name} on float32 x of shape {x.shape} should return float32 of the "
-                          f"same shape, got {getattr(got, 'dtype', type(got).__name__)} "
-                          f"{getattr(got, 'shape', '')}")  # fmt: skip
+            raise CheckError(
+                f"{name} on float32 x of shape {x.shape} should return float32 of the "
+                f"same shape, got {getattr(got, 'dtype', type(got).__name__)} "
+                f"{getattr(got, 'shape', '')}"
+            )
 
 
 def check_worked_example(student) -> None:

@@ -72,8 +72,8 @@ from hypothesis import strategies as st  # noqa: E402
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -87,32 +87,51 @@ def _training(student, x, rate, seed, prefix=""):
     keep = np.random.default_rng(seed).random(x.shape) >= rate
     got = student.call("dropout_forward", x, rate, True, np.random.default_rng(seed))
     if not isinstance(got, tuple) or len(got) != 2:
-        raise Failure("dropout_forward should return a tuple (out, mask)")
-    compare(f"{prefix}out in training, rate {rate}", expected, got[0], [
-        (lambda: x * keep, "dropout not rescaled: kept elements must be divided by (1 - rate) "
-         "so that the expected output equals x"),
-        (lambda: x * keep * (1 - rate), "kept elements are divided by (1 - rate), not "
-         "multiplied"),
-        (lambda: x * (~keep) / rate if rate else x, "the mask is inverted: keep where "
-         "u >= rate (rate is the fraction DROPPED)"),
-    ])  # fmt: skip
+        raise CheckError("dropout_forward should return a tuple (out, mask)")
+    compare(
+        f"{prefix}out in training, rate {rate}",
+        expected,
+        got[0],
+        [
+            (
+                lambda: x * keep,
+                "dropout not rescaled: kept elements must be divided by (1 - rate) "
+                "so that the expected output equals x",
+            ),
+            (
+                lambda: x * keep * (1 - rate),
+                "kept elements are divided by (1 - rate), not multiplied",
+            ),
+            (
+                lambda: x * (~keep) / rate if rate else x,
+                "the mask is inverted: keep where u >= rate (rate is the fraction DROPPED)",
+            ),
+        ],
+    )
     dout = np.random.default_rng(seed + 1).standard_normal(x.shape)
     got_dx = student.call("dropout_backward", dout, got[1])
-    compare(f"{prefix}dx in training, rate {rate}", dout * mask, got_dx, [
-        (lambda: dout * keep, "dx must use the same scaled mask as forward (1/(1-rate))"),
-        (lambda: dout, "in training dx = dout * mask: dropped elements get no gradient"),
-    ])  # fmt: skip
+    compare(
+        f"{prefix}dx in training, rate {rate}",
+        dout * mask,
+        got_dx,
+        [
+            (lambda: dout * keep, "dx must use the same scaled mask as forward (1/(1-rate))"),
+            (lambda: dout, "in training dx = dout * mask: dropped elements get no gradient"),
+        ],
+    )
 
 
 def check_shapes(student) -> None:
     x = np.ones((2, 3, 4, 5), dtype=np.float32)
     got = student.call("dropout_forward", x, 0.5, True, np.random.default_rng(0))
     if not isinstance(got, tuple) or len(got) != 2:
-        raise Failure("dropout_forward should return a tuple (out, mask)")
+        raise CheckError("dropout_forward should return a tuple (out, mask)")
     if not isinstance(got[0], np.ndarray) or got[0].shape != x.shape or got[0].dtype != x.dtype:
-        raise Failure(f"out should be float32 of shape {x.shape}, got "
-                      f"{getattr(got[0], 'dtype', type(got[0]).__name__)} "
-                      f"{getattr(got[0], 'shape', '')}")  # fmt: skip
+        raise CheckError(
+            f"out should be float32 of shape {x.shape}, got "
+            f"{getattr(got[0], 'dtype', type(got[0]).__name__)} "
+            f"{getattr(got[0], 'shape', '')}"
+        )
 
 
 def check_worked_example(student) -> None:
@@ -123,14 +142,24 @@ def check_inference(student) -> None:
     x = np.random.default_rng(0).standard_normal((3, 4))
     got = student.call("dropout_forward", x, 0.5, False, np.random.default_rng(0))
     if not isinstance(got, tuple) or len(got) != 2:
-        raise Failure("dropout_forward should return a tuple (out, mask)")
-    compare("out at inference (training=False) must be x itself", x, got[0], [
-        (lambda: x * 0.5, "at inference dropout is the identity: inverted dropout already "
-         "scaled in training, so no (1 - rate) factor here"),
-        (lambda: x / 0.5, "at inference dropout is the identity: no 1/(1 - rate) here"),
-        (lambda: reference.dropout_forward(x, 0.5, True, np.random.default_rng(0))[0],
-         "dropout was applied at inference: drop and rescale only when training is True"),
-    ])  # fmt: skip
+        raise CheckError("dropout_forward should return a tuple (out, mask)")
+    compare(
+        "out at inference (training=False) must be x itself",
+        x,
+        got[0],
+        [
+            (
+                lambda: x * 0.5,
+                "at inference dropout is the identity: inverted dropout already "
+                "scaled in training, so no (1 - rate) factor here",
+            ),
+            (lambda: x / 0.5, "at inference dropout is the identity: no 1/(1 - rate) here"),
+            (
+                lambda: reference.dropout_forward(x, 0.5, True, np.random.default_rng(0))[0],
+                "dropout was applied at inference: drop and rescale only when training is True",
+            ),
+        ],
+    )
     dout = np.ones_like(x)
     compare("dx at inference", dout, student.call("dropout_backward", dout, got[1]))
 

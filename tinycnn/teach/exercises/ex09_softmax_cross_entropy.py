@@ -53,8 +53,8 @@ from hypothesis import strategies as st  # noqa: E402
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -66,33 +66,52 @@ def _check(student, logits, y, prefix=""):
     loss, dlogits = reference.softmax_cross_entropy(logits, y)
     got = student.call("softmax_cross_entropy", logits, y)
     if not isinstance(got, tuple) or len(got) != 2:
-        raise Failure("softmax_cross_entropy should return a tuple (loss, dlogits)")
+        raise CheckError("softmax_cross_entropy should return a tuple (loss, dlogits)")
     N = len(y)
     with np.errstate(all="ignore"):
         naive = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    compare(prefix + "loss", loss, got[0], [
-        (lambda: loss * N, "the loss is the batch MEAN: divide the sum by N"),
-        (lambda: -np.log(naive[np.arange(N), y]).mean(), "softmax without the max shift "
-         "overflows: subtract each row's maximum before exp (log-sum-exp)"),
-    ])  # fmt: skip
-    compare(prefix + "dlogits", dlogits, got[1], [
-        (lambda: dlogits * N, "a missing 1/N: dlogits = (p - Y) / N for a batch-mean loss"),
-        (lambda: naive - np.eye(logits.shape[1])[y], "a missing 1/N, and softmax without the "
-         "max shift"),
-        (lambda: (naive - np.eye(logits.shape[1])[y]) / N, "softmax without the max shift "
-         "overflows: subtract each row's maximum before exp"),
-    ])  # fmt: skip
+    compare(
+        prefix + "loss",
+        loss,
+        got[0],
+        [
+            (lambda: loss * N, "the loss is the batch MEAN: divide the sum by N"),
+            (
+                lambda: -np.log(naive[np.arange(N), y]).mean(),
+                "softmax without the max shift "
+                "overflows: subtract each row's maximum before exp (log-sum-exp)",
+            ),
+        ],
+    )
+    compare(
+        prefix + "dlogits",
+        dlogits,
+        got[1],
+        [
+            (lambda: dlogits * N, "a missing 1/N: dlogits = (p - Y) / N for a batch-mean loss"),
+            (
+                lambda: naive - np.eye(logits.shape[1])[y],
+                "a missing 1/N, and softmax without the max shift",
+            ),
+            (
+                lambda: (naive - np.eye(logits.shape[1])[y]) / N,
+                "softmax without the max shift overflows: subtract each row's maximum before exp",
+            ),
+        ],
+    )
 
 
 def check_shapes(student) -> None:
     logits, y = np.zeros((4, 3)), np.array([0, 1, 2, 0])
     got = student.call("softmax_cross_entropy", logits, y)
     if not isinstance(got, tuple) or len(got) != 2:
-        raise Failure("softmax_cross_entropy should return a tuple (loss, dlogits)")
+        raise CheckError("softmax_cross_entropy should return a tuple (loss, dlogits)")
     if np.ndim(got[0]) != 0:
-        raise Failure(f"loss should be one number (the batch mean), got shape {np.shape(got[0])}")
+        raise CheckError(
+            f"loss should be one number (the batch mean), got shape {np.shape(got[0])}"
+        )
     if np.shape(got[1]) != logits.shape:
-        raise Failure(f"dlogits should have the logits' shape (4, 3), got {np.shape(got[1])}")
+        raise CheckError(f"dlogits should have the logits' shape (4, 3), got {np.shape(got[1])}")
 
 
 def check_worked_example(student) -> None:
@@ -119,8 +138,11 @@ def check_shift_invariance(student) -> None:
 
 
 def check_reference(student) -> None:
-    against_reference(_drawn(), lambda drawn: _check(student, *drawn),
-                      describe=lambda c: f"logits {c[0].tolist()}, y {c[1]}")  # fmt: skip
+    against_reference(
+        _drawn(),
+        lambda drawn: _check(student, *drawn),
+        describe=lambda c: f"logits {c[0].tolist()}, y {c[1]}",
+    )
 
 
 EXERCISE = Exercise(

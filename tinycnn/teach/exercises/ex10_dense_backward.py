@@ -57,8 +57,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     FunctionLayer,
     against_reference,
     compare,
@@ -71,36 +71,57 @@ __all__: list[str] = []  # documented by its docstring and the exercises page, n
 def _check(student, dout, x, w, prefix=""):
     got = student.call("dense_backward", dout, x, w)
     if not isinstance(got, tuple) or len(got) != 3:
-        raise Failure("dense_backward should return a tuple (dx, dw, db)")
+        raise CheckError("dense_backward should return a tuple (dx, dw, db)")
     N = len(x)
     db = dout.sum(axis=0)
-    compare(prefix + "dx", dout @ w.T, got[0], [
-        (lambda: dout @ w.T / N, "dx has no 1/N: it is already inside dout"),
-    ])  # fmt: skip
-    compare(prefix + "dw", x.T @ dout, got[1], [
-        (lambda: x.T @ dout / N, "dw is a plain sum over the batch: the 1/N is already in dout"),
-    ])  # fmt: skip
-    compare(prefix + "db", db, got[2], [
-        (lambda: db / N, "db not summed: db = Σ_n dout[n], a sum, not a mean"),
-        (lambda: dout[0], "db not summed: add the rows of dout over the batch, db = Σ_n dout[n]"),
-        (lambda: dout.sum(axis=1), "db sums over the batch axis 0, giving shape (U,)"),
-    ])  # fmt: skip
+    compare(
+        prefix + "dx",
+        dout @ w.T,
+        got[0],
+        [
+            (lambda: dout @ w.T / N, "dx has no 1/N: it is already inside dout"),
+        ],
+    )
+    compare(
+        prefix + "dw",
+        x.T @ dout,
+        got[1],
+        [
+            (
+                lambda: x.T @ dout / N,
+                "dw is a plain sum over the batch: the 1/N is already in dout",
+            ),
+        ],
+    )
+    compare(
+        prefix + "db",
+        db,
+        got[2],
+        [
+            (lambda: db / N, "db not summed: db = Σ_n dout[n], a sum, not a mean"),
+            (
+                lambda: dout[0],
+                "db not summed: add the rows of dout over the batch, db = Σ_n dout[n]",
+            ),
+            (lambda: dout.sum(axis=1), "db sums over the batch axis 0, giving shape (U,)"),
+        ],
+    )
 
 
 def check_shapes(student) -> None:
     x, w = np.ones((4, 3), dtype=np.float32), np.ones((3, 2), dtype=np.float32)
     got = student.call("dense_backward", np.ones((4, 2), dtype=np.float32), x, w)
     if not isinstance(got, tuple) or len(got) != 3:
-        raise Failure("dense_backward should return a tuple (dx, dw, db)")
+        raise CheckError("dense_backward should return a tuple (dx, dw, db)")
     for name, value, shape in zip(("dx", "dw", "db"), got, ((4, 3), (3, 2), (2,)), strict=True):
         if np.shape(value) != shape:
-            raise Failure(f"x (4, 3), w (3, 2): {name} should have shape {shape}, got "
-                          f"{np.shape(value)}")  # fmt: skip
+            raise CheckError(
+                f"x (4, 3), w (3, 2): {name} should have shape {shape}, got {np.shape(value)}"
+            )
 
 
 def check_worked_example(student) -> None:
-    _check(student, np.array([[3.0]]), np.array([[1.0, 2.0]]), np.ones((2, 1)),
-           "worked example: ")  # fmt: skip
+    _check(student, np.array([[3.0]]), np.array([[1.0, 2.0]]), np.ones((2, 1)), "worked example: ")
 
 
 @st.composite
@@ -111,8 +132,11 @@ def _cases(draw):
 
 
 def check_reference(student) -> None:
-    against_reference(_cases(), lambda case: _check(student, *case),
-                      describe=lambda c: f"N, D, U = {c[1].shape + c[2].shape[1:]}")  # fmt: skip
+    against_reference(
+        _cases(),
+        lambda case: _check(student, *case),
+        describe=lambda c: f"N, D, U = {c[1].shape + c[2].shape[1:]}",
+    )
 
 
 def check_gradients(student) -> None:
@@ -124,7 +148,7 @@ def check_gradients(student) -> None:
     )
     result = gradcheck(layer, rng.standard_normal((3, 4)))
     if not result.ok:
-        raise Failure(f"x (3, 4), w (4, 3):\n{result}")
+        raise CheckError(f"x (3, 4), w (4, 3):\n{result}")
 
 
 EXERCISE = Exercise(

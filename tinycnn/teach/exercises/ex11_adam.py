@@ -55,8 +55,8 @@ from hypothesis import strategies as st  # noqa: E402
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     against_reference,
     compare,
 )
@@ -78,35 +78,52 @@ def _check(student, p, g, m, v, t, lr, b1, b2, eps, prefix=""):
     expected = reference.adam_step(p, g, m, v, t, lr, b1, b2, eps)
     got = student.call("adam_step", p, g, m, v, t, lr, b1, b2, eps)
     if not isinstance(got, tuple) or len(got) != 3:
-        raise Failure("adam_step should return a tuple (p, m, v)")
+        raise CheckError("adam_step should return a tuple (p, m, v)")
     args = (p, g, m, v, t, lr, b1, b2, eps)
     compare(prefix + "m", expected[1], got[1])
-    compare(prefix + "v", expected[2], got[2], [
-        (lambda: b2 * v + (1 - b2) * g, "v averages the SQUARED gradient, g**2"),
-    ])  # fmt: skip
-    compare(prefix + "p", expected[0], got[0], [
-        (lambda: _variant(*args, correct=False), "a missing bias correction: the step size is "
-         "lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)"),
-        (lambda: _variant(*args, paper=True), "that is the paper's form (epsilon added to "
-         "sqrt(v_hat)); Keras adds epsilon to sqrt(v) and folds the correction into lr_t"),
-        (lambda: p + (p - expected[0]), "the step goes the wrong way: p = p - lr_t * ..."),
-    ], rtol=1e-9, atol=1e-12)  # fmt: skip
+    compare(
+        prefix + "v",
+        expected[2],
+        got[2],
+        [
+            (lambda: b2 * v + (1 - b2) * g, "v averages the SQUARED gradient, g**2"),
+        ],
+    )
+    compare(
+        prefix + "p",
+        expected[0],
+        got[0],
+        [
+            (
+                lambda: _variant(*args, correct=False),
+                "a missing bias correction: the step size is "
+                "lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)",
+            ),
+            (
+                lambda: _variant(*args, paper=True),
+                "that is the paper's form (epsilon added to "
+                "sqrt(v_hat)); Keras adds epsilon to sqrt(v) and folds the correction into lr_t",
+            ),
+            (lambda: p + (p - expected[0]), "the step goes the wrong way: p = p - lr_t * ..."),
+        ],
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 def check_shapes(student) -> None:
     p = np.ones((3, 2), dtype=np.float32)
     got = student.call("adam_step", p, p, np.zeros_like(p), np.zeros_like(p), 1)
     if not isinstance(got, tuple) or len(got) != 3:
-        raise Failure("adam_step should return a tuple (p, m, v)")
+        raise CheckError("adam_step should return a tuple (p, m, v)")
     for name, value in zip("pmv", got, strict=True):
         if np.shape(value) != p.shape:
-            raise Failure(f"{name} should have p's shape {p.shape}, got {np.shape(value)}")
+            raise CheckError(f"{name} should have p's shape {p.shape}, got {np.shape(value)}")
 
 
 def check_worked_example(student) -> None:
     one = np.ones(1)
-    _check(student, one, one * 0.5, one * 0, one * 0, 1, 0.1, 0.9, 0.999, 1e-7,
-           "worked example: ")  # fmt: skip
+    _check(student, one, one * 0.5, one * 0, one * 0, 1, 0.1, 0.9, 0.999, 1e-7, "worked example: ")
 
 
 @st.composite
@@ -124,9 +141,13 @@ def _cases(draw):
 
 
 def check_reference(student) -> None:
-    against_reference(_cases(), lambda case: _check(student, *case),
-                      describe=lambda c: f"t = {c[4]}, |g| ~ {np.abs(c[1]).max():.0e}, "
-                      f"lr = {c[5]}, beta_1 = {c[6]}")  # fmt: skip
+    against_reference(
+        _cases(),
+        lambda case: _check(student, *case),
+        describe=lambda c: (
+            f"t = {c[4]}, |g| ~ {np.abs(c[1]).max():.0e}, lr = {c[5]}, beta_1 = {c[6]}"
+        ),
+    )
 
 
 def check_inputs_unchanged(student) -> None:
@@ -136,8 +157,11 @@ def check_inputs_unchanged(student) -> None:
     student.module.adam_step(p, g, m, v, 2)
     for name, before, after in zip("pgmv", copies, (p, g, m, v), strict=True):
         if not np.array_equal(before, after):
-            raise Failure(f"adam_step changed its argument {name} in place; return new arrays "
-                          "(m = beta_1 * m + ... makes a new one, m *= ... does not)")  # fmt: skip
+            raise CheckError(
+                f"adam_step changed its argument {name}",
+                "update in place (m *= ..., p -= ...) changes the caller's arrays; "
+                "return new ones (m = beta_1 * m + ... makes a new array)",
+            )
 
 
 EXERCISE = Exercise(

@@ -79,8 +79,8 @@ def relative_error(analytic, numeric):
 from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     compare,
 )
 
@@ -103,8 +103,10 @@ def _gradient(student, f, x, what):
     x_before = x.copy()
     got = student.call_shared("numerical_gradient", f, x, EPS)  # f reads this very x
     if not np.array_equal(x, x_before):
-        raise Failure(f"{what}: x was not restored after numerical_gradient; put each element "
-                      "back before moving to the next")  # fmt: skip
+        raise CheckError(
+            f"{what}: x changed during numerical_gradient",
+            "x was not restored: put each element back before moving to the next",
+        )
     return got
 
 
@@ -112,27 +114,41 @@ def check_shapes(student) -> None:
     x = np.ones((2, 3))
     grad = _gradient(student, lambda: float(np.sum(x**2)), x, "f = Σ x², x (2, 3)")
     if np.shape(grad) != x.shape:
-        raise Failure(f"numerical_gradient should return x's shape (2, 3), got {np.shape(grad)}")
+        raise CheckError(f"numerical_gradient should return x's shape (2, 3), got {np.shape(grad)}")
     error = student.call("relative_error", np.ones(3), np.ones(3))
     if np.ndim(error) != 0:
-        raise Failure(f"relative_error should return one number, got shape {np.shape(error)}")
+        raise CheckError(f"relative_error should return one number, got shape {np.shape(error)}")
 
 
 def check_worked_example(student) -> None:
     x = np.array([1.0, 2.0])
     f = lambda: float(np.sum(x**3))  # noqa: E731
-    compare("numerical_gradient of f = Σ x³ at x = [1, 2]", [3.0, 12.0],
-            _gradient(student, f, x, "f = Σ x³"), [
-                (lambda: _one_sided(f, x, EPS), "that is the one-sided difference "
-                 "(f(x + eps) - f(x)) / eps; use the central one, (f(x + eps) - f(x - eps)) / 2eps"),
-                (lambda: np.array([6.0, 24.0]), "divide by 2*eps, the distance between x + eps "
-                 "and x - eps, not by eps"),
-            ], rtol=1e-8)  # fmt: skip
-    compare("relative_error([1], [1.1])", 0.1 / 2.1,
-            student.call("relative_error", np.ones(1), np.full(1, 1.1)), [
-                (lambda: 0.1, "divide by |a| + |n| (here 2.1), so the error is relative"),
-                (lambda: 0.1 / 1.1, "divide by |a| + |n| (here 2.1), not by |n| alone"),
-            ])  # fmt: skip
+    compare(
+        "numerical_gradient of f = Σ x³ at x = [1, 2]",
+        [3.0, 12.0],
+        _gradient(student, f, x, "f = Σ x³"),
+        [
+            (
+                lambda: _one_sided(f, x, EPS),
+                "that is the one-sided difference "
+                "(f(x + eps) - f(x)) / eps; use the central one, (f(x + eps) - f(x - eps)) / 2eps",
+            ),
+            (
+                lambda: np.array([6.0, 24.0]),
+                "divide by 2*eps, the distance between x + eps and x - eps, not by eps",
+            ),
+        ],
+        rtol=1e-8,
+    )
+    compare(
+        "relative_error([1], [1.1])",
+        0.1 / 2.1,
+        student.call("relative_error", np.ones(1), np.full(1, 1.1)),
+        [
+            (lambda: 0.1, "divide by |a| + |n| (here 2.1), so the error is relative"),
+            (lambda: 0.1 / 1.1, "divide by |a| + |n| (here 2.1), not by |n| alone"),
+        ],
+    )
 
 
 def _conv_case(rng):
@@ -152,24 +168,30 @@ def check_reference_layer(student) -> None:
         numeric = _gradient(student, f, tensor, f"Conv2D {name}")
         error = student.call("relative_error", analytic, numeric)
         if not error < 1e-7:
-            raise Failure(f"your checker rejects the library's correct Conv2D backward: "
-                          f"relative_error for {name} = {float(error):.2e}, expected < 1e-7")  # fmt: skip
+            raise CheckError(
+                f"your checker rejects the library's correct Conv2D backward: "
+                f"relative_error for {name} = {float(error):.2e}, expected < 1e-7"
+            )
 
 
 def check_catches_bugs(student) -> None:
     f, x, w, dx, dw = _conv_case(np.random.default_rng(1))
     planted = {
         "dw flipped along KH": (w, dw[::-1]),
-        "dx off by 1% at one pixel": (x, dx * np.where(np.arange(dx.size).reshape(dx.shape) == 7,
-                                                       1.01, 1.0)),
+        "dx off by 1% at one pixel": (
+            x,
+            dx * np.where(np.arange(dx.size).reshape(dx.shape) == 7, 1.01, 1.0),
+        ),
         "dw missing a 1/2": (w, dw / 2),
-    }  # fmt: skip
+    }
     for bug, (tensor, wrong) in planted.items():
         numeric = _gradient(student, f, tensor, bug)
         error = student.call("relative_error", wrong, numeric)
         if not error > 1e-3:
-            raise Failure(f"your checker misses a planted bug ({bug}): relative_error = "
-                          f"{float(error):.2e}, expected > 1e-3")  # fmt: skip
+            raise CheckError(
+                f"your checker misses a planted bug ({bug}): relative_error = "
+                f"{float(error):.2e}, expected > 1e-3"
+            )
 
 
 EXERCISE = Exercise(

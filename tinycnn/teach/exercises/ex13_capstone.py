@@ -69,8 +69,8 @@ import numpy as np  # noqa: E402
 
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
+    CheckError,
     Exercise,
-    Failure,
     Student,
     compare,
 )
@@ -95,8 +95,9 @@ class Pieces:
     """The student's functions from every piece's file in the folder."""
 
     def __init__(self, folder: Path) -> None:
-        self.students = {name: Student(folder / f"{name}.py", functions)
-                         for name, functions in PIECES.items()}  # fmt: skip
+        self.students = {
+            name: Student(folder / f"{name}.py", functions) for name, functions in PIECES.items()
+        }
         self.owner = {f: name for name, functions in PIECES.items() for f in functions}
 
     def __call__(self, function: str, *args):
@@ -186,11 +187,15 @@ def _student_layers(pieces: Pieces, model) -> list:
     w = [p.copy() for p in model.get_weights()]
     rng = copy.deepcopy(model.layers[6].rng)
     return [
-        Conv(pieces, {"w": w[0], "b": w[1]}), Pool(pieces),
-        Conv(pieces, {"w": w[2], "b": w[3]}), Pool(pieces), Flatten(pieces),
-        Dense(pieces, {"w": w[4], "b": w[5]}, relu=True), Dropout(pieces, rng),
+        Conv(pieces, {"w": w[0], "b": w[1]}),
+        Pool(pieces),
+        Conv(pieces, {"w": w[2], "b": w[3]}),
+        Pool(pieces),
+        Flatten(pieces),
+        Dense(pieces, {"w": w[4], "b": w[5]}, relu=True),
+        Dropout(pieces, rng),
         Dense(pieces, {"w": w[6], "b": w[7]}, relu=False),
-    ]  # fmt: skip
+    ]
 
 
 class AdamState:
@@ -219,8 +224,16 @@ def check_pieces(student) -> None:
     Pieces(student.path.parent)
 
 
-LAYER_NAMES = ["conv2d", "maxpool", "conv2d_1", "maxpool_1", "flatten", "dense", "dropout",
-               "dense_1"]  # fmt: skip
+LAYER_NAMES = [
+    "conv2d",
+    "maxpool",
+    "conv2d_1",
+    "maxpool_1",
+    "flatten",
+    "dense",
+    "dropout",
+    "dense_1",
+]
 SUSPECTS = {"w": "conv2d_backward or dense_backward (dw)", "b": "the bias gradient (db)"}
 
 
@@ -233,9 +246,14 @@ def check_one_step(student) -> None:
     x, y = x_train[:4].astype(np.float64), y_train[:4]
     model = _library_model(0, np.float64)
     layers = _student_layers(pieces, model)
-    loss = student.call_shared("train_step", layers, x, y,
-                               lambda logits, y: pieces("softmax_cross_entropy", logits, y),
-                               AdamState(pieces))  # fmt: skip
+    loss = student.call_shared(
+        "train_step",
+        layers,
+        x,
+        y,
+        lambda logits, y: pieces("softmax_cross_entropy", logits, y),
+        AdamState(pieces),
+    )
     ce = SoftmaxCrossEntropy()
     expected_loss = ce.forward(model.forward(x, training=True, logits=True), y)
     model.backward(ce.backward())
@@ -259,17 +277,28 @@ def check_training(student) -> None:
     losses = []
     for step in range(STEPS):
         batch = slice(step * BATCH, (step + 1) * BATCH)
-        losses.append(float(student.call_shared(
-            "train_step", layers, x_train[batch], y_train[batch],
-            lambda logits, y: pieces("softmax_cross_entropy", logits, y), update)))  # fmt: skip
+        losses.append(
+            float(
+                student.call_shared(
+                    "train_step",
+                    layers,
+                    x_train[batch],
+                    y_train[batch],
+                    lambda logits, y: pieces("softmax_cross_entropy", logits, y),
+                    update,
+                )
+            )
+        )
     out = x_test[:N_TEST]
     for layer in layers:
         out = layer.forward(out, training=False)
     accuracy = float(np.mean(np.argmax(out, axis=1) == y_test[:N_TEST]))
     if not np.isfinite(losses).all() or not accuracy >= ACCURACY:
-        raise Failure(f"after {STEPS} steps of {BATCH} images: test accuracy {accuracy:.1%} "
-                      f"(needs {ACCURACY:.0%}); loss {np.mean(losses[:20]):.3f} over the first 20 "
-                      f"steps, {np.mean(losses[-20:]):.3f} over the last 20")  # fmt: skip
+        raise CheckError(
+            f"after {STEPS} steps of {BATCH} images: test accuracy {accuracy:.1%} "
+            f"(needs {ACCURACY:.0%}); loss {np.mean(losses[:20]):.3f} over the first 20 "
+            f"steps, {np.mean(losses[-20:]):.3f} over the last 20"
+        )
 
 
 EXERCISE = Exercise(
@@ -277,10 +306,11 @@ EXERCISE = Exercise(
     topic="the seed CNN from your own layers, trained on the embedded subset",
     functions=("train_step",),
     checks=(
-        Check("your pieces are all there (conv, pool, relu, dropout, dense, loss, adam)",
-              check_pieces),
+        Check(
+            "your pieces are all there (conv, pool, relu, dropout, dense, loss, adam)", check_pieces
+        ),
         Check("one training step matches tinycnn's (every gradient and weight)", check_one_step),
         Check(f"trains to {ACCURACY:.0%} test accuracy on the embedded subset", check_training),
     ),
-)  # fmt: skip
+)
 ### END HIDDEN TESTS

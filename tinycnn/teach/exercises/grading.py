@@ -1,8 +1,8 @@
 """The grader: run an exercise's checks in order on the student's file and explain a failure.
 
-A check is a function ``check(student)`` that returns when the student's code is right and raises
-``Failure(message, hint)`` when it is not. ``grade`` runs the exercise's checks in order and stops
-at the first failure (TEACHING.md's grading order): shapes and dtypes, a worked example,
+A check is a function ``check(student)`` that returns when the student's code is right and
+raises ``CheckError(message, hint)`` when it is not. ``grade`` runs the exercise's checks in order
+and stops at the first failure (TEACHING.md's grading order): shapes and dtypes, a worked example,
 properties, the reference on hypothesis-drawn configurations, a float64 gradient check, edge
 cases. What the student sees:
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import itertools
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from tinycnn.layers.base import Layer
 __all__ = [
     "Check",
     "Exercise",
-    "Failure",
+    "CheckError",
     "Report",
     "Student",
     "StudentError",
@@ -50,7 +51,7 @@ __all__ = [
 Mistake = tuple[Callable[[], Any], str]  # (what the mistake would output, the hint)
 
 
-class Failure(Exception):
+class CheckError(Exception):
     """A check failed: ``message`` says what and how; ``hint`` names the likely mistake."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
@@ -58,7 +59,7 @@ class Failure(Exception):
         self.message, self.hint = message, hint
 
 
-class NotStarted(Exception):
+class NotStartedError(Exception):
     """The student's file is missing or a function still raises ``NotImplementedError``."""
 
 
@@ -89,14 +90,15 @@ def load_student(path: Path) -> ModuleType:
 
     Raises
     ------
-    NotStarted
+    NotStartedError
         If the file does not exist.
     StudentError
         If importing it raises (a syntax error, a bad import), with the student's frames.
     """
     if not path.is_file():
-        raise NotStarted(f"{path} does not exist (to begin: tinycnn exercises start "
-                         f"{path.stem} {path.parent})")
+        raise NotStartedError(
+            f"{path} does not exist (to begin: tinycnn exercises start {path.stem} {path.parent})"
+        )
     # compiled from the text, not through importlib: a cached .pyc of an earlier version written
     # within the same second could be run instead
     module = ModuleType(f"_tinycnn_student_{next(_counter)}")
@@ -116,7 +118,7 @@ class Student:
         self.module = load_student(path)
         for name in functions:
             if not callable(getattr(self.module, name, None)):
-                raise Failure(f"{path.name} defines no function {name}(...)")
+                raise CheckError(f"{path.name} defines no function {name}(...)")
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """``name(*args, **kwargs)`` from the student's file, on copies of array arguments."""
@@ -124,11 +126,17 @@ class Student:
         return self.call_shared(name, *args, **kwargs)
 
     def call_shared(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """``name(*args, **kwargs)`` on the caller's own arrays (for in-place protocols)."""
+        """``name(*args, **kwargs)`` on the caller's own arrays (for in-place protocols).
+
+        Warnings are silenced: a hypothesis search would repeat an overflow warning hundreds of
+        times, and the failing case's report says what went wrong.
+        """
         try:
-            return getattr(self.module, name)(*args, **kwargs)
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                return getattr(self.module, name)(*args, **kwargs)
         except NotImplementedError:
-            raise NotStarted(
+            raise NotStartedError(
                 f"{name} still raises NotImplementedError: write your answer in its place"
             ) from None
         except Exception as error:  # the student's code, whatever it raises
@@ -154,7 +162,7 @@ def compare(
     rtol: float = 1e-6,
     atol: float = 1e-9,
 ) -> None:
-    """Raise ``Failure`` unless ``got`` equals ``expected`` (shape, then values).
+    """Raise ``CheckError`` unless ``got`` equals ``expected`` (shape, then values).
 
     Parameters
     ----------
@@ -169,16 +177,16 @@ def compare(
     """
     expected = np.asarray(expected)
     if not isinstance(got, (np.ndarray, float, int, np.floating)):
-        raise Failure(f"{what}: expected an ndarray, got {type(got).__name__}")
+        raise CheckError(f"{what}: expected an ndarray, got {type(got).__name__}")
     got = np.asarray(got)
     hint = _matching_hint(got, mistakes, rtol, atol)
     if got.shape != expected.shape:
-        raise Failure(f"{what}: expected shape {expected.shape}, got {got.shape}", hint)
+        raise CheckError(f"{what}: expected shape {expected.shape}, got {got.shape}", hint)
     if np.allclose(got, expected, rtol=rtol, atol=atol):
         return
     if expected.ndim == 0:
-        raise Failure(f"{what}: expected {float(expected):.8g}, got {float(got):.8g}", hint)
-    raise Failure(f"{what}: expected vs got\n{_positions(expected, got, rtol, atol)}", hint)
+        raise CheckError(f"{what}: expected {float(expected):.8g}, got {float(got):.8g}", hint)
+    raise CheckError(f"{what}: expected vs got\n{_positions(expected, got, rtol, atol)}", hint)
 
 
 def _matching_hint(got: np.ndarray, mistakes: Sequence[Mistake], rtol, atol) -> str | None:
@@ -198,7 +206,7 @@ def _matching_hint(got: np.ndarray, mistakes: Sequence[Mistake], rtol, atol) -> 
 def smallest_failing_case(strategy: Any, check_case: Callable[[Any], None], max_examples=60):
     """Let hypothesis find the smallest drawn case on which ``check_case`` fails, or None.
 
-    ``check_case(case)`` raises ``Failure`` or ``StudentError`` on a wrong answer. Hypothesis
+    ``check_case(case)`` raises ``CheckError`` or ``StudentError`` on a wrong answer. Hypothesis
     shrinks toward small sizes; settings make the search repeatable (``derandomize``), with no
     example database and no deadline (the first call may compile Numba kernels).
     """
@@ -206,7 +214,7 @@ def smallest_failing_case(strategy: Any, check_case: Callable[[Any], None], max_
     def fails(case: Any) -> bool:
         try:
             check_case(case)
-        except (Failure, StudentError):
+        except (CheckError, StudentError):
             return True
         return False
 
@@ -230,9 +238,9 @@ def against_reference(strategy, check_case, describe=repr, max_examples=60) -> N
         return
     try:
         check_case(case)
-    except Failure as failure:
+    except CheckError as failure:
         message = f"smallest failing case: {describe(case)}\n{failure.message}"
-        raise Failure(message, failure.hint) from None
+        raise CheckError(message, failure.hint) from None
     except StudentError as error:
         raise StudentError(f"smallest failing case: {describe(case)}\n{error.text}") from None
 
@@ -267,7 +275,7 @@ class FunctionLayer(Layer):
 
 @dataclass(frozen=True)
 class Check:
-    """One grading step: ``run(student)`` raises ``Failure`` on a wrong answer."""
+    """One grading step: ``run(student)`` raises ``CheckError`` on a wrong answer."""
 
     name: str
     run: Callable[[Student], None]
@@ -350,9 +358,9 @@ def grade(exercise: Exercise, folder: Path) -> Report:
             current = check.name
             check.run(student)
             report.passed.append(check.name)
-    except NotStarted as reason:
+    except NotStartedError as reason:
         report.status, report.passed, report.message = "not started", [], str(reason)
-    except Failure as failure:
+    except CheckError as failure:
         report.status, report.failed_check = "failed", current
         report.message, report.hint = failure.message, failure.hint
     except StudentError as error:
