@@ -241,7 +241,9 @@ def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.n
     return weights
 
 
-def load_model(path: PathLike, compile: bool = True) -> Any:
+def load_model(
+    path: PathLike, compile: bool = True, custom_objects: Mapping[str, type] | None = None
+) -> Any:
     """Rebuild a model saved by ``save_model`` (or a training checkpoint).
 
     Parameters
@@ -250,6 +252,10 @@ def load_model(path: PathLike, compile: bool = True) -> Any:
     compile : bool
         Compile the model with the saved optimizer settings and loss when the file has them
         (the optimizer's state is not in a model file; resume training from a checkpoint).
+    custom_objects : dict of str to class, optional
+        Your own layer classes by the name saved in the file (their class name), as in Keras:
+        ``load_model(path, custom_objects={"LeakyReLU": LeakyReLU})``. Each is rebuilt with
+        ``cls(**layer.get_config())``; they take precedence over tinycnn's layers.
 
     Returns
     -------
@@ -266,7 +272,7 @@ def load_model(path: PathLike, compile: bool = True) -> Any:
     meta = read_meta(path, arrays)
     weights = read_weights(path, meta, arrays)
     try:
-        model = Sequential.from_config(meta["architecture"])
+        model = _rebuild(Sequential, meta["architecture"], custom_objects or {})
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: cannot rebuild the architecture ({error})") from None
     _check_architecture(path, meta, model)
@@ -277,6 +283,25 @@ def load_model(path: PathLike, compile: bool = True) -> Any:
 
         model.compile(optimizer=get_optimizer(config["optimizer"]))
     return model
+
+
+def _rebuild(sequential: Any, architecture: dict[str, Any], custom: Mapping[str, type]) -> Any:
+    """``Sequential.from_config``, with the user's classes looked up first."""
+    from tinycnn.layers import LAYERS
+
+    classes = {**LAYERS, **custom}
+    unknown = [s["class_name"] for s in architecture["layers"] if s["class_name"] not in classes]
+    if unknown:
+        raise ValueError(
+            f"unknown layer class {', '.join(unknown)}: a layer of your own? pass "
+            f"custom_objects={{{unknown[0]!r}: {unknown[0]}}}"
+        )
+    if not custom:
+        return sequential.from_config(architecture)
+    layers = [classes[spec["class_name"]](**spec["config"]) for spec in architecture["layers"]]
+    return sequential(
+        layers, input_shape=architecture.get("input_shape"), seed=architecture.get("seed")
+    )
 
 
 def load_weights(model: Any, path: PathLike) -> None:
