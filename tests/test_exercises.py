@@ -269,3 +269,16 @@ def test_teachers_version_keeps_nbgrader_markers_and_drops_the_checks(name):
     assert "HIDDEN TESTS" not in text and "EXERCISE" not in text
     compile(text, name, "exec")
     compile(handout(name), name, "exec")
+
+
+TUTORIALS = sorted((Path(__file__).parent.parent / "tutorials").glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("path", [p for p in TUTORIALS if p.name >= "02"], ids=lambda p: p.stem)
+def test_tutorials_end_with_your_turn_and_a_check_cell(path):
+    text = path.read_text(encoding="utf-8")
+    last = text.rsplit("# ## Your turn", 1)
+    assert len(last) == 2 and "# ## " not in last[1], "the last section must be 'Your turn'"
+    named = re.findall(r'"(\w+)",?', last[1].split("for name in", 1)[1].split(":\n", 1)[0])
+    assert named and set(named) <= set(NAMES), named
+    assert 'print(check(name, "my_exercises")' in last[1]
