@@ -47,7 +47,7 @@ def exercises() -> list[Exercise]:
     for info in pkgutil.iter_modules(__path__):
         if _MODULE.match(info.name):
             module = importlib.import_module(f"{__name__}.{info.name}")
-            source = Path(module.__file__)
+            source = Path(str(module.__file__))
             found.append((info.name, Exercise(**{**vars(module.EXERCISE), "source": source})))
     return [exercise for _, exercise in sorted(found, key=lambda item: item[0])]
 

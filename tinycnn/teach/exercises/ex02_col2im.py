@@ -69,6 +69,8 @@ def col2im(cols, x_shape, KH, KW, S=(1, 1), padding="valid"):
 
 
 ### BEGIN HIDDEN TESTS
+from functools import partial  # noqa: E402
+
 from tinycnn.kernels.im2col import col2im as reference_col2im  # noqa: E402
 from tinycnn.kernels.im2col import im2col as reference_im2col  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
@@ -159,10 +161,15 @@ def _adjoint_case(student, config: ConvConfig) -> None:
         np.vdot(cols, y),
         np.vdot(x, np.asarray(dx)) if np.shape(dx) == x.shape else dx,
         [
-            (lambda wrong=wrong: np.vdot(x, wrong()), hint)
+            (partial(_inner, x, wrong), hint)
             for wrong, hint in _mistakes(y, x.shape, config.KH, config.KW, S, config.padding)
         ],
     )
+
+
+def _inner(x, wrong):
+    """``<x, wrong()>``: a mistake's col2im seen through the adjoint test."""
+    return np.vdot(x, wrong())
 
 
 def check_adjoint(student) -> None:

@@ -202,7 +202,8 @@ class AdamState:
     """Per-parameter moments and step counts for the student's ``adam_step``."""
 
     def __init__(self, pieces: Pieces, learning_rate: float = 1e-3) -> None:
-        self.f, self.lr, self.state = pieces, learning_rate, {}
+        self.f, self.lr = pieces, learning_rate
+        self.state: dict[tuple[int, str], tuple] = {}
 
     def __call__(self, layer, key) -> None:
         p, g = layer.params[key], layer.grads[key]

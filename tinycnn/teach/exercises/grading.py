@@ -42,6 +42,7 @@ __all__ = [
     "Report",
     "Student",
     "StudentError",
+    "against_reference",
     "compare",
     "grade",
     "load_student",
