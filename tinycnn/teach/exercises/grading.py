@@ -39,6 +39,8 @@ __all__ = [
     "Check",
     "Exercise",
     "CheckError",
+    "FunctionLayer",
+    "NotStartedError",
     "Report",
     "Student",
     "StudentError",
