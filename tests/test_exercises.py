@@ -240,6 +240,18 @@ def test_check_many_folders_prints_a_table_and_writes_json(capsys, references, t
     assert [r["status"] for r in document["results"]] == ["passed", "not started"]
 
 
+def test_list_shows_each_exercises_status(capsys, tmp_path):
+    run_cli(capsys, "start", "relu", tmp_path)
+    run_cli(capsys, "start", "adam", tmp_path, "--solution")
+    path = tmp_path / "dropout.py"
+    run_cli(capsys, "start", "dropout", tmp_path)
+    path.write_text(path.read_text().replace("# YOUR CODE HERE", "x = x  # started", 1))
+    status, out = run_cli(capsys, "list", tmp_path)
+    states = {line.split()[0]: line.split()[1] for line in out.splitlines()[1 : len(NAMES) + 1]}
+    assert states["relu"] == "not" and states["adam"] == "written"
+    assert states["dropout"] == "in" and states["im2col"] == "missing"
+
+
 def test_start_refuses_to_overwrite_a_students_work(capsys, tmp_path):
     assert run_cli(capsys, "start", "relu", tmp_path)[0] == 0
     status, out = run_cli(capsys, "start", "relu", tmp_path)

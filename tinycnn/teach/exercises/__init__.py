@@ -103,10 +103,15 @@ def check(name: str, folder: str | Path = ".") -> Report:
 
 
 def status(exercise: Exercise, folder: str | Path) -> str:
-    """``"missing"``, ``"not started"`` or ``"started"`` (without grading) for ``list``."""
+    """Where a student stands, without grading (for ``list``).
+
+    ``"missing"`` (no file), ``"not started"`` (the handout untouched), ``"in progress"`` (edited,
+    a ``NotImplementedError`` left) or ``"written"`` (run ``check`` for the verdict).
+    """
     path = exercise.student_path(Path(folder))
     if not path.is_file():
         return "missing"
-    if "NotImplementedError" in path.read_text(encoding="utf-8"):
+    text = path.read_text(encoding="utf-8")
+    if text == handout(exercise.name):
         return "not started"
-    return "started"
+    return "in progress" if "NotImplementedError" in text else "written"
