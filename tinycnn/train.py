@@ -39,13 +39,8 @@ from tinycnn.training.history import History
 from tinycnn.training.inference import batch_logits, evaluate_arrays
 from tinycnn.training.progress import Progress
 from tinycnn.training.protocol import Model
-from tinycnn.training.run import (
-    NonFiniteLossError,
-    Run,
-    TrainingError,
-    TrainingInterrupted,
-    positive_int,
-)
+from tinycnn.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
+from tinycnn.training.run import Run, positive_int
 
 __all__ = [
     "NonFiniteLossError",

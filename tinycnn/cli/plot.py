@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model(s), draw the picture, write ``--out``; returns the exit status."""
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
     if args.kind != "shift" and len(args.model) != 1:
         raise CommandError(f"'{args.kind}' takes one model file, got {len(args.model)}")
