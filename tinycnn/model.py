@@ -443,7 +443,7 @@ def load_model(
     """
     classes = {**LAYERS, **(custom_objects or {})}
     meta, arrays = io.read_file(path, classes)
-    weights = io.read_weights(path, meta, arrays)
+    weights = io.read_weights(path, meta, arrays, classes)
     validate.check_declared_shapes(path, meta, classes)  # building allocates what the file holds
     try:
         model = Sequential.from_config(meta["architecture"], custom_objects)
@@ -461,22 +461,3 @@ def load_model(
             raise ValueError(f"{path}: cannot rebuild the optimizer ({error})") from None
         model.compile(optimizer=optimizer)
     return model
-
-
-def _rebuild(sequential: Any, architecture: dict[str, Any], custom: Mapping[str, type]) -> Any:
-    """``Sequential.from_config``, with the user's classes looked up first."""
-    from tinycnn.layers import LAYERS
-
-    classes = {**LAYERS, **custom}
-    unknown = [s["class_name"] for s in architecture["layers"] if s["class_name"] not in classes]
-    if unknown:
-        raise ValueError(
-            f"unknown layer class {', '.join(unknown)}: a layer of your own? pass "
-            f"custom_objects={{{unknown[0]!r}: {unknown[0]}}}"
-        )
-    if not custom:
-        return sequential.from_config(architecture)
-    layers = [classes[spec["class_name"]](**spec["config"]) for spec in architecture["layers"]]
-    return sequential(
-        layers, input_shape=architecture.get("input_shape"), seed=architecture.get("seed")
-    )

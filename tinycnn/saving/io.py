@@ -252,9 +252,18 @@ def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any
     return meta
 
 
-def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> list:
-    """The weight arrays listed in ``meta``: shapes as recorded, dtypes as declared, finite."""
-    validate.check_meta(path, meta)
+def read_weights(
+    path: PathLike,
+    meta: dict[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    classes: Mapping[str, type] | None = None,
+) -> list:
+    """The weight arrays listed in ``meta``: shapes as recorded, dtypes as declared, finite.
+
+    ``classes``: the layer classes the file may name (default tinycnn's own; ``load_model``
+    adds the caller's ``custom_objects``).
+    """
+    validate.check_meta(path, meta, classes)
     weights = []
     for entry in meta["weights"]:
         key = entry["key"]
