@@ -253,8 +253,8 @@ def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any
 
 
 def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> list:
-    """The weight arrays listed in ``meta``: shapes as recorded, dtypes as declared, finite."""
-    validate.check_meta(path, meta)
+    """The weight arrays listed in ``meta`` (checked by :func:`read_file`): shapes as recorded,
+    dtypes as declared, finite."""
     weights = []
     for entry in meta["weights"]:
         key = entry["key"]
