@@ -443,7 +443,7 @@ def load_model(
     """
     classes = {**LAYERS, **(custom_objects or {})}
     meta, arrays = io.read_file(path, classes)
-    weights = io.read_weights(path, meta, arrays, classes)
+    weights = io.read_weights(path, meta, arrays)
     validate.check_declared_shapes(path, meta, classes)  # building allocates what the file holds
     try:
         model = Sequential.from_config(meta["architecture"], custom_objects)

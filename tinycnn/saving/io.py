@@ -252,18 +252,9 @@ def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any
     return meta
 
 
-def read_weights(
-    path: PathLike,
-    meta: dict[str, Any],
-    arrays: Mapping[str, np.ndarray],
-    classes: Mapping[str, type] | None = None,
-) -> list:
-    """The weight arrays listed in ``meta``: shapes as recorded, dtypes as declared, finite.
-
-    ``classes``: the layer classes the file may name (default tinycnn's own; ``load_model``
-    adds the caller's ``custom_objects``).
-    """
-    validate.check_meta(path, meta, classes)
+def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> list:
+    """The weight arrays listed in ``meta`` (checked by :func:`read_file`): shapes as recorded,
+    dtypes as declared, finite."""
     weights = []
     for entry in meta["weights"]:
         key = entry["key"]

@@ -148,10 +148,14 @@ def check_meta(path: Any, meta: dict[str, Any], classes: Mapping[str, type] | No
         name = spec.get("class_name") if isinstance(spec, dict) else None
         if not isinstance(name, str) or name not in classes:
             found = spec.get("class_name") if isinstance(spec, dict) else spec
+            hint = (
+                f" (a layer of your own? pass custom_objects={{{found!r}: {found}}} to load_model)"
+                if isinstance(found, str) and found.isidentifier() and len(found) <= 40
+                else ""
+            )
             raise ValueError(
                 f"{path}: layer {i} has unknown class {str(found)[:40]!r}; "
-                f"expected one of {sorted(classes)} (a layer of your own? pass "
-                "custom_objects={'Name': Name} to load_model)"
+                f"expected one of {sorted(classes)}{hint}"
             )
         config = _field(path, spec, "config", dict)
         try:
