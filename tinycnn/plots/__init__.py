@@ -39,10 +39,10 @@ from tinycnn.plots.architecture import plot_architecture
 from tinycnn.plots.backward_flow import plot_backward_flow
 from tinycnn.plots.confusion import plot_confusion_matrix
 from tinycnn.plots.curves import plot_training_curves
+from tinycnn.plots.dropout_picture import plot_dropout
 from tinycnn.plots.feature_maps import plot_feature_maps
 from tinycnn.plots.filters import plot_filters
 from tinycnn.plots.gallery import misclassified, plot_misclassified
-from tinycnn.plots.dropout_picture import plot_dropout
 from tinycnn.plots.im2col_picture import plot_im2col
 from tinycnn.plots.multichannel import plot_multichannel
 from tinycnn.plots.optimizer_paths import plot_optimizer_paths

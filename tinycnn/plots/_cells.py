@@ -58,9 +58,7 @@ def draw_padding(ax: Axes, rows: int, cols: int, pad: int, top: float = 0, left:
 def outline(ax: Axes, top: float, left: float, rows: int, cols: int, colour: str = WINDOW) -> None:
     """A thick rectangle around cells ``top..top+rows-1`` x ``left..left+cols-1``."""
     ax.add_patch(
-        Rectangle(
-            (left - 0.5, top - 0.5), cols, rows, fill=False, edgecolor=colour, lw=3, zorder=5
-        )
+        Rectangle((left - 0.5, top - 0.5), cols, rows, fill=False, edgecolor=colour, lw=3, zorder=5)
     )
 
 

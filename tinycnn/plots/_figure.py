@@ -59,7 +59,9 @@ def save_png(figure: Figure, out: str | os.PathLike[str]) -> Path:
     return path
 
 
-def save_gif(figure: Figure, draw_frame: Callable[[int], object], frames: int, out: PathLike, fps: float) -> Path:
+def save_gif(
+    figure: Figure, draw_frame: Callable[[int], object], frames: int, out: PathLike, fps: float
+) -> Path:
     """Write an animated GIF of ``frames`` frames (``draw_frame(k)`` redraws ``figure``), atomically.
 
     Uses matplotlib's ``PillowWriter``. Every frame is the whole figure at its fixed size (no

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
@@ -52,7 +51,9 @@ def architecture_rows(model: Any) -> list[LayerRow]:
         raise ValueError("the model is not built: give it an input_shape or call build first")
     rows = [LayerRow("input", "Input", tuple(model.input_shape), 0)]
     for layer, shape in zip(model.layers, model.output_shapes, strict=True):
-        rows.append(LayerRow(layer.describe(), layer_label(layer), tuple(shape), layer.count_params()))
+        rows.append(
+            LayerRow(layer.describe(), layer_label(layer), tuple(shape), layer.count_params())
+        )
     return rows
 
 

@@ -107,8 +107,12 @@ def plot_backward_flow(model: Any = None, out: PathLike | None = None) -> Figure
         params = ", ".join(f"d{n} {g.shape}" for n, g in step.grads.items())
         if params:
             ax.text(0.7, k + 0.5, params, ha="left", va="center", color=GRADIENT, fontsize=9)
-        ax.annotate("", (0.2, k + 0.75), (0.2, k + 0.2), arrowprops={"arrowstyle": "->", "color": VALUE})
-        ax.annotate("", (0.8, k + 0.2), (0.8, k + 0.75), arrowprops={"arrowstyle": "->", "color": GRADIENT})
+        ax.annotate(
+            "", (0.2, k + 0.75), (0.2, k + 0.2), arrowprops={"arrowstyle": "->", "color": VALUE}
+        )
+        ax.annotate(
+            "", (0.8, k + 0.2), (0.8, k + 0.75), arrowprops={"arrowstyle": "->", "color": GRADIENT}
+        )
     last = steps[-1]
     ax.text(0.05, rows, f"logits {_shape(last.out)}", ha="left", va="center", color=VALUE)
     ax.text(0.95, rows, f"dlogits = (p − y)/N {_shape(last.dout)}", ha="right", va="center",
@@ -118,6 +122,8 @@ def plot_backward_flow(model: Any = None, out: PathLike | None = None) -> Figure
     ax.set_xlim(0, 1)
     ax.set_ylim(rows + 0.8, -0.4)
     ax.axis("off")
-    ax.set_title("forward: values (green) down;  backward: gradients (red) up, each shaped like its array")
+    ax.set_title(
+        "forward: values (green) down;  backward: gradients (red) up, each shaped like its array"
+    )
     figure.steps = steps  # type: ignore[attr-defined]
     return finish(figure, out)

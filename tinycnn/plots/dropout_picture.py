@@ -85,9 +85,7 @@ def plot_dropout(
     for (h, w), kept in np.ndenumerate(d.kept):
         if not kept:
             ax_train.add_patch(
-                Rectangle(
-                    (w - 0.5, h - 0.5), 1, 1, facecolor="white", edgecolor="0.3"
-                )
+                Rectangle((w - 0.5, h - 0.5), 1, 1, facecolor="white", edgecolor="0.3")
             )
             ax_train.text(w, h, "0", ha="center", va="center", fontsize=11, color=GRADIENT)
     dropped = int((~d.kept).sum())

@@ -56,7 +56,10 @@ def channel_sums(
     if x.ndim != 3 or w.ndim != 3 or x.shape[2] != w.shape[2]:
         raise ValueError(f"expected x (H, W, C) and w (KH, KW, C), got {x.shape} and {w.shape}")
     (H, W, C), (KH, KW, _) = x.shape, w.shape
-    OH, OW = padded_output_size(H, KH, strides, padding), padded_output_size(W, KW, strides, padding)
+    OH, OW = (
+        padded_output_size(H, KH, strides, padding),
+        padded_output_size(W, KW, strides, padding),
+    )
     i, j = position
     if not (0 <= i < OH and 0 <= j < OW):
         raise ValueError(f"position must lie in the {OH}x{OW} output, got {position}")

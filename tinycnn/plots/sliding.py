@@ -79,7 +79,10 @@ def slide_kernel(
     if strides < 1 or padding < 0:
         raise ValueError(f"expected strides >= 1 and padding >= 0, got {strides} and {padding}")
     (H, W), (KH, KW) = x.shape, w.shape
-    OH, OW = padded_output_size(H, KH, strides, padding), padded_output_size(W, KW, strides, padding)
+    OH, OW = (
+        padded_output_size(H, KH, strides, padding),
+        padded_output_size(W, KW, strides, padding),
+    )
     x_pad = np.pad(x, padding)  # (H + 2P, W + 2P)
     cols = kernels.im2col(x_pad[None, :, :, None], KH, KW, (strides, strides), "valid")
     out = (cols @ w.ravel()).reshape(OH, OW)  # cols: (OH*OW, KH*KW)
