@@ -62,7 +62,7 @@ def save_png(figure: Figure, out: str | os.PathLike[str]) -> Path:
 def save_gif(
     figure: Figure, draw_frame: Callable[[int], object], frames: int, out: PathLike, fps: float
 ) -> Path:
-    """Write an animated GIF of ``frames`` frames (``draw_frame(k)`` redraws ``figure``), atomically.
+    """Write an animated GIF, atomically: ``draw_frame(k)`` redraws ``figure`` as frame k.
 
     Uses matplotlib's ``PillowWriter``. Every frame is the whole figure at its fixed size (no
     ``bbox_inches="tight"``, which could crop frames differently), so all frames are equal-sized.

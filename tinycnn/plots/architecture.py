@@ -19,7 +19,7 @@ from tinycnn.plots._figure import PathLike, finish, new_figure
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One box: ``name`` (``"input"`` first), a short ``label``, the output ``shape``, ``params``."""
+    """One box: ``name`` (``"input"`` first), ``label``, the output ``shape``, ``params``."""
 
     name: str
     label: str

@@ -32,7 +32,7 @@ def bowl_gradient(w: NDArray[np.floating]) -> NDArray[np.float64]:
 def optimizer_path(
     optimizer: Any, start: tuple[float, float] = (-5.0, -2.0), steps: int = 20
 ) -> NDArray[np.float64]:
-    """The points ``w`` visited by ``optimizer`` on the bowl, shape (steps + 1, 2), from ``start``."""
+    """The points ``w`` that ``optimizer`` visits on the bowl from ``start``, (steps + 1, 2)."""
     w = np.array(start, dtype=np.float64)
     path = [w.copy()]
     for _ in range(steps):
