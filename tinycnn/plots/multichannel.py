@@ -85,7 +85,7 @@ def plot_multichannel(
     b: float | None = None,
     strides: int = 2,
     padding: int = 1,
-    position: tuple[int, int] = (1, 1),
+    position: tuple[int, int] | None = None,
     out: PathLike | None = None,
 ) -> Figure:
     """Each input channel with the window and its kernel slice, the partial sums, the output.
@@ -98,8 +98,8 @@ def plot_multichannel(
         One filter, ``kernel[:, :, :, f]`` of a ``Conv2D``.
     b : float, optional
     strides, padding : int
-    position : (int, int)
-        The output position explained.
+    position : (int, int), optional
+        The output position explained; by default the middle one, ``(OH // 2, OW // 2)``.
     out : path, optional
         Where to save the PNG (1000 x 300*C pixels, at least 700 high).
 
@@ -112,8 +112,11 @@ def plot_multichannel(
     x = example[0] if x is None else np.asarray(x, dtype=np.float64)
     w = example[1] if w is None else np.asarray(w, dtype=np.float64)
     b = example[2] if b is None else float(b)
-    result = channel_sums(x, w, b, position, strides, padding)
     (H, W, C), (KH, KW, _), P = x.shape, w.shape, padding
+    if position is None:
+        OH, OW = padded_output_size(H, KH, strides, P), padded_output_size(W, KW, strides, P)
+        position = (OH // 2, OW // 2)
+    result = channel_sums(x, w, b, position, strides, padding)
     (i, j), (top, left) = position, (strides * position[0] - P, strides * position[1] - P)
     figure = new_figure(10, max(7, 2.3 * C))
     grid = figure.add_gridspec(C, 3, width_ratios=[H + 2 * P, KW + 4, 8])
