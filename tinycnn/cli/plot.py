@@ -10,8 +10,8 @@ as the fallback; ``--limit N`` keeps the first N test images):
 - ``filters``: every filter of the first conv layer, or of ``--layer NAME``.
 - ``feature-maps``: test image ``--index I`` at every conv and pool layer.
 - ``probabilities``: the softmax output for test image ``--index I``.
-- ``im2col``: test image ``--index I``, the most inked receptive field of the first conv layer
-  (or ``--layer NAME``) and the im2col row it becomes.
+- ``im2col``: test image ``--index I``, the receptive field with the most contrast of the first
+  conv layer (or ``--layer NAME``) and the im2col row it becomes.
 - ``shift``: accuracy on test images shifted right by 0..``--max-shift`` pixels, one line per
   model file given (e.g. ``tinycnn plot shift cnn.npz dense.npz --out shift.png``).
 
@@ -188,12 +188,12 @@ def _probabilities(args: argparse.Namespace, models: list[Any]) -> Any:
 def _im2col(args: argparse.Namespace, models: list[Any]) -> Any:
     from tinycnn.plots import plot_im2col
     from tinycnn.plots.filters import find_conv_layer
-    from tinycnn.plots.im2col_picture import most_inked_position
+    from tinycnn.plots.im2col_picture import clearest_position
 
     conv = find_conv_layer(models[0], args.layer)
     image, _ = _test_image(args)
     geometry = {"kernel_size": conv.kernel_size, "strides": conv.strides, "padding": conv.padding}
-    position = most_inked_position(image, **geometry)
+    position = clearest_position(image, **geometry)
     return plot_im2col(image, **geometry, position=position, out=args.out)
 
 
