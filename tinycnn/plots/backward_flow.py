@@ -95,7 +95,7 @@ def plot_backward_flow(model: Any = None, out: PathLike | None = None) -> Figure
         model = seed_cnn(seed=0)
     rng = np.random.default_rng(0)
     x = rng.random((2, *model.input_shape)).astype(np.float32)
-    steps = gradient_flow(model, x, rng.integers(0, 10, 2))
+    steps = gradient_flow(model, x, rng.integers(0, model.output_shapes[-1][-1], 2))
     figure = new_figure(11, 8)
     ax = figure.add_subplot()
     rows = len(steps)
