@@ -358,7 +358,7 @@ class Sequential:
         metrics : iterable of str
         jit_compile : bool, default False
             Keras's name for the fast path: run ``Conv2D(relu)`` + ``MaxPool2D`` pairs as fused
-            steps (:mod:`tinycnn.fast`), on the Numba backend. Off, every layer's own
+            steps (``tinycnn.fast``), on the Numba backend. Off, every layer's own
             ``forward`` and ``backward`` run. A way of running, not part of the model: not saved.
         """
         from tinycnn.losses import get_loss
