@@ -60,7 +60,7 @@ def save_png(figure: Figure, out: str | os.PathLike[str]) -> Path:
 
 
 def save_gif(
-    figure: Figure, draw_frame: Callable[[int], object], frames: int, out: PathLike, fps: float
+    figure: Figure, draw_frame: Callable[[int], None], frames: int, out: PathLike, fps: int
 ) -> Path:
     """Write an animated GIF, atomically: ``draw_frame(k)`` redraws ``figure`` as frame k.
 

@@ -32,9 +32,9 @@ class DropoutExample:
     rate : float
     """
 
-    x: NDArray[np.float64]
-    training: NDArray[np.float64]
-    inference: NDArray[np.float64]
+    x: NDArray[np.floating]
+    training: NDArray[np.floating]
+    inference: NDArray[np.floating]
     kept: NDArray[np.bool_]
     rate: float
 
@@ -74,7 +74,7 @@ def plot_dropout(
         With ``figure.dropout``, the :class:`DropoutExample` it draws.
     """
     if x is None:
-        x = np.random.default_rng(3).integers(1, 10, (4, 6))
+        x = np.random.default_rng(3).integers(1, 10, (4, 6)).astype(np.float64)
     d = apply_dropout(x, rate, seed)
     figure = new_figure(11, 3.5)
     ax_x, ax_train, ax_infer = figure.subplots(1, 3)

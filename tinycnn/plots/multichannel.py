@@ -38,9 +38,9 @@ class ChannelSum:
         The whole output map of this filter.
     """
 
-    partial: NDArray[np.float64]
+    partial: NDArray[np.floating]
     value: float
-    out: NDArray[np.float64]
+    out: NDArray[np.floating]
 
 
 def channel_sums(

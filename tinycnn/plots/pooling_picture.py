@@ -38,8 +38,8 @@ class PoolRouting:
         Cells equal to their window's maximum that did NOT win (they get no gradient).
     """
 
-    out: NDArray[np.float64]
-    dx: NDArray[np.float64]
+    out: NDArray[np.floating]
+    dx: NDArray[np.floating]
     winners: list[tuple[int, int]]
     tied: list[tuple[int, int]]
 

@@ -50,11 +50,11 @@ class Sliding:
         The output positions ``(i, j)`` in the order the window visits them (row by row).
     """
 
-    x: NDArray[np.float64]
-    w: NDArray[np.float64]
+    x: NDArray[np.floating]
+    w: NDArray[np.floating]
     S: int
     P: int
-    out: NDArray[np.float64]
+    out: NDArray[np.floating]
     positions: list[tuple[int, int]]
 
 
@@ -182,7 +182,7 @@ def animate_sliding_kernel(
     w: NDArray[np.floating] | None = None,
     strides: int = 2,
     padding: int = 1,
-    fps: float = 1.5,
+    fps: int = 1,
 ) -> Sliding:
     """Save an animated GIF with one frame per output position (same drawing as the picture).
 
