@@ -209,10 +209,12 @@ for rate, history in by_rate.items():
           + " ".join(f"{v:.3f}" for v in history.history["loss"])
           + f", test accuracy {history.history['val_accuracy'][-1]:.1%}")  # fmt: skip
 
+# %% [markdown]
+# The curves of the middle learning rate, per epoch, on the training images and on the test
+# images (used here as validation data):
+
 # %%
-figure = plot_training_curves(by_rate[0.1], out=out("00_curves_lr.png"))
-figure.suptitle("learning rate 0.1")
-figure
+plot_training_curves(by_rate[rates[1]], out=out("00_curves_lr.png"))
 
 # %% [markdown]
 # The **batch size** is how many images each step averages its gradient over. Small batches

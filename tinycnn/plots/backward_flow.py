@@ -106,7 +106,7 @@ def plot_backward_flow(model: Any = None, out: PathLike | None = None) -> Figure
         ax.text(0.95, k, f"dx {_shape(step.dx)}", ha="right", va="center", color=GRADIENT)
         params = ", ".join(f"d{n} {g.shape}" for n, g in step.grads.items())
         if params:
-            ax.text(0.7, k + 0.5, params, ha="left", va="center", color=GRADIENT, fontsize=9)
+            ax.text(0.78, k + 0.5, params, ha="right", va="center", color=GRADIENT, fontsize=9)
         ax.annotate(
             "", (0.2, k + 0.75), (0.2, k + 0.2), arrowprops={"arrowstyle": "->", "color": VALUE}
         )
@@ -115,7 +115,7 @@ def plot_backward_flow(model: Any = None, out: PathLike | None = None) -> Figure
         )
     last = steps[-1]
     ax.text(0.05, rows, f"logits {_shape(last.out)}", ha="left", va="center", color=VALUE)
-    ax.text(0.95, rows, f"dlogits = (p − y)/N {_shape(last.dout)}", ha="right", va="center",
+    ax.text(0.95, rows, f"dlogits {_shape(last.dout)} = (p − y)/N", ha="right", va="center",
             color=GRADIENT)  # fmt: skip
     ax.text(0.5, rows + 0.45, "loss L (a number)", ha="center", va="center", fontsize=11,
             bbox={"boxstyle": "round", "facecolor": "#fee0d2"})  # fmt: skip

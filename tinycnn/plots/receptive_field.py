@@ -100,7 +100,7 @@ def plot_receptive_field(
         ax.add_patch(Rectangle((f.start - 0.5, f.start - 0.5), f.size, f.size, fill=False,
                                edgecolor=colour, lw=2.5, label=f"{f.name} ({f.unit},{f.unit}): "
                                f"{f.size}x{f.size} pixels"))  # fmt: skip
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
+    figure.legend(loc="outside lower center", ncol=2, fontsize=9)
     ax.set_title("receptive field of one unit per layer (after Flatten: all pixels)")
     figure.fields = fields  # type: ignore[attr-defined]
     return finish(figure, out)
