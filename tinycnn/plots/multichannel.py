@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
@@ -79,6 +80,27 @@ def cs231n_example(seed: int = 1) -> tuple[NDArray[np.float64], NDArray[np.float
     return x, w, 1.0
 
 
+def _draw_channel(
+    axes: tuple[Axes, Axes],
+    x: NDArray[np.floating],
+    w: NDArray[np.floating],
+    P: int,
+    corner: tuple[int, int],
+    c: str,
+    partial: float,
+) -> None:
+    """One row: channel ``c`` of the padded input with the window at ``corner``, its kernel."""
+    (ax_x, ax_w), (H, W), (KH, KW) = axes, x.shape, w.shape
+    draw_padding(ax_x, H, W, P)
+    draw_cells(ax_x, x)
+    outline(ax_x, *corner, KH, KW)
+    grid_axes(ax_x, -P, -P, H - 1 + P, W - 1 + P)
+    ax_x.set_title(f"x[:, :, {c}]", fontsize=10)
+    draw_cells(ax_w, w, colour="#fdd0a2")
+    grid_axes(ax_w, 0, 0, KH - 1, KW - 1)
+    ax_w.set_title(f"w[:, :, {c}]  →  {partial:g}", fontsize=10)
+
+
 def plot_multichannel(
     x: NDArray[np.floating] | None = None,
     w: NDArray[np.floating] | None = None,
@@ -121,15 +143,8 @@ def plot_multichannel(
     figure = new_figure(10, max(7, 2.3 * C))
     grid = figure.add_gridspec(C, 3, width_ratios=[H + 2 * P, KW + 4, 8])
     for c in range(C):
-        ax_x, ax_w = figure.add_subplot(grid[c, 0]), figure.add_subplot(grid[c, 1])
-        draw_padding(ax_x, H, W, P)
-        draw_cells(ax_x, x[:, :, c])
-        outline(ax_x, top, left, KH, KW)
-        grid_axes(ax_x, -P, -P, H - 1 + P, W - 1 + P)
-        ax_x.set_title(f"x[:, :, {c}]", fontsize=10)
-        draw_cells(ax_w, w[:, :, c], colour="#fdd0a2")
-        grid_axes(ax_w, 0, 0, KH - 1, KW - 1)
-        ax_w.set_title(f"w[:, :, {c}]  →  {result.partial[c]:g}", fontsize=10)
+        axes = figure.add_subplot(grid[c, 0]), figure.add_subplot(grid[c, 1])
+        _draw_channel(axes, x[:, :, c], w[:, :, c], P, (top, left), f"{c}", result.partial[c])
     ax_out = figure.add_subplot(grid[:, 2])
     OH, OW = result.out.shape
     draw_cells(ax_out, result.out, colour=OUTPUT)
