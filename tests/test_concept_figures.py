@@ -276,6 +276,7 @@ def test_optimizer_picture_draws_tinycnns_paths(tmp_path):
     for line, (label, path) in zip(lines, figure.paths.items(), strict=True):
         assert line.get_label() == label
         np.testing.assert_array_equal(line.get_xdata(), path[:, 0])
+    assert {len(path) for path in figure.paths.values()} == {21}  # "twenty steps" (docs)
     adam = next(path for label, path in figure.paths.items() if label.startswith("Adam"))
     np.testing.assert_array_equal(adam, optimizer_path(Adam(0.3)))
 
