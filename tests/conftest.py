@@ -68,3 +68,20 @@ def mnist_dir() -> Path:
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the bad-input corpus's tally (``tests/test_bad_inputs.py``) when it ran."""
+    import sys
+
+    corpus = sys.modules.get("test_bad_inputs")
+    tally = getattr(corpus, "TALLY", None)
+    if not tally:
+        return
+    terminalreporter.section("bad-input corpus")
+    total = 0
+    for area in sorted(tally):
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(tally[area].items()))
+        terminalreporter.write_line(f"{area:<7} {sum(tally[area].values()):>4} cases: {counts}")
+        total += sum(tally[area].values())
+    terminalreporter.write_line(f"total   {total:>4} cases, each a clear error or a correct answer")

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
+from tinycnn.model import load_model
 from tinycnn.optim import Adam
 from tinycnn.saving.checkpoint import load_checkpoint
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 from tinycnn.train import NonFiniteLossError, TrainingError, TrainingInterrupted
+from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import LambdaCallback
 
 FIT = {"batch_size": 64, "validation_split": 0.1, "augment": True, "verbose": 0}
@@ -106,35 +108,50 @@ def test_resume_refuses_other_settings_and_model_files(data, tmp_path):
     assert load_model(ckpt).count_params() == compiled().count_params()  # opens as a model
 
 
-def test_nan_input_stops_at_once_and_keeps_the_last_good_weights(data):
+class PoisonBatch(Augmenter):
+    """Passes batches through unchanged, except one pixel of batch ``batch`` (0-based) set to
+    ``value``: a NaN or inf that appears during training, after the input checks."""
+
+    def __init__(self, batch: int, value: float) -> None:
+        super().__init__(rotation_range=0.0, shift_range=0.0)
+        self.batch, self.value, self.seen = batch, value, 0
+
+    def __call__(self, xb, rng):
+        xb = xb.copy()
+        if self.seen == self.batch:
+            xb[5, 3, 3, 0] = self.value
+        self.seen += 1
+        return xb
+
+
+def test_nan_during_training_stops_at_once_and_keeps_the_last_finite_weights(data):
     x, y = data
-    x = x.copy()
-    x[2 * 64 + 5, 3, 3, 0] = np.nan  # in the third batch (no shuffling)
-    after_first_update = []
+    after_second_update = []
     clean = compiled()
     clean.fit(
-        data[0], y, epochs=1, shuffle=False, verbose=0,
-        callbacks=[LambdaCallback(on_batch_end=lambda b, logs: after_first_update.append(
-            clean.get_weights()) if b == 0 else None)],
+        x, y, epochs=1, shuffle=False, verbose=0,
+        callbacks=[LambdaCallback(on_batch_end=lambda b, logs: after_second_update.append(
+            clean.get_weights()) if b == 1 else None)],
     )  # fmt: skip
     model = compiled()
     with pytest.raises(NonFiniteLossError, match="loss became nan at epoch 1/2, batch 3/7") as info:
-        model.fit(x, y, epochs=2, shuffle=False, verbose=0)
+        model.fit(x, y, epochs=2, shuffle=False, verbose=0, augment=PoisonBatch(2, np.nan))
     error = info.value
     assert isinstance(error, TrainingError) and isinstance(error, FloatingPointError)
     assert (error.epoch, error.batch) == (1, 3) and error.history.stopped == "non_finite_loss"
-    assert "at epoch 1, batch 2" in str(error)  # where the last good weights come from
-    # The weights that produced batch 2's finite loss: after exactly one update.
-    assert_same_weights(model.get_weights(), after_first_update[0])
+    assert "seen at epoch 1, batch 2" in str(error)
+    # Every update was checked finite, so the model keeps the weights after batch 2.
+    assert_same_weights(model.get_weights(), after_second_update[0])
 
 
 def test_exploding_learning_rate_stops_with_finite_weights(data, tmp_path):
     ckpt = tmp_path / "c.npz"
     model = tiny_cnn(seed=0)
     model.compile(optimizer=Adam(1e9))
-    with pytest.raises(NonFiniteLossError, match="loss became (nan|inf).*no checkpoint had"):
+    with pytest.raises(NonFiniteLossError, match="NaN or inf.*no checkpoint had"):
         model.fit(*data, epochs=3, seed=0, verbose=0, checkpoint=ckpt)
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    assert not ckpt.exists()
 
 
 CLI_TRAIN = [

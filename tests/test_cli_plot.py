@@ -12,9 +12,9 @@ from tinycnn import cli
 from tinycnn.data import load_mnist, scale_images
 from tinycnn.data.mnist import SUBSET_DIR
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
-from tinycnn.model import Sequential
+from tinycnn.model import Sequential, load_model
 from tinycnn.optim import Adam
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 
 
 @pytest.fixture(scope="module")

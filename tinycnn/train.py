@@ -11,9 +11,12 @@ fresh one is drawn and recorded in ``history.params["seed"]``, so any run can be
 
 Failures
 --------
-- A NaN or infinite loss raises :class:`NonFiniteLossError` (a :class:`TrainingError` and a
-  ``FloatingPointError``) at once, naming the epoch and batch; the model is left with the last
-  good weights (those that produced the last finite loss) and the last checkpoint file is kept.
+- A NaN or infinite loss, gradient or weight raises :class:`NonFiniteLossError` (a
+  :class:`TrainingError` and a ``FloatingPointError``) at once, naming the epoch, the batch and
+  (for a gradient or weight) the parameter; the model keeps finite weights (see
+  :mod:`tinycnn.training.guard`) and no checkpoint is written after it.
+- ``x`` and ``y`` of ``fit``, ``evaluate`` and ``predict`` follow one contract (dtype, shape,
+  range, finiteness, labels within the model's classes): :mod:`tinycnn.training.inputs`.
 - Ctrl-C (SIGINT) during ``fit`` finishes the current batch, writes a checkpoint there (when
   ``checkpoint`` is given) and raises :class:`TrainingInterrupted` (a ``KeyboardInterrupt``)
   whose message says where the checkpoint is. A second Ctrl-C interrupts at once.
@@ -29,20 +32,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tinycnn.layers.base import Array
+from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
 from tinycnn.training.history import History
 from tinycnn.training.inference import batch_logits, evaluate_arrays
 from tinycnn.training.progress import Progress
 from tinycnn.training.protocol import Model
-from tinycnn.training.run import (
-    NonFiniteLossError,
-    Run,
-    TrainingError,
-    TrainingInterrupted,
-    check_xy,
-    positive_int,
-)
+from tinycnn.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
+from tinycnn.training.run import Run, positive_int
 
 __all__ = [
     "NonFiniteLossError",
@@ -133,7 +131,9 @@ def fit(
                 run.check_loss(loss)  # NaN or inf: back to the last good weights, and stop
                 model.backward(model.loss.backward())  # fills every layer's grads
                 triples = model.params_and_grads()  # [(name, param, grad), ...]
+                run.check_gradients()  # NaN or inf: stop before the update reaches the weights
                 model.optimizer.update([p for _, p, _ in triples], [g for _, _, g in triples])
+                run.check_weights()  # an update that overflowed: back to a finite snapshot
                 run.batch_end(loss, logits)  # metrics, progress, callbacks, Ctrl-C
             run.epoch_end()  # validation, history, callbacks, checkpoint
     return run.history
@@ -155,16 +155,14 @@ def predict(model: Model, x: Array, batch_size: int = 256) -> Array:
     """
     from tinycnn.layers.softmax import softmax
 
-    x = np.asarray(x)
+    x = inputs.check_inputs(model, x)
     batch_size = positive_int("batch_size", batch_size)
-    if x.shape[0] == 0:
-        raise ValueError(f"predict needs at least one example, got x of shape {x.shape}")
     return np.concatenate([softmax(logits) for logits in batch_logits(model, x, batch_size)])
 
 
 def predict_classes(model: Model, x: Array, batch_size: int = 256) -> NDArray[np.int64]:
     """The most probable class of every example, shape (N,)."""
-    x = np.asarray(x)
+    x = inputs.check_inputs(model, x)
     batch_size = positive_int("batch_size", batch_size)
     out = [np.argmax(logits, axis=1) for logits in batch_logits(model, x, batch_size)]
     return np.concatenate(out).astype(np.int64) if out else np.empty(0, dtype=np.int64)
@@ -193,7 +191,7 @@ def evaluate(
     stream : text stream, optional
         Where progress goes (default ``sys.stdout``).
     """
-    x, y = check_xy(x, y)
+    x, y = inputs.check_xy(model, x, y)
     batch_size = positive_int("batch_size", batch_size)
     progress = Progress(verbose, stream)
     progress.begin(-(-x.shape[0] // batch_size))

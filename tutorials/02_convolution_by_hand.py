@@ -324,3 +324,25 @@ print("dx from Conv2D.backward vs col2im by hand:", np.abs(dx_layer - dx_ours).m
 # %% [markdown]
 # Next, [tutorial 3](03_layers_forward_backward.py) derives the backward pass of every layer
 # and checks each equation against numbers.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write im2col and col2im yourself, then a convolution as one matrix multiply. Exercises:
+# `im2col`, `col2im`, `conv2d_forward`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start im2col my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["im2col", "col2im", "conv2d_forward"]:
+    print(check(name, "my_exercises"), end="\n\n")

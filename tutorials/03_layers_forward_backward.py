@@ -363,3 +363,34 @@ plot_backward_flow(model)
 # Checking one entry at a time by hand is tedious and easy to fool (an entry can match by
 # luck). [Tutorial 4](04_gradient_checking.py) checks every entry of every gradient
 # automatically, finds kinks, and catches a layer we break on purpose.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write the forward and backward passes derived above, one layer at a time. Exercises:
+# `conv2d_backward`, `maxpool_forward`, `maxpool_backward`, `relu`, `dropout`,
+# `softmax_cross_entropy`, `dense_backward`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start conv2d_backward my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in [
+    "conv2d_backward",
+    "maxpool_forward",
+    "maxpool_backward",
+    "relu",
+    "dropout",
+    "softmax_cross_entropy",
+    "dense_backward",
+]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -280,3 +280,25 @@ else:
 # kernels, strides 1 to 3 and both paddings.
 #
 # Next, [tutorial 5](05_train_seed_cnn.py) puts the checked layers to work and trains a CNN.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write a central-difference gradient checker of your own; it must pass tinycnn's Conv2D and catch
+# planted bugs. Exercises: `gradient_check`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start gradient_check my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["gradient_check"]:
+    print(check(name, "my_exercises"), end="\n\n")

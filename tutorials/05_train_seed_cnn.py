@@ -189,3 +189,25 @@ print("identical predictions after loading:", same)
 # report and confusion matrix above, and
 # `tinycnn plot confusion seed_cnn.npz --out confusion.png` for the picture.
 # [Tutorial 6](06_dense_vs_cnn.py) asks whether the convolutions were worth it.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write one Adam step in Keras's form, then the capstone: the seed CNN built from your own layers
+# must train to 85% on the embedded subset. Exercises: `adam`, `capstone`. Start each one in a
+# folder of your own (it writes `my_exercises/<name>.py`, with the math, every shape and a `raise
+# NotImplementedError` where your answer goes), fill it in, and run the cell below (or `tinycnn
+# exercises check <name> my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start adam my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["adam", "capstone"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -172,3 +172,25 @@ assert report["input scale"].status != "ok"
 # The same checks run from the command line with `tinycnn doctor`. Next,
 # [tutorial 8](08_making_it_fast.py) measures where the training time goes and how the Numba
 # kernels cut it.
+
+# %% [markdown]
+# ## Your turn
+#
+# The feature maps above come from these two forward passes: write them. Exercises:
+# `conv2d_forward`, `maxpool_forward`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start conv2d_forward my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["conv2d_forward", "maxpool_forward"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -267,3 +267,25 @@ print(f"largest difference in the probabilities: {difference:.1e}")
 # %% [markdown]
 # That completes the tour: from the bytes of an IDX file (tutorial 1) to a network whose every
 # number can be checked by hand, by finite differences, and against TensorFlow.
+
+# %% [markdown]
+# ## Your turn
+#
+# The two places where matching Keras needs care: the stable loss and Adam's epsilon-hat form.
+# Exercises: `softmax_cross_entropy`, `adam`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start softmax_cross_entropy my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["softmax_cross_entropy", "adam"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -64,6 +64,7 @@ TOPICS = {
     "interop": "TensorFlow interoperability",
     "serve": "Serving",
     "cli": "Command line",
+    "testing": "Testing your own layers",
 }
 ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]
 SKIPPED_PACKAGES = ("tinycnn.cli",)

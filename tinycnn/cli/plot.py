@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tinycnn.cli import CommandError
+from tinycnn.cli import CommandError, check_output
 
 HELP = "draw a picture of a trained model or of a concept (curves, filters, sliding, ...)"
 
@@ -85,10 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model(s), draw the picture, write ``--out``; returns the exit status."""
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
-    if not args.out.parent.is_dir():
-        raise CommandError(f"cannot write {args.out}: folder {args.out.parent} does not exist")
     count = len(args.model)
     if args.kind in MODEL_OPTIONAL:
         if count > 1:
@@ -100,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("'shift' takes one or more model files, got none")
     elif args.kind != "shift" and count != 1:
         raise CommandError(f"'{args.kind}' takes one model file, got {count}")
+    check_output(args.out, "--out")
     models = [load_model(path, compile=False) for path in args.model]
     DRAW[args.kind](args, models)
     print(f"wrote {args.out}")

@@ -63,7 +63,7 @@ def build_model(name: str, seed: int | None) -> Any:
 
 def model_from_spec(spec: str, seed: int | None = 0) -> Any:
     """ "cnn" / "dense" for a fresh model, anything else is the path of a model file."""
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
     return build_model(spec, seed) if spec in MODELS else load_model(spec)
 
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate on the test set; 130 after Ctrl-C (checkpoint kept)."""
     import numpy as np
 
-    from tinycnn.cli import CommandError
+    from tinycnn.cli import CommandError, check_output
     from tinycnn.optim import Adam
     from tinycnn.train import TrainingError, TrainingInterrupted
 
@@ -126,8 +126,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--validation-split must be in [0, 1), got {args.validation_split}")
     if args.resume is not None and not args.resume.is_file():
         raise FileNotFoundError(f"--resume {args.resume}: no such file")
-    if not args.out.parent.is_dir():
-        raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    check_output(args.out, "--out")
+    check_output(args.checkpoint or _checkpoint_path(args.out), "--checkpoint")
     seed = args.seed if args.seed is not None else _resume_seed(args.resume)
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     )
     model = build_model(args.model, seed)
     model.compile(optimizer=Adam(args.lr), jit_compile=args.jit_compile)
-    checkpoint = args.checkpoint or args.out.with_name(args.out.stem + ".ckpt.npz")
+    checkpoint = args.checkpoint or _checkpoint_path(args.out)
     print(f"Model: {args.model}, {model.count_params():,} parameters; checkpoint {checkpoint}")
     start = time.perf_counter()
     try:
@@ -161,6 +161,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"Saved {args.out} ({time.perf_counter() - start:.0f}s of training)")
     print(f"Test accuracy: {accuracy:.2%} (loss {loss:.4f}) on {len(x_test):,} test images")
     return 0
+
+
+def _checkpoint_path(out: Path) -> Path:
+    """The default checkpoint file beside ``--out``: ``model.npz`` -> ``model.ckpt.npz``."""
+    return out.with_name(out.stem + ".ckpt.npz")
 
 
 def _resume_seed(resume: Path | None) -> int | None:

@@ -70,13 +70,18 @@ def load_idx(path: PathLike, dtype: DTypeLike | None = None) -> np.ndarray:
     Raises
     ------
     ValueError
-        Naming the file and the problem: empty, truncated, wrong magic number, unknown type code,
+        Naming the file and the problem: not a regular file (a folder, a FIFO), empty,
+        truncated, wrong magic number, unknown type code,
         a dimension of size 0, unexpected type, trailing bytes after the data, or a corrupt gzip
         stream.
     FileNotFoundError
         When the file does not exist.
     """
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not path.is_file():  # open() on a FIFO would wait forever for a writer
+        raise ValueError(f"{path}: not a regular file (a folder, FIFO or device); expected IDX")
     with open(path, "rb") as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)

@@ -111,8 +111,8 @@ def read_mnist(folder: str | os.PathLike) -> tuple[Split, Split]:
     MnistNotFoundError
         If a file is missing.
     ValueError
-        If a file is corrupt, not uint8, of the wrong rank, or if images and labels disagree in
-        number, or train and test images in size.
+        If a file is corrupt, not uint8, of the wrong rank, holds a label outside 0..9, or if
+        images and labels disagree in number, or train and test images in size.
     """
     folder = Path(folder)
     files = find_files(folder)
@@ -125,6 +125,8 @@ def read_mnist(folder: str | os.PathLike) -> tuple[Split, Split]:
             f"expected the four files {', '.join(MNIST_FILES)}"
         )
     arrays = {name: load_idx(path, dtype=np.uint8) for name, path in files.items()}
+    for name in (TRAIN_LABELS, TEST_LABELS):
+        _check_digits(arrays[name], files[name])
     train = _pair(arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS], files[TRAIN_IMAGES])
     test = _pair(arrays[TEST_IMAGES], arrays[TEST_LABELS], files[TEST_IMAGES])
     if train[0].shape[1:] != test[0].shape[1:]:
@@ -133,6 +135,15 @@ def read_mnist(folder: str | os.PathLike) -> tuple[Split, Split]:
             f"test images {test[0].shape[1:3]}; expected the same size"
         )
     return train, test
+
+
+def _check_digits(labels: np.ndarray, path: Path) -> None:
+    """MNIST labels are the digits 0..9; anything else is a corrupt or foreign file."""
+    if labels.size and labels.max() > 9:
+        where = int(np.argmax(labels > 9))
+        raise ValueError(
+            f"{path}: label {int(labels[where])} at position {where}; expected digits 0..9"
+        )
 
 
 def _pair(images: np.ndarray, labels: np.ndarray, images_path: Path) -> Split:

@@ -27,22 +27,43 @@ FIELD = 28
 BOX = 20
 
 
+MAX_IMAGE_PIXELS = 25_000_000  # 5000 x 5000; a digit photo needs far fewer
+
+
 def read_grey(path: str | os.PathLike) -> Array:
     """A picture file (PNG, JPEG, ...) as grey levels in [0, 1], shape (H, W).
 
-    Transparent pixels are composited onto white, as if the drawing were on paper.
+    Transparent pixels are composited onto white, as if the drawing were on paper. The size in
+    the file's header is checked before any pixel is decoded: over ``MAX_IMAGE_PIXELS`` pixels
+    (a decompression bomb can declare gigapixels in 74 bytes) is refused.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Not a regular file, not a readable image, or too many pixels.
     """
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
     except ImportError as error:  # pragma: no cover - Pillow comes with matplotlib
         raise ValueError(f"reading {path} needs Pillow (pip install pillow): {error}") from None
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: not a regular file (a folder, FIFO or device)")
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # Pillow itself refuses over 2 * MAX_IMAGE_PIXELS
+            W, H = image.size
+            if W * H > MAX_IMAGE_PIXELS:
+                raise ValueError(
+                    f"{W}x{H} pixels, over the limit of {MAX_IMAGE_PIXELS:,}; scale it down"
+                )
             image.load()
             rgba = image.convert("RGBA")
-    except (UnidentifiedImageError, OSError) as error:
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path}: the picture is over the limit of pixels ({error})") from None
+    except Exception as error:  # Pillow's decoders raise many kinds for a damaged file
         raise ValueError(f"{path}: not a readable image ({error})") from None
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     grey = Image.alpha_composite(white, rgba).convert("L")

@@ -16,6 +16,7 @@ Shapes exclude the batch axis in ``build`` and ``output_shape`` (Keras's convent
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,23 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.floating]
 Shape = tuple[int, ...]
+
+# Layer names reach file names, JSON, log lines and the draw-a-digit page: letters, digits and
+# ``_ . -`` only (Keras's own names fit), so a name can never carry markup or a path.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+
+
+def check_name(name: Any) -> str | None:
+    """Return ``name`` if it is None or a safe layer name, else raise ValueError."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or SAFE_NAME.fullmatch(name) is None:
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise ValueError(
+            f"layer name {shown} is not allowed; expected 1 to 64 characters from "
+            "A-Z a-z 0-9 _ . - (not starting with . or -)"
+        )
+    return name
 
 
 class Layer:
@@ -39,7 +57,7 @@ class Layer:
     """
 
     def __init__(self, name: str | None = None) -> None:
-        self.name = name
+        self.name = check_name(name)
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         self.input_shape: Shape | None = None

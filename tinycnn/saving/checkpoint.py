@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn.saving import io
+from tinycnn.saving import io, validate
 
 OPTIMIZER_PREFIX = "opt_"
 
@@ -137,8 +137,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         Missing file, or any of the refused cases of ``tinycnn.saving.io``; also a plain model file
         (it has no training state to resume from).
     """
-    arrays = io.read_npz(path)
-    meta = io.read_meta(path, arrays)
+    meta, arrays = io.read_file(path)
     if meta["format"] != io.CHECKPOINT_FORMAT or "checkpoint" not in meta:
         raise ValueError(
             f"{path}: a model file, not a training checkpoint (it has no optimizer or loop "
@@ -150,6 +149,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if OPTIMIZER_PREFIX + key not in arrays:
             raise ValueError(f"{path}: missing optimizer entry {OPTIMIZER_PREFIX + key!r}")
         optimizer_state[key] = arrays[OPTIMIZER_PREFIX + key]
+    validate.check_optimizer_state(path, optimizer_state)
     try:
         return Checkpoint(
             path=str(path),
@@ -165,17 +165,33 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         )
     except KeyError as error:
         raise ValueError(f"{path}: checkpoint state is missing {error}") from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"{path}: checkpoint state is malformed ({error})") from None
 
 
 def restore_model(model: Any, checkpoint: Checkpoint) -> None:
     """Load a checkpoint's weights, optimizer state and layer generators into ``model``.
 
-    The architecture must match (``ValueError`` otherwise); the model must be compiled.
+    The architecture and the optimizer's class must match (``ValueError`` otherwise: Adam's
+    moments mean nothing to SGD); the model must be compiled.
     """
-    io._check_architecture(checkpoint.path, checkpoint.meta, model)
+    io.check_architecture(checkpoint.path, checkpoint.meta, model)
+    _check_optimizer_class(checkpoint, model.optimizer)
     model.set_weights(checkpoint.weights)
     model.optimizer.set_state(checkpoint.optimizer_state)
     owned = model_generators(model)
     for name, rng in owned.items():
         if name in checkpoint.generators:
             set_generator_state(rng, checkpoint.generators[name])
+
+
+def _check_optimizer_class(checkpoint: Checkpoint, optimizer: Any) -> None:
+    """Refuse to resume with another optimizer than the one whose state was saved."""
+    config = checkpoint.meta.get("training_config") or {}
+    saved = str((config.get("optimizer") or {}).get("class_name", ""))
+    if saved.lower() != type(optimizer).__name__.lower():
+        raise ValueError(
+            f"{checkpoint.path}: the checkpoint holds the state of a {saved or 'unknown'} "
+            f"optimizer, the model is compiled with {type(optimizer).__name__}; compile with "
+            f"{saved or 'the same optimizer'} to resume (or start a new run)"
+        )

@@ -3,11 +3,17 @@
 Files are written to a temporary name beside the target, fsync-ed, and moved over the target
 with ``os.replace`` (atomic on POSIX). The rename itself lives in the folder's entry table, so
 the folder is fsync-ed too, or a power cut could forget it.
+
+A process killed mid-write (``kill -9``, a power cut) cannot remove its temporary file. The
+temporary name carries the writer's process id, ``.<name>.<pid>.<random>.tmp``, so the next save
+to the same name removes the temporaries whose writer is gone (:func:`remove_stale_temps`), and
+never one that a live process is still writing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -23,3 +29,46 @@ def fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def temp_prefix(path: Path) -> str:
+    """The prefix of this process's temporary files for ``path`` (for ``tempfile.mkstemp``)."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temporary files left beside ``path`` by writers that no longer run.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[^.]+\.tmp")
+    removed: list[Path] = []
+    try:
+        candidates = list(folder.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = pattern.fullmatch(candidate.name)
+        if match and not _process_alive(int(match.group(1))):
+            try:
+                candidate.unlink()
+                removed.append(candidate)
+            except OSError:
+                pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid < 2**22  # exists, owned by someone else (or an impossible pid: stale)
+    return True

@@ -18,8 +18,8 @@ Safety and robustness
   opening a file cannot run code.
 - Writes are atomic: the archive is written to a temporary file in the same folder, flushed and
   ``fsync``-ed, then renamed over the final name with ``os.replace``. A crash or ``kill -9``
-  mid-write leaves the previous file (or none) under the final name, never half a file; at worst
-  a stray ``.<name>.*.tmp`` file stays behind.
+  mid-write leaves the previous file (or none) under the final name, never half a file; the
+  stray ``.<name>.<pid>.*.tmp`` file it leaves is removed by the next save to that name.
 - Refused with a ``ValueError`` naming the file: a file that is not a zip archive or is
   truncated or corrupt (the zip CRC is checked), an entry with pickled objects, a missing
   ``meta`` or weight entry, a format version newer than this tinycnn reads, a file of another
@@ -33,14 +33,16 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinycnn._version import __version__
-from tinycnn.saving.durable import fsync_folder
+from tinycnn.saving import validate
+from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"
@@ -61,7 +63,8 @@ def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"{path}: folder {folder} does not exist")
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path)  # left by writers killed mid-save
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(path), suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(handle, "wb") as f:
@@ -93,6 +96,8 @@ def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarr
     assert len(names) == len(weights), "params_and_grads and get_weights disagree"
     entries, arrays = [], {}
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
+        if not np.isfinite(np.sum(w, dtype=np.float64)) and not np.isfinite(w).all():
+            raise ValueError(f"refusing to save weight {name}: it holds NaN or infinite values")
         key = f"w{i:03d}"
         entries.append({"key": key, "name": name, "shape": list(w.shape), "dtype": str(w.dtype)})
         arrays[key] = w
@@ -147,33 +152,63 @@ def save_model(model: Any, path: PathLike, history: Any = None) -> None:
 
 # -- reading --------------------------------------------------------------------------------
 def read_npz(path: PathLike) -> dict[str, np.ndarray]:
-    """Every entry of an ``.npz`` file, read without ever unpickling.
+    """Every entry of an ``.npz`` file, read without ever unpickling, within the size limits.
 
     Raises
     ------
     FileNotFoundError
         No file at ``path``.
     ValueError
-        Not a zip archive, truncated, corrupt (bad CRC), or an entry holds Python objects.
+        Not a regular file, not a zip archive, truncated, corrupt (bad CRC), over the limits of
+        :mod:`tinycnn.saving.validate`, or an entry holds Python objects.
     """
+    with _open_archive(path) as (archive, infos):
+        return {name: _read_entry(archive, info, path) for name, info in infos.items()}
+
+
+def read_file(
+    path: PathLike, classes: Mapping[str, type] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The checked ``meta`` document and exactly the entries it lists (model or checkpoint).
+
+    ``classes``: the layer classes a file may name (default tinycnn's own).
+
+    The ``meta`` entry is read and checked first; an entry it does not list is refused before
+    its data is read (see :mod:`tinycnn.saving.validate` for every check, in order).
+    """
+    with _open_archive(path) as (archive, infos):
+        if "meta" not in infos:
+            raise ValueError(f"{path}: missing the 'meta' entry; not a tinycnn model file")
+        meta = read_meta(path, {"meta": _read_entry(archive, infos["meta"], path)})
+        validate.check_meta(path, meta, classes)
+        validate.check_entry_names(path, set(infos), validate.expected_entries(path, meta))
+        arrays = {
+            name: _read_entry(archive, info, path) for name, info in infos.items() if name != "meta"
+        }
+    return meta, arrays
+
+
+@contextmanager
+def _open_archive(path: PathLike) -> Iterator[tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]]:
+    """The open archive and its checked listing; zip and OS errors become ValueErrors."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise ValueError(f"{path}: not a regular file (a folder, FIFO or device)")
     try:
         with zipfile.ZipFile(path) as archive:
-            return {
-                name.removesuffix(".npy"): _read_entry(archive, name, path)
-                for name in archive.namelist()
-            }
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            yield archive, validate.check_listing(path, archive)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
         raise ValueError(
             f"{path}: not a readable tinycnn file (truncated or corrupt: {error})"
         ) from None
 
 
-def _read_entry(archive: zipfile.ZipFile, name: str, path: Path) -> np.ndarray:
-    """One ``.npy`` entry; its header is checked for object dtypes before any data is read."""
-    with archive.open(name) as f:
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: PathLike) -> np.ndarray:
+    """One ``.npy`` entry; its header is checked (dtype, size) before any data is read."""
+    name = info.filename
+    with archive.open(info) as f:
         try:
             version = np.lib.format.read_magic(f)
             header = (
@@ -182,37 +217,29 @@ def _read_entry(archive: zipfile.ZipFile, name: str, path: Path) -> np.ndarray:
                 else np.lib.format.read_array_header_2_0
             )
             shape, fortran, dtype = header(f)
-        except ValueError as error:
+        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError) as error:
             raise ValueError(f"{path}: entry {name!r} is not a NumPy array ({error})") from None
-        if dtype.hasobject:
-            raise ValueError(
-                f"{path}: refusing entry {name!r}: it holds pickled Python objects, and loading "
-                "those could run arbitrary code (tinycnn files never contain any)"
-            )
-        count = int(np.prod(shape, dtype=np.int64))
-        data = f.read(count * dtype.itemsize)
-        if len(data) != count * dtype.itemsize or f.read(1):
+        nbytes = validate.check_entry_header(path, name, shape, dtype, info.file_size - f.tell())
+        data = f.read(nbytes)
+        if len(data) != nbytes or f.read(1):
             raise ValueError(f"{path}: entry {name!r} has the wrong size (corrupt file)")
     array = np.frombuffer(data, dtype=dtype)
     return array.reshape(shape, order="F" if fortran else "C").copy()
 
 
 def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The parsed, checked ``meta`` document of a tinycnn file."""
+    """The parsed ``meta`` document of a tinycnn file (format and version checked)."""
     if "meta" not in arrays:
         raise ValueError(f"{path}: missing the 'meta' entry; not a tinycnn model file")
     text = arrays["meta"]
     if text.dtype.kind != "U" or text.ndim != 0:
         raise ValueError(f"{path}: 'meta' entry is not a JSON string (got {text.dtype})")
-    try:
-        meta = json.loads(str(text))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: 'meta' entry is not valid JSON ({error})") from None
+    meta = validate.parse_json(path, str(text))
     if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"{path}: not a tinycnn model file (format {found!r})")
+        raise ValueError(f"{path}: not a tinycnn model file (format {str(found)[:40]!r})")
     version = meta.get("format_version")
-    if not isinstance(version, int):
+    if type(version) is not int:
         raise ValueError(f"{path}: 'meta' has no integer format_version")
     if version > FORMAT_VERSION:
         raise ValueError(
@@ -226,7 +253,8 @@ def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any
 
 
 def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> list:
-    """The weight arrays listed in ``meta``, checked against their recorded shapes."""
+    """The weight arrays listed in ``meta``: shapes as recorded, dtypes as declared, finite."""
+    validate.check_meta(path, meta)
     weights = []
     for entry in meta["weights"]:
         key = entry["key"]
@@ -238,45 +266,8 @@ def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.n
                 f"description says {tuple(entry['shape'])} (corrupt file)"
             )
         weights.append(arrays[key])
+    validate.check_weights(path, meta, weights)
     return weights
-
-
-def load_model(path: PathLike, compile: bool = True) -> Any:
-    """Rebuild a model saved by ``save_model`` (or a training checkpoint).
-
-    Parameters
-    ----------
-    path : str or PathLike
-    compile : bool
-        Compile the model with the saved optimizer settings and loss when the file has them
-        (the optimizer's state is not in a model file; resume training from a checkpoint).
-
-    Returns
-    -------
-    Sequential
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        See the module docstring for every refused case; the message names the file.
-    """
-    from tinycnn.model import Sequential
-
-    arrays = read_npz(path)
-    meta = read_meta(path, arrays)
-    weights = read_weights(path, meta, arrays)
-    try:
-        model = Sequential.from_config(meta["architecture"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: cannot rebuild the architecture ({error})") from None
-    _check_architecture(path, meta, model)
-    model.set_weights(weights)
-    config = meta.get("training_config")
-    if compile and config:
-        from tinycnn.optim import get_optimizer
-
-        model.compile(optimizer=get_optimizer(config["optimizer"]))
-    return model
 
 
 def load_weights(model: Any, path: PathLike) -> None:
@@ -287,10 +278,9 @@ def load_weights(model: Any, path: PathLike) -> None:
     ValueError
         When the file's layers or weight shapes differ from ``model``'s (message names both).
     """
-    arrays = read_npz(path)
-    meta = read_meta(path, arrays)
+    meta, arrays = read_file(path)
     weights = read_weights(path, meta, arrays)
-    _check_architecture(path, meta, model)
+    check_architecture(path, meta, model)
     model.set_weights(weights)
 
 
@@ -299,7 +289,7 @@ def _layer_signature(architecture: dict[str, Any]) -> list[str]:
     return [str(layer.get("class_name")) for layer in layers]
 
 
-def _check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
+def check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
     """Refuse weights whose names and shapes differ from the model's."""
     file_weights = [(e["name"], tuple(e["shape"])) for e in meta["weights"]]
     model_weights = [(name, p.shape) for name, p, _ in model.params_and_grads()]

@@ -81,6 +81,12 @@ def parse_request(body: bytes) -> NDArray[np.float64]:
         raise RequestError(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise RequestError(400, f"malformed JSON: {error.msg} at position {error.pos}") from None
+    except RequestError:
+        raise
+    except RecursionError:
+        raise RequestError(400, "malformed JSON: nested too deep") from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise RequestError(400, f"malformed JSON: {str(error)[:100]}") from None
     if not isinstance(request, dict):
         raise RequestError(400, "expected a JSON object with width, height and pixels")
     missing = [key for key in ("width", "height", "pixels") if key not in request]

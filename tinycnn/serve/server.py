@@ -7,19 +7,34 @@ Routes (nothing else exists; no file-system path is ever taken from a request):
 - ``POST /api/predict``: the prediction endpoint (see :mod:`tinycnn.serve.api`).
 
 Every refusal is a 4xx answer with a JSON body ``{"error": "<short message>"}``: 404 unknown
-path, 405 wrong method (with ``Allow``), 411 no ``Content-Length``, 413 body over
-``MAX_BODY`` bytes (refused before reading it), 415 content type other than JSON, 400 malformed
-JSON or bad values, 422 wrong sizes or no digit. A handler thread serves each connection
-(``ThreadingHTTPServer``); the model is not thread-safe, so one lock serialises inference (one
-request costs a few milliseconds; parsing and encoding run in parallel). A connection that stalls
-mid-request is dropped after ``TIMEOUT`` seconds.
+path, 405 wrong or unknown method (with ``Allow``), 408 a request not read within
+``REQUEST_DEADLINE`` seconds, 411 no ``Content-Length``, 413 body over ``MAX_BODY`` bytes (refused
+before reading it), 415 content type other than JSON, 400 malformed request line, headers or JSON
+(including JSON nested too deep and integers of thousands of digits) or bad values, 422 wrong
+sizes or no digit. ``HEAD`` is answered for every ``GET`` route.
+
+Every answer carries ``Content-Security-Policy: default-src 'self'; script-src 'self';
+object-src 'none'; base-uri 'none'`` (no inline script can run, even if a model-controlled
+string reached the page as markup) and ``X-Content-Type-Options: nosniff``.
+
+A handler thread serves each connection (``ThreadingHTTPServer``), at most ``MAX_CONNECTIONS``
+at once: one more gets a 503 JSON answer and is closed at once. Each request must arrive whole
+within ``REQUEST_DEADLINE`` seconds (a per-request deadline over every read, not a per-read
+timeout), so a client trickling bytes is dropped while the others are served. The model is not
+thread-safe, so one lock serialises inference (one request costs a few milliseconds; parsing and
+encoding run in parallel).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import socket
 import sys
 import threading
+import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
@@ -28,6 +43,15 @@ from tinycnn.serve import api
 
 MAX_BODY = 2 * 1024 * 1024
 TIMEOUT = 10.0
+REQUEST_DEADLINE = 10.0  # seconds for a whole request (line, headers, body) to arrive
+MAX_CONNECTIONS = 256  # as many as the listen backlog; slow ones are dropped by the deadline
+LINGER = 0.5  # seconds to read a client's unread bytes before closing
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
 PAGE_PATHS = ("/", "/index.html")
 ROUTES = {"/": "GET", "/index.html": "GET", "/api/model": "GET", "/api/predict": "POST"}
 
@@ -56,7 +80,41 @@ class DigitServer(ThreadingHTTPServer):
         self.log = log
         self.page = resources.files("tinycnn.serve").joinpath("static/index.html").read_bytes()
         self.model_info = _model_info(model)
+        self.request_deadline = REQUEST_DEADLINE
+        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in a thread if a slot is free, else answer 503 and close."""
+        if not self.connection_slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.close_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def shutdown_request(self, request: Any) -> None:
+        """Lingering close: after the answer, read what the client still sends (up to
+        ``LINGER`` seconds), so closing with unread bytes does not reset the connection and
+        destroy the answer before the client reads it (e.g. a 414 for a 70 kB request line)."""
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER)
+            deadline = time.monotonic() + LINGER
+            while time.monotonic() < deadline and request.recv(65536):
+                pass
+        except OSError:
+            pass
+        self.close_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
     def predict(self, body: bytes) -> dict[str, Any]:
         """Parse a request body and run the model on it (inference serialised by a lock)."""
@@ -80,24 +138,69 @@ def _model_info(model: Any) -> dict[str, Any]:
     }
 
 
+def _refuse_busy(sock: socket.socket) -> None:
+    """A minimal 503 written straight to the socket (no handler thread is started for it)."""
+    body = b'{"error":"too many connections; try again shortly"}'
+    head = "".join(f"{key}: {value}\r\n" for key, value in SECURITY_HEADERS.items())
+    try:
+        sock.settimeout(1.0)
+        sock.sendall(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n{head}\r\n".encode()
+            + body
+        )
+        sock.shutdown(socket.SHUT_WR)
+        sock.setblocking(False)
+        sock.recv(65536)  # what already arrived, so closing does not reset the connection
+    except OSError:
+        pass
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's bytes, each read bounded by the handler's per-request deadline."""
+
+    def __init__(self, sock: socket.socket, handler: Handler) -> None:
+        self.sock = sock
+        self.handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self.handler.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request deadline passed")
+        self.sock.settimeout(min(remaining, TIMEOUT))
+        return self.sock.recv_into(buffer)
+
+
 class Handler(BaseHTTPRequestHandler):
     """One connection: routes GET/POST and turns every refusal into a JSON 4xx."""
 
     server: DigitServer
     server_version = "tinycnn-serve"
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # answers always carry a status line and headers
     timeout = TIMEOUT
+    deadline = 0.0
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server looks up
-        path = self._route("GET")
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self))
+
+    def handle_one_request(self) -> None:
+        self.deadline = time.monotonic() + self.server.request_deadline
+        super().handle_one_request()
+
+    def do_GET(self, head: bool = False) -> None:  # noqa: N802 - the name http.server looks up
+        path = self._route("HEAD" if head else "GET")
         if path in PAGE_PATHS:
-            self._send(200, self.server.page, "text/html; charset=utf-8")
+            self._send(200, self.server.page, "text/html; charset=utf-8", head=head)
         elif path == "/api/model":
-            self._send_json(200, self.server.model_info)
+            self._send_json(200, self.server.model_info, head=head)
 
     def do_HEAD(self) -> None:  # noqa: N802
-        if self._route("HEAD") in PAGE_PATHS:
-            self._send(200, self.server.page, "text/html; charset=utf-8", head=True)
+        self.do_GET(head=True)
 
     def do_POST(self) -> None:  # noqa: N802
         if self._route("POST") is None:
@@ -107,6 +210,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, self.server.predict(body))
         except api.RequestError as error:
             self._send_json(error.status, {"error": error.message})
+        except TimeoutError:
+            self.close_connection = True
+            self._send_json(408, {"error": "the request did not arrive in time"})
         except Exception as error:  # a bug must cost one request, not the server
             self.close_connection = True
             sys.stderr.write(f"tinycnn serve: internal error: {error!r}\n")
@@ -146,7 +252,7 @@ class Handler(BaseHTTPRequestHandler):
         if length is None or self.headers.get("Transfer-Encoding"):
             self.close_connection = True
             raise api.RequestError(411, "a Content-Length header is required")
-        if not length.strip().isdigit():
+        if re.fullmatch(r"[0-9]{1,12}", length.strip()) is None:  # ASCII digits only
             self.close_connection = True
             raise api.RequestError(400, "Content-Length must be a non-negative integer")
         if int(length) > MAX_BODY:
@@ -162,13 +268,26 @@ class Handler(BaseHTTPRequestHandler):
         # A body we did not read would be parsed as the next request: close instead.
         if self.headers.get("Content-Length", "0").strip() not in ("", "0"):
             self.close_connection = True
-        self._send_json(status, {"error": message}, headers)
+        self._send_json(status, {"error": message}, headers, head=self.command == "HEAD")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line or headers, unknown method) as JSON."""
+        self.close_connection = True
+        headers = None
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # an unknown method: the client's mistake
+            code, headers = HTTPStatus.METHOD_NOT_ALLOWED, {"Allow": "GET, HEAD, POST"}
+        text = message or HTTPStatus(code).phrase
+        self._send_json(code, {"error": text[:200]}, headers, head=self.command == "HEAD")
 
     def _send_json(
-        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        status: int,
+        payload: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        head: bool = False,
     ) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-        self._send(status, body, "application/json", headers=headers)
+        self._send(status, body, "application/json", headers=headers, head=head)
 
     def _send(
         self,
@@ -182,8 +301,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (headers or {}).items():
+        for key, value in {**SECURITY_HEADERS, **(headers or {})}.items():
             self.send_header(key, value)
         if self.close_connection:
             self.send_header("Connection", "close")

@@ -9,7 +9,9 @@ the rest, in the order the loop meets it:
   callbacks' ``on_train_begin``/``on_train_end``;
 - :meth:`Run.epochs` and :meth:`Run.batches`: the epoch and batch numbers, the shuffled
   (and augmented) batches, early stopping;
-- :meth:`Run.check_loss`: a NaN or infinite loss rolls the weights back and stops;
+- :meth:`Run.check_loss`, :meth:`Run.check_gradients` (before the update) and
+  :meth:`Run.check_weights` (after it): a NaN or infinite loss, gradient or weight stops
+  training with finite weights kept (:mod:`tinycnn.training.guard`);
 - :meth:`Run.batch_end` and :meth:`Run.epoch_end`: metrics, progress lines, callbacks,
   validation, history, checkpoints.
 
@@ -23,7 +25,7 @@ import signal
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,11 @@ import numpy as np
 
 from tinycnn import threads
 from tinycnn.saving import checkpoint as ckpt
+from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
+from tinycnn.training.errors import NonFiniteLossError, TrainingInterrupted
+from tinycnn.training.guard import FiniteGuard
 from tinycnn.training.history import History
 from tinycnn.training.inference import evaluate_arrays
 from tinycnn.training.metrics import to_labels
@@ -43,74 +48,11 @@ SHUFFLE_KEY = "fit.shuffle"
 AUGMENT_KEY = "fit.augment"
 
 
-class TrainingError(RuntimeError):
-    """Training could not continue; ``history`` holds what was recorded until then."""
-
-    def __init__(self, message: str, history: History | None = None) -> None:
-        super().__init__(message)
-        self.history = history
-
-
-class NonFiniteLossError(TrainingError, FloatingPointError):
-    """The loss became NaN or infinite; ``epoch`` and ``batch`` are 1-based."""
-
-    def __init__(self, message: str, epoch: int, batch: int, history: History) -> None:
-        super().__init__(message, history)
-        self.epoch = epoch
-        self.batch = batch
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped ``fit`` after a batch; ``checkpoint`` is where the state was saved."""
-
-    def __init__(self, message: str, checkpoint: str | None, history: History) -> None:
-        super().__init__(message)
-        self.checkpoint = checkpoint
-        self.history = history
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-def check_xy(x: Any, y: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
-    """``x`` as floating-point images and ``y`` as N labels or N one-hot rows; ValueError else."""
-    x, y = np.asarray(x), np.asarray(y)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(
-            f"{name} has dtype {x.dtype}; expected floating-point images (e.g. pixels scaled to "
-            "[0, 1] with tinycnn.data.scale_images)"
-        )
-    if y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"expected labels of shape ({x.shape[0]},) or one-hot ({x.shape[0]}, K) for "
-            f"{name} of shape {x.shape}, got {y.shape}"
-        )
-    return x, y
-
-
 def positive_int(name: str, value: Any) -> int:
     """``value`` as an int >= 1; ValueError naming ``name`` otherwise."""
     if isinstance(value, bool) or int(value) != value or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-class _GoodWeights:
-    """A copy of the weights that produced the last finite loss, refreshed every step."""
-
-    def __init__(self, params: Sequence[np.ndarray]) -> None:
-        self.copies = [p.copy() for p in params]
-        self.where: str | None = None  # "epoch e, batch b" of that loss, None before any
-        self.loss = float("nan")
-
-    def remember(self, params: Sequence[np.ndarray], where: str, loss: float) -> None:
-        for copy, p in zip(self.copies, params, strict=True):
-            np.copyto(copy, p)
-        self.where, self.loss = where, loss
-
-    def restore(self, params: Sequence[np.ndarray]) -> None:
-        for copy, p in zip(self.copies, params, strict=True):
-            np.copyto(p, copy)
 
 
 class Run:
@@ -162,13 +104,15 @@ class Run:
                     f"{resume}: the checkpoint was made with seed {saved_seed}, not {seed}"
                 )
             seed = saved_seed
-        x, y = check_xy(x, y)
+        x, y = inputs.check_xy(model, x, y)
+        callbacks, augmenter = inputs.check_fit_options(callbacks, augment)
         epochs = positive_int("epochs", epochs)
         batch_size = positive_int("batch_size", batch_size)
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         if validation_split and validation_data is not None:
             raise ValueError("give validation_split or validation_data, not both")
+        validation_data = inputs.check_validation_data(model, validation_data)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         labels = to_labels(y)
@@ -177,7 +121,6 @@ class Run:
             raise ValueError(
                 f"no training examples left (N={x.shape[0]}, split {validation_split})"
             )
-        augmenter = Augmenter() if augment is True else (augment or None)
         fit_config = {
             "seed": seed,
             "batch_size": batch_size,
@@ -232,7 +175,8 @@ class Run:
         if threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
         self.model.stop_training = False
-        self._good = _GoodWeights([p for _, p, _ in self.model.params_and_grads()])
+        self._guard = FiniteGuard(self.model, self.epochs_total, self.steps, note=self._saved)
+        self._last_loss: tuple[float, str] | None = None  # the last finite loss, and where
         self.progress.message(f"Runs: {self.model.describe_runtime()}")
         for callback in self.callbacks:
             callback.set_model(self.model)
@@ -285,34 +229,46 @@ class Run:
 
     # -- each batch -----------------------------------------------------------------------
     def check_loss(self, loss: float) -> None:
-        """Remember the weights if ``loss`` is finite; else restore the last good ones and
-        raise :class:`NonFiniteLossError` naming the epoch and batch."""
-        params = [p for _, p, _ in self.model.params_and_grads()]
+        """Raise :class:`NonFiniteLossError` naming the epoch and batch if ``loss`` is NaN or inf.
+
+        No weights need restoring: every update so far was checked finite (``check_weights``).
+        """
+        where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
         if np.isfinite(loss):
-            self._good.remember(params, f"epoch {self.epoch + 1}, batch {self.batch + 1}", loss)
+            self._last_loss = (float(loss), where)
             return
-        self._good.restore(params)
         self.history.stopped = "non_finite_loss"
         where = f"epoch {self.epoch + 1}/{self.epochs_total}, batch {self.batch + 1}/{self.steps}"
-        if self._good.where is None:
+        if self._last_loss is None:
             kept = "no finite loss was seen in this run; the weights are as they were before it"
         else:
             kept = (
-                "the model keeps the last good weights (those that gave the finite loss "
-                f"{self._good.loss:.4g} at {self._good.where})"
+                "the model keeps the last weights, all finite (the finite loss "
+                f"{self._last_loss[0]:.4g} was seen at {self._last_loss[1]})"
             )
-        saved = ""
-        if self.checkpoint is not None and Path(self.checkpoint).exists():
-            saved = f"; the last checkpoint {self.checkpoint} is untouched"
-        elif self.checkpoint is not None:
-            saved = f"; no checkpoint had been written to {self.checkpoint} yet"
         raise NonFiniteLossError(
-            f"loss became {loss} at {where}: training stopped; {kept}{saved}. Try a lower "
+            f"loss became {loss} at {where}: training stopped; {kept}{self._saved()}. Try a lower "
             "learning rate, and check the inputs for NaN or unscaled values.",
             self.epoch + 1,
             self.batch + 1,
             self.history,
         )
+
+    def _saved(self) -> str:
+        """What became of the checkpoint file, for the messages of a stop."""
+        if self.checkpoint is not None and Path(self.checkpoint).exists():
+            return f"; the last checkpoint {self.checkpoint} is untouched"
+        if self.checkpoint is not None:
+            return f"; no checkpoint had been written to {self.checkpoint} yet"
+        return ""
+
+    def check_gradients(self) -> None:
+        """Before the update: stop if a gradient is NaN or inf (see ``training.guard``)."""
+        self._guard.check_gradients(self.epoch, self.batch, self.history)
+
+    def check_weights(self) -> None:
+        """After the update: stop, back at a finite snapshot, if a weight is NaN or inf."""
+        self._guard.check_weights(self.epoch, self.batch, self.history)
 
     def batch_end(self, loss: float, logits: np.ndarray) -> None:
         """Add the batch to the epoch's metrics, report it, and stop here after a Ctrl-C."""
@@ -386,9 +342,8 @@ class Run:
 def _split(x, y, labels, validation_split, validation_data, seed):
     """Training row indices, and the validation arrays (or None)."""
     N = x.shape[0]
-    if validation_data is not None:
-        x_val, y_val = check_xy(*validation_data, name="validation_data x")
-        return np.arange(N), (x_val, y_val)
+    if validation_data is not None:  # checked by inputs.check_validation_data
+        return np.arange(N), validation_data
     if not validation_split:
         return np.arange(N), None
     from tinycnn.data import stratified_split

@@ -1,0 +1,41 @@
+"""Temporary files of interrupted saves are removed by the next save (issue 17, finding 7)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from badfiles import tiny_model
+
+from tinycnn.model import load_model
+from tinycnn.saving.durable import remove_stale_temps
+from tinycnn.saving.io import save_model
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and was reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_next_save_removes_temporaries_of_dead_writers_only(tmp_path):
+    path = tmp_path / "m.npz"
+    dead = tmp_path / f".m.npz.{dead_pid()}.k2j4h5g6.tmp"
+    alive_other = tmp_path / ".m.npz.1.abcdefgh.tmp"  # pid 1 runs (init), keep its file
+    ours = tmp_path / f".m.npz.{os.getpid()}.zzzzzzzz.tmp"  # another thread of ours may write
+    other_name = tmp_path / f".other.npz.{dead_pid()}.aaaaaaaa.tmp"  # not this file's
+    for stray in (dead, alive_other, ours, other_name):
+        stray.write_bytes(b"x" * 1000)
+    save_model(tiny_model(), path)
+    assert not dead.exists()
+    assert alive_other.exists() and ours.exists() and other_name.exists()
+    load_model(path)
+
+
+def test_remove_stale_temps_reports_what_it_removed(tmp_path):
+    stray = tmp_path / f".a.npz.{dead_pid()}.q1w2e3r4.tmp"
+    stray.write_bytes(b"")
+    assert remove_stale_temps(tmp_path / "a.npz") == [stray]
+    assert remove_stale_temps(tmp_path / "a.npz") == []
