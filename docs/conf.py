@@ -40,6 +40,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "myst_nb",
     "tutorial_sources",
+    "concept_figures",
     "api_pages",
     "cli_help",
     "offline_check",

@@ -47,7 +47,7 @@ import numpy as np
 
 import tinycnn
 from tinycnn import load_mnist, load_mnist_or_subset, load_model, scale_images, seed_cnn
-from tinycnn.plots import plot_confusion_matrix, plot_training_curves
+from tinycnn.plots import plot_architecture, plot_confusion_matrix, plot_training_curves
 from tinycnn.training.metrics import classification_report, confusion_matrix
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
@@ -99,6 +99,12 @@ model.summary()
 
 # %%
 assert model.count_params() == 320 + 18_496 + 204_928 + 1_290 == 225_034
+
+# %% [markdown]
+# The same numbers as a picture, the data flowing left to right:
+
+# %%
+plot_architecture(model, out=out("05_architecture.png"))
 
 # %% [markdown]
 # ## Training
