@@ -122,8 +122,10 @@ def test_getting_started_says_load_mnist_downloads():
     assert "**downloads** them" in text and "`download=False`" in text
 
 
-def test_tutorial_5_does_not_claim_save_keeps_the_optimizer_state():
-    text = (REPO_ROOT / "tutorials" / "05_train_seed_cnn.py").read_text()
-    for sentence in re.split(r"(?<=[.!?])\s", " ".join(text.split())):
-        if "model.save" in sentence and "optimizer" in sentence:
-            assert re.search(r"\bnot\b|n't|without", sentence), sentence
+def test_tutorial_5_says_save_does_not_keep_the_optimizer_state():
+    """Tutorial 5 also asserts it in an executed cell (restored Adam has taken 0 steps)."""
+    text = " ".join((REPO_ROOT / "tutorials" / "05_train_seed_cnn.py").read_text().split())
+    text = text.replace(" # ", " ")
+    assert "weights and the optimizer state into" not in text
+    assert "but not the optimizer's state" in text
+    assert "restored.optimizer.iterations == 0" in text
