@@ -129,3 +129,25 @@ def test_tutorial_5_says_save_does_not_keep_the_optimizer_state():
     assert "weights and the optimizer state into" not in text
     assert "but not the optimizer's state" in text
     assert "restored.optimizer.iterations == 0" in text
+
+
+# -- benchmarks: how to reproduce and the latest figures; the history in the changelog ------
+def headings(text: str, level: int) -> list[str]:
+    return [line[level + 1 :] for line in text.splitlines() if re.match("#" * level + " ", line)]
+
+
+def test_benchmarks_page_is_reproduce_then_latest_figures():
+    text = (DOCS / "benchmarks.md").read_text()
+    assert headings(text, 2) == ["How to reproduce", "Latest figures"]
+    assert "```bash" in text.split("## Latest figures")[0]  # the commands come first
+    assert "{doc}`changelog`" in text
+    assert "changelog" in (DOCS / "index.md").read_text().split()
+
+
+def test_changelog_holds_the_run_history():
+    text = (DOCS / "changelog.md").read_text()
+    runs = sorted({int(n) for n in re.findall(r"^## .*?\bRuns? (\d+)", text, re.M)})
+    assert runs == [1, 2, 3, 4, 8]  # runs 9, 10 and 12 share the first section
+    assert "runs 9, 10 and 12" in text
+    latest = (DOCS / "benchmarks.md").read_text()
+    assert not re.search(r"^#+ Run \d", latest, re.M)  # no run-by-run sections left there
