@@ -91,6 +91,29 @@ def test_api_reference_lists_every_public_name():
     assert not missing, f"public names missing from the API reference: {missing}"
 
 
+def test_api_reference_lists_the_public_api_only_in_user_groups():
+    entries = api_pages.public_entries()
+    names = [name for group in entries.values() for name in group]
+    assert "Other" not in entries, entries.get("Other")
+    page = api_pages.render(entries)
+    titles = [line for line in page.splitlines() if line in entries]
+    assert titles == [group for group in api_pages.ORDER if group in entries]
+    assert titles[:4] == ["Model", "Layers", "Losses", "Optimizers"]
+    for group in ("Model", "Layers", "Losses", "Optimizers", "Training and callbacks", "Data"):
+        assert group in entries
+    for group in ("Saving and loading", "Plots", "Teaching tools"):
+        assert group in entries
+    assert "tinycnn.Conv2D" in entries["Layers"] and "tinycnn.Adam" in entries["Optimizers"]
+    assert (
+        "tinycnn.training.callbacks.ModelCheckpoint" in names or "tinycnn.ModelCheckpoint" in names
+    )
+    assert "tinycnn.gradcheck" in entries["Teaching tools"]
+    assert len(names) == len(set(names)) <= 120  # was 212 with the internals
+    internal = ("tinycnn.fast", "tinycnn.cli", "tinycnn.kernels.", "tinycnn.config.")
+    assert not [name for name in names if name.startswith(internal)]
+    assert not [name for name in names if name.rpartition(".")[2].endswith("_numba")]
+
+
 def test_api_reference_lists_public_names_of_modules_without_all():
     names = api_pages.public_names(importlib.import_module("tinycnn.training.metrics"))
     assert "accuracy" in names and "confusion_matrix" in names
