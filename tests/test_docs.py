@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
@@ -176,3 +177,19 @@ def test_cli_reference_covers_every_command_and_nested_command():
     assert "tinycnn data info" in texts  # a command's own subcommands are included
     for title, text in texts.items():
         assert text.startswith(f"usage: {title}"), title
+
+
+def test_tutorial_9_page_says_clearly_when_it_was_not_run(monkeypatch):
+    tutorial_sources = importlib.import_module("tutorial_sources")
+    source = (REPO_ROOT / "tutorials" / "09_tensorflow_parity.py").read_text()
+    text = tutorial_sources.with_notice(source, "tensorflow")
+    cells = text.split("# %%")
+    assert "# # 9. Checking against TensorFlow" in cells[1]  # the title stays first
+    assert "```{warning}" in cells[2] and "**not run**" in cells[2]
+    assert text.replace(cells[2].join(["# %%", ""]), "", 1) == source
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "tensorflow" else real(name)
+    )
+    assert tutorial_sources.missing_package("09_tensorflow_parity.py") == "tensorflow"
+    assert tutorial_sources.missing_package("05_train_seed_cnn.py") is None
