@@ -151,3 +151,12 @@ def test_changelog_holds_the_run_history():
     assert "runs 9, 10 and 12" in text
     latest = (DOCS / "benchmarks.md").read_text()
     assert not re.search(r"^#+ Run \d", latest, re.M)  # no run-by-run sections left there
+
+
+def test_the_draw_a_digit_page_is_linked_from_tutorial_7_and_the_docs():
+    tutorial = (REPO_ROOT / "tutorials" / "07_inside_the_cnn.py").read_text()
+    started = (DOCS / "getting_started.md").read_text()
+    for text in (tutorial, started):
+        assert "$ tinycnn serve" in text and "http://127.0.0.1:8000/" in text
+    assert "tutorials/07_inside_the_cnn" in started
+    assert 'server.url + "api/explain"' in tutorial  # the tutorial asks the page's server
