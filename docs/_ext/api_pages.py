@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 PUBLIC_MODULES: dict[str, list[str] | None] = {
     "tinycnn.layers": None,
     "tinycnn.initializers": ["glorot_uniform", "he_uniform", "fan_in_uniform", "zeros"],
-    "tinycnn.losses": ["log_softmax"],
+    "tinycnn.losses": ["log_softmax", "get_loss"],
     "tinycnn.optim": ["Optimizer", "get_optimizer"],
     "tinycnn.training.callbacks": [
         "Callback",
@@ -54,7 +54,7 @@ PUBLIC_MODULES: dict[str, list[str] | None] = {
     "tinycnn.saving.io": ["save_model", "load_model", "load_weights"],
     "tinycnn.saving.interop": ["to_keras", "from_keras"],
     "tinycnn.plots": None,
-    "tinycnn.serve": ["make_server", "load_default_model"],
+    "tinycnn.serve": ["make_server", "DigitServer", "load_default_model"],
     "tinycnn.testing": None,  # when present
 }
 
