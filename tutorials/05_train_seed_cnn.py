@@ -99,6 +99,16 @@ model.summary()
 
 # %%
 assert model.count_params() == 320 + 18_496 + 204_928 + 1_290 == 225_034
+# multiply-adds per image: positions x kernel weights (conv), inputs x units (dense)
+macs = {"conv2d": 26 * 26 * 32 * 9, "conv2d_1": 11 * 11 * 64 * 288, "dense": 1600 * 128}
+macs["dense_1"] = 128 * 10
+dense_share = 204_928 / model.count_params()
+conv2_share = macs["conv2d_1"] / sum(macs.values())
+print(
+    f"first dense layer: {dense_share:.0%} of the parameters; "
+    f"second convolution: {conv2_share:.0%} of the multiply-adds"
+)
+assert (round(100 * dense_share), round(100 * conv2_share)) == (91, 85)  # as the text says
 
 # %% [markdown]
 # ## Training
