@@ -3,8 +3,8 @@
 ``tinycnn/fast/direct_numba.py`` computes the pooled output, the winners, ``dw`` and
 ``db`` window by window, adding in another order than im2col's matrix multiply: in float64 they
 agree with the layers to ~1e-13 of their scale (a wrong tap or sign would show at ~1e-1), in
-float32 to ~1e-5. ``tinycnn.fast.fused.plan`` uses the step for the pairs it fits, unless
-``config.bit_identical()``.
+float32 to ~1e-5. With ``jit_compile=True``, ``tinycnn.fast.plan.plan`` uses the step for the
+pairs it fits.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn import config
-from tinycnn.fast.fused import ConvReluPool, plan
+from tinycnn.fast.fused import ConvReluPool
+from tinycnn.fast.plan import plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
@@ -31,13 +32,9 @@ INACTIVE = importlib.import_module("tinycnn.fast.fused_numba").INACTIVE
 
 
 @pytest.fixture(autouse=True)
-def _numba_backend_fast_steps():
-    previous, previous_exact = config.get_backend(), config.bit_identical()
-    config.set_backend("numba")
-    config.set_bit_identical(False)
-    yield
-    config.set_backend(previous)
-    config.set_bit_identical(previous_exact)
+def _numba_backend():
+    with config.use_backend("numba"):
+        yield
 
 
 def built_pair(F: int, shape: tuple[int, int, int], w, b):
@@ -104,22 +101,21 @@ def test_kernels_match_the_layers_in_float32(case):
         assert_close_to_scale(db.astype(np.float64), db_ref, 1e-5)
 
 
-@pytest.mark.parametrize("needs_input_grad", [False, True])
-def test_the_step_fills_the_layers_grads(needs_input_grad):
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_the_step_fills_the_layers_grads(input_grad):
     rng = np.random.default_rng(1)
     x = rng.random((3, 12, 11, 1))
     w, b = rng.standard_normal((3, 3, 1, 5)), 0.1 * rng.standard_normal(5)
     dout = rng.standard_normal((3, 5, 4, 5))
     conv, pool = built_pair(5, (12, 11, 1), w, b)
-    conv.needs_input_grad = needs_input_grad
-    step = DirectConvReluPool(conv, pool)
+    step = DirectConvReluPool(conv, pool, input_grad=input_grad)
     out = step.forward(x, training=True)
     dx = step.backward(dout)
     out_ref, _, dw_ref, db_ref, dx_ref = layers_reference(x, w, b, dout)
     assert_close_to_scale(out, out_ref, 1e-13)
     assert_close_to_scale(conv.grads["w"], dw_ref, 1e-13)
     assert_close_to_scale(conv.grads["b"], db_ref, 1e-13)
-    if needs_input_grad:  # the im2col route, from the step's winners
+    if input_grad:  # the im2col route, from the step's winners
         assert_close_to_scale(dx, dx_ref, 1e-13)
     else:
         assert dx is None
@@ -142,8 +138,7 @@ def test_plan_uses_the_direct_step_only_where_it_fits():
         assert not can_direct(other, MaxPool2D(2))
     layers = [conv, MaxPool2D(2), Flatten(), Dense(2)]
     assert [type(s).__name__ for s in plan(layers)][0] == "DirectConvReluPool"
-    with config.use_bit_identical(True):
-        assert isinstance(plan(layers)[0], ConvReluPool)
+    assert isinstance(plan(layers, methods=("fused",))[0], ConvReluPool)
 
 
 def test_a_model_trains_the_same_with_the_direct_step_as_with_the_layers():
@@ -154,14 +149,14 @@ def test_a_model_trains_the_same_with_the_direct_step_as_with_the_layers():
     rng = np.random.default_rng(3)
     x, y = rng.random((5, 13, 12, 1)), rng.integers(0, 3, 5)
     results = []
-    for exact in (False, True):
-        with config.use_bit_identical(exact):
-            loss = SoftmaxCrossEntropy()
-            value = loss.forward(model.forward(x, training=True, logits=True, fused=True), y)
-            model.backward(loss.backward(), input_grad=False)
-            kinds = [type(step) for step in model._steps]
-            results.append([np.asarray(value)] + [g.copy() for _, _, g in model.params_and_grads()])
-        assert (DirectConvReluPool in kinds) != exact
+    for jit_compile in (True, False):
+        model.compile("adam", jit_compile=jit_compile)
+        loss = SoftmaxCrossEntropy()
+        value = loss.forward(model.forward(x, training=True, logits=True), y)
+        model.backward(loss.backward())
+        kinds = [type(step) for step in model.steps()]
+        results.append([np.asarray(value)] + [g.copy() for _, _, g in model.params_and_grads()])
+        assert (DirectConvReluPool in kinds) == jit_compile
     for a, b in zip(*results, strict=True):
         assert_close_to_scale(a, b, 1e-13)
 

@@ -1,9 +1,9 @@
 """Fused Conv2D(relu) + MaxPool2D steps give the layers' numbers bit for bit.
 
 ``tinycnn/fast/fused_numba.py`` promises ``out``, the switches, ``dz`` and ``db`` equal to
-bias + ReLU + max-pooling and their backward passes, and ``tinycnn.fast.fused.plan`` promises a
-model
-that trains with the same losses, gradients and input gradients as layer by layer.
+bias + ReLU + max-pooling and their backward passes, and ``ConvReluPool`` (the step that
+``tinycnn.fast.plan.plan`` falls back to with ``jit_compile=True``) promises a model that trains
+with the same losses, gradients and input gradients as layer by layer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn import config
-from tinycnn.fast.fused import ConvReluPool, can_fuse, plan
+from tinycnn.fast.fused import ConvReluPool, can_fuse
+from tinycnn.fast.plan import plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
@@ -24,18 +25,14 @@ from tinycnn.model import Sequential
 pytest.importorskip("numba")
 
 pool_ref = importlib.import_module("tinycnn.kernels.pool")
-relu_nb = importlib.import_module("tinycnn.kernels.relu_numba")
+relu_ref = importlib.import_module("tinycnn.kernels.relu")
 fused_nb = importlib.import_module("tinycnn.fast.fused_numba")
 
 
 @pytest.fixture(autouse=True)
 def _numba_backend():
-    previous, previous_exact = config.get_backend(), config.bit_identical()
-    config.set_backend("numba")
-    config.set_bit_identical(True)  # the faster steps have their own tests (test_winograd.py...)
-    yield
-    config.set_backend(previous)
-    config.set_bit_identical(previous_exact)
+    with config.use_backend("numba"):
+        yield
 
 
 def assert_same_bits(a: np.ndarray, b: np.ndarray) -> None:
@@ -70,8 +67,7 @@ def fused_cases(draw):
 def test_kernels_equal_bias_relu_pool_and_their_backward(case):
     z, b, (PH, PW, SH, SW), rng = case
     with np.errstate(invalid="ignore", over="ignore"):
-        a, mask = relu_nb.bias_relu_forward(z.reshape(-1, z.shape[3]).copy(), b)
-        a, mask = a.reshape(z.shape), mask.reshape(z.shape)
+        a, mask = relu_ref.relu_forward(z + b)  # as Conv2D(relu).forward adds and applies
         out_ref, argmax = pool_ref.maxpool_forward(a, PH, PW, (SH, SW), "valid")
         out, winner = fused_nb.bias_relu_maxpool_forward(z, b, PH, PW, SH, SW)
         assert_same_bits(out, out_ref)
@@ -79,7 +75,8 @@ def test_kernels_equal_bias_relu_pool_and_their_backward(case):
         dout = rng.standard_normal(out.shape).astype(z.dtype)
         dout[..., ::2] *= -1
         dx = pool_ref.maxpool_backward(dout, argmax, z.shape, PH, PW, (SH, SW), "valid")
-        dz_ref, db_ref = relu_nb.relu_backward_bias_grad(np.ascontiguousarray(dx), mask)
+        dz_ref = relu_ref.relu_backward(dx, mask)
+        db_ref = dz_ref.reshape(-1, z.shape[3]).sum(axis=0)  # as Conv2D.backward sums
         dz, db = fused_nb.maxpool_relu_backward_bias_grad(dout, winner, z.shape, PH, PW, SH, SW)
     assert_same_bits(dz, dz_ref)
     assert_same_bits(db, db_ref)
@@ -119,18 +116,24 @@ def test_a_model_gives_the_same_loss_and_gradients_fused_or_not(cnn, input_grad)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((4, *shape)).astype(dtype)
     y = rng.integers(0, 3, 4)
+    steps = plan(model.layers, methods=("fused",))
+    assert isinstance(steps[0], ConvReluPool) and not steps[0].input_grad  # a first layer
+    if input_grad:
+        steps[0] = ConvReluPool(*steps[0].layers, input_grad=True)
     results = []
-    for fused in (False, True):
-        loss = SoftmaxCrossEntropy()
-        value = loss.forward(model.forward(x, training=True, logits=True, fused=fused), y)
-        dx = model.backward(loss.backward(), input_grad=input_grad)
-        results.append([value, dx] + [g.copy() for _, _, g in model.params_and_grads()])
-    assert sum(isinstance(step, ConvReluPool) for step in model._steps) >= 1
+    for run in (model.layers, steps):
+        loss, out = SoftmaxCrossEntropy(), x
+        for step in run:
+            out = step.forward(out, training=True)
+        value, dout = loss.forward(out, y), loss.backward()
+        for step in reversed(run):
+            dout = step.backward(dout)
+        results.append([value, dout] + [g.copy() for _, _, g in model.params_and_grads()])
+    if not input_grad:
+        assert results[1][1] is None
+        results[0][1] = results[1][1] = np.zeros(0)
     for a, b in zip(*results, strict=True):
-        if a is None:
-            assert b is None
-        else:
-            assert_same_bits(np.asarray(a), np.asarray(b))
+        assert_same_bits(np.asarray(a), np.asarray(b))
 
 
 def test_plan_fuses_only_what_the_kernels_cover():
@@ -146,8 +149,6 @@ def test_plan_fuses_only_what_the_kernels_cover():
         "ConvReluPool", "Conv2D", "MaxPool2D", "Flatten",
     ]  # fmt: skip
     assert steps[0].layers == (layers[0], layers[1])
-    config.set_backend("numpy")
-    assert plan(layers) == layers  # the NumPy backend runs the readable layers
 
 
 def test_bad_pairs_and_pools_are_refused_with_the_reason():

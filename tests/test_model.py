@@ -300,17 +300,38 @@ def test_keras_seed_cnn_weights_load_unchanged_and_outputs_agree():
         np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("make", [seed_cnn, dense_baseline])
-def test_backward_without_input_grad_gives_the_same_parameter_gradients(make):
+def test_predict_is_softmax_of_forward_bit_for_bit(make, backend):
+    from tinycnn import config
+    from tinycnn.layers.softmax import softmax
+
+    rng = np.random.default_rng(4)
+    x = rng.random((200, 28, 28, 1), dtype=np.float32)
+    with config.use_backend(backend):
+        model = make(seed=2)
+        np.testing.assert_array_equal(model.predict(x), softmax(model.forward(x, logits=True)))
+        np.testing.assert_array_equal(model.predict(x), model.forward(x))
+
+
+def test_jit_compile_is_a_way_of_running_not_part_of_the_model(tmp_path):
+    import tinycnn
+
+    model = seed_cnn(seed=2)
+    model.compile("adam", jit_compile=True)
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)
+    assert lines[-1].startswith("Runs: jit_compile on the numba backend: conv2d + max_pooling2d")
     rng = np.random.default_rng(4)
     x, y = rng.random((3, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 3)
-    grads = {}
-    for input_grad in (True, False):
-        model, loss = make(seed=2), SoftmaxCrossEntropy()
-        loss.forward(model.forward(x, training=True, logits=True), y)
-        dx = model.backward(loss.backward(), input_grad=input_grad)
-        assert (dx is None) == (not input_grad)
-        assert all(layer.needs_input_grad for layer in model.layers)  # reset after the call
-        grads[input_grad] = [g.copy() for _, _, g in model.params_and_grads()]
-    for a, b in zip(grads[True], grads[False], strict=True):
-        np.testing.assert_array_equal(a, b)
+    model.loss.forward(model.forward(x, training=True, logits=True), y)
+    assert model.backward(model.loss.backward()) is None  # the first fused step skips dx
+    model.save(tmp_path / "m.npz")
+    loaded = tinycnn.load_model(tmp_path / "m.npz")
+    assert loaded.jit_compile is False
+    loaded.summary(print_fn=lines.append)
+    assert lines[-1] == (
+        "Runs: eager on the numba backend: every layer runs its own forward and backward"
+    )
+    with pytest.raises(ValueError, match="jit_compile must be True or False, got 'yes'"):
+        model.compile("adam", jit_compile="yes")

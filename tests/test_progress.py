@@ -37,7 +37,11 @@ def fit_output(data, stream, verbose):
 def test_plain_lines_when_not_a_terminal(data):
     text = fit_output(data, io.StringIO(), verbose=1)
     assert not CONTROL.search(text), repr(text)
-    lines = text.splitlines()
+    runs, *lines = text.splitlines()
+    assert re.fullmatch(
+        r"Runs: eager on the num(py|ba) backend: every layer runs its own forward and backward",
+        runs,
+    )
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
     assert EPOCH_LINE.match(lines[1]) and EPOCH_LINE.match(lines[3]), lines
     assert lines[1].startswith("4/4 - ")  # 240 training images in batches of 64
@@ -46,14 +50,14 @@ def test_plain_lines_when_not_a_terminal(data):
 def test_live_bar_on_a_terminal(data):
     text = fit_output(data, FakeTerminal(), verbose=1)
     assert "\r" in text
-    final = text.split("\n")[1].split("\r")[-1].rstrip()
+    final = text.split("\n")[2].split("\r")[-1].rstrip()  # after "Runs: ..." and "Epoch 1/2"
     assert re.match(r"4/4 \[=+\] - \d+(\.\d)?s - loss: .* - val_accuracy: \d\.\d{4}$", final)
 
 
 def test_verbose_2_is_plain_even_on_a_terminal(data):
     text = fit_output(data, FakeTerminal(), verbose=2)
     assert not CONTROL.search(text)
-    assert len(text.splitlines()) == 4
+    assert len(text.splitlines()) == 5 and text.startswith("Runs: ")
 
 
 def test_verbose_0_is_silent(data, capsys):

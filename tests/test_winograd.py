@@ -3,8 +3,8 @@
 ``tinycnn/fast/winograd_numba.py`` promises the pooled output, ``dw``, ``db`` and ``dx`` of the
 layers with 2.25x fewer multiplies; it adds in another order, so the promise is a tolerance: in
 float64 the results agree to ~1e-13 of their scale (any slip in a transform would show at ~1e-1),
-in float32 to ~1e-5. ``tinycnn.fast.fused.plan`` uses the step only where it fits and only while
-``config.bit_identical()`` is off.
+in float32 to ~1e-5. With ``jit_compile=True``, ``tinycnn.fast.plan.plan`` uses the step where it
+fits.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn import config
-from tinycnn.fast.fused import ConvReluPool, plan
+from tinycnn.fast.fused import ConvReluPool
+from tinycnn.fast.plan import plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
@@ -31,13 +32,9 @@ wn = importlib.import_module("tinycnn.fast.winograd_numba")
 
 
 @pytest.fixture(autouse=True)
-def _numba_backend_fast_steps():
-    previous, previous_exact = config.get_backend(), config.bit_identical()
-    config.set_backend("numba")
-    config.set_bit_identical(False)
-    yield
-    config.set_backend(previous)
-    config.set_bit_identical(previous_exact)
+def _numba_backend():
+    with config.use_backend("numba"):
+        yield
 
 
 def layers_reference(x, w, b, dout):
@@ -131,14 +128,13 @@ def seed_like_pair(C=MIN_CHANNELS, dtype=np.float64):
     return conv, pool
 
 
-@pytest.mark.parametrize("needs_input_grad", [True, False])
-def test_the_step_fills_the_layers_grads_and_returns_dx(needs_input_grad):
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_the_step_fills_the_layers_grads_and_returns_dx(input_grad):
     conv, pool = seed_like_pair()
-    conv.needs_input_grad = needs_input_grad
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 11, 11, MIN_CHANNELS))
     dout = rng.standard_normal((3, 4, 4, 6))
-    step = WinogradConvReluPool(conv, pool)
+    step = WinogradConvReluPool(conv, pool, input_grad=input_grad)
     out, dx = step.forward(x, training=True), None
     for _ in range(2):  # the second round reuses the scratch arrays
         out = step.forward(x, training=True)
@@ -147,7 +143,7 @@ def test_the_step_fills_the_layers_grads_and_returns_dx(needs_input_grad):
     assert_close_to_scale(out, expected[0], 1e-13)
     assert_close_to_scale(conv.grads["w"], expected[1], 1e-13)
     assert_close_to_scale(conv.grads["b"], expected[2], 1e-13)
-    if needs_input_grad:
+    if input_grad:
         assert_close_to_scale(dx, expected[3], 1e-13)
         with pytest.raises(RuntimeError, match="forward before backward"):
             step.backward(dout)  # V now holds dV: a second backward would be wrong
@@ -155,14 +151,18 @@ def test_the_step_fills_the_layers_grads_and_returns_dx(needs_input_grad):
         assert dx is None
 
 
-def test_plan_uses_winograd_where_it_fits_and_only_when_enabled():
+def test_plan_uses_winograd_where_it_fits_and_only_with_jit_compile():
     model = seed_cnn(seed=0)
     names = [type(step).__name__ for step in plan(model.layers)]
     assert names[:2] == ["DirectConvReluPool", "WinogradConvReluPool"]  # conv1: 1 channel
-    with config.use_bit_identical(True):
-        assert [type(s).__name__ for s in plan(model.layers)][:2] == ["ConvReluPool"] * 2
-    with config.use_backend("numpy"):
-        assert plan(model.layers) == list(model.layers)
+    fused_only = plan(model.layers, methods=("fused",))
+    assert [type(s).__name__ for s in fused_only][:2] == ["ConvReluPool"] * 2
+    assert model.steps() == list(model.layers)  # eager: the default
+    model.compile("adam", jit_compile=True)
+    assert [type(s).__name__ for s in model.steps()] == names
+    with config.use_backend("numpy"):  # the fused steps need Numba
+        assert model.steps() == list(model.layers)
+        assert "needs the numba backend" in model.describe_runtime()
     conv = seed_like_pair()[0]
     assert can_winograd(conv, MaxPool2D(2))
     assert not can_winograd(seed_like_pair(C=MIN_CHANNELS - 1)[0], MaxPool2D(2))
@@ -173,7 +173,18 @@ def test_plan_uses_winograd_where_it_fits_and_only_when_enabled():
         assert not can_winograd(other, MaxPool2D(2))
 
 
-def test_a_model_switches_steps_with_the_setting_and_both_agree():
+def run_steps(steps, x, y):
+    """Loss, ∂loss/∂x (None from a first fused step) and the parameter gradients."""
+    loss, out = SoftmaxCrossEntropy(), x
+    for step in steps:
+        out = step.forward(out, training=True)
+    value, dout = loss.forward(out, y), loss.backward()
+    for step in reversed(steps):
+        dout = step.backward(dout)
+    return value, dout
+
+
+def test_winograd_fused_and_eager_steps_agree():
     model = Sequential(
         [Conv2D(8, 3, activation="relu"), MaxPool2D(2), Conv2D(5, 3, activation="relu"),
          MaxPool2D(2), Flatten(), Dense(3)],
@@ -182,18 +193,16 @@ def test_a_model_switches_steps_with_the_setting_and_both_agree():
     rng = np.random.default_rng(5)
     x, y = rng.standard_normal((4, 14, 14, 2)), rng.integers(0, 3, 4)
     results = []
-    for enabled in (True, False):
-        with config.use_bit_identical(not enabled):
-            loss = SoftmaxCrossEntropy()
-            value = loss.forward(model.forward(x, training=True, logits=True, fused=True), y)
-            dx = model.backward(loss.backward(), input_grad=True)
-            kinds = [type(step) for step in model._steps]
-            results.append(
-                [np.asarray(value), dx] + [g.copy() for _, _, g in model.params_and_grads()]
-            )
-        assert (WinogradConvReluPool in kinds) == enabled and ConvReluPool in kinds
-    for a, b in zip(*results, strict=True):
-        assert_close_to_scale(a, b, 1e-12)
+    winograd, fused = plan(model.layers), plan(model.layers, methods=("fused",))
+    assert [type(s) for s in winograd[:2]] == [ConvReluPool, WinogradConvReluPool]  # 2, 8 in
+    assert [type(s) for s in fused[:2]] == [ConvReluPool, ConvReluPool]
+    for steps in (winograd, fused, model.layers):
+        value, dx = run_steps(steps, x, y)
+        assert (dx is None) == (steps is not model.layers)  # no dx from a first fused step
+        results.append([np.asarray(value)] + [g.copy() for _, _, g in model.params_and_grads()])
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            assert_close_to_scale(a, b, 1e-12)
 
 
 def test_bad_input_is_refused_with_the_reason():
@@ -214,21 +223,3 @@ def test_bad_input_is_refused_with_the_reason():
     step = WinogradConvReluPool(*seed_like_pair())
     with pytest.raises(ValueError, match="expected input of shape \\(N, H, W, 8\\)"):
         step.forward(np.zeros((1, 11, 11, 3)))
-
-
-def test_the_setting_reads_the_environment_and_refuses_nonsense(monkeypatch):
-    monkeypatch.setattr(config, "_bit_identical", None)
-    monkeypatch.setenv(config.BIT_IDENTICAL_ENV_VAR, "1")
-    assert config.bit_identical() is True
-    monkeypatch.setattr(config, "_bit_identical", None)
-    monkeypatch.setenv(config.BIT_IDENTICAL_ENV_VAR, "maybe")
-    with pytest.raises(ValueError, match="TINYCNN_BIT_IDENTICAL: expected 0 or 1, got 'maybe'"):
-        config.bit_identical()
-    monkeypatch.setattr(config, "_bit_identical", None)
-    monkeypatch.delenv(config.BIT_IDENTICAL_ENV_VAR)
-    assert config.bit_identical() is False  # the default: the faster steps
-    with pytest.raises(ValueError, match="expected True or False, got 'no'"):
-        config.set_bit_identical("no")  # type: ignore[arg-type]
-    with config.use_bit_identical(True):
-        assert config.bit_identical() is True
-    assert config.bit_identical() is False

@@ -49,62 +49,51 @@ def test_im2col_fills_the_given_buffer(backend, C):
                 kernels.im2col(x, 3, 2, (2, 1), "same", out=bad)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_conv2d_reuses_its_scratch_and_gives_the_same_numbers(backend):
-    pytest.importorskip("numba") if backend == "numba" else None
+def test_a_fused_step_reuses_its_scratch_and_gives_the_same_numbers():
+    pytest.importorskip("numba")
+    from tinycnn.fast.fused import ConvReluPool
+    from tinycnn.layers import MaxPool2D
+
     rng = np.random.default_rng(1)
     x1, x2 = rng.random((3, 9, 9, 2), dtype=np.float32), rng.random((3, 9, 9, 2), dtype=np.float32)
-    dout = rng.standard_normal((3, 7, 7, 4)).astype(np.float32)
-    with config.use_backend(backend):
-        layer = Conv2D(4, 3, activation="relu")
-        layer.build((9, 9, 2), np.random.default_rng(2))
-        fresh = copy.deepcopy(layer)
-        layer.forward(x1)
-        first_cols = layer._cache[1]
-        dx_first = layer.backward(dout)
-        out2 = layer.forward(x2)
-        assert np.shares_memory(layer._cache[1], first_cols)  # the same memory, refilled
-        dx2 = layer.backward(dout)
+    dout = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    with config.use_backend("numba"):
+        conv = Conv2D(4, 3, activation="relu")
+        conv.build((9, 9, 2), np.random.default_rng(2))
+        pool, fresh = MaxPool2D(2), copy.deepcopy(conv)
+        step = ConvReluPool(conv, pool, input_grad=True)
+        step.forward(x1)
+        first_cols = step._cache[2]
+        dx_first = step.backward(dout)
+        out2 = step.forward(x2)
+        assert np.shares_memory(step._cache[2], first_cols)  # the same memory, refilled
+        dx2 = step.backward(dout)
         assert not np.shares_memory(dx2, dx_first)  # what callers keep is always new
-        np.testing.assert_array_equal(out2, fresh.forward(x2))
-        np.testing.assert_array_equal(dx2, fresh.backward(dout))
-        np.testing.assert_array_equal(layer.grads["w"], fresh.grads["w"])
+        fresh_pool = MaxPool2D(2)
+        np.testing.assert_array_equal(out2, fresh_pool.forward(fresh.forward(x2)))
+        np.testing.assert_array_equal(dx2, fresh.backward(fresh_pool.backward(dout)))
+        np.testing.assert_array_equal(conv.grads["w"], fresh.grads["w"])
+        assert sorted(step.workspace._arrays) == ["cols", "dcols", "dz", "z"]
 
 
-# The scratch arrays of the seed CNN's fused steps at batch 64: for each step that keeps some,
-# its index, the names and the bytes; then the bytes each Conv2D layer keeps itself. The fast
-# steps (bit_identical off) are the direct first convolution, with no scratch arrays, and the
-# Winograd second one; the bit-identical steps are im2col + a matrix multiply for both.
-SCRATCH = {
-    True: ([(0, ("dz", "z"), 2 * 64 * 26 * 26 * 32 * 4),
-            (1, ("dz", "z"), 2 * 64 * 11 * 11 * 64 * 4)],
-           [64 * 676 * 9 * 4, 2 * 64 * 121 * 288 * 4]),  # cols; cols and dcols
-    False: ([(1, ("M", "V"), 16 * 64 * 25 * (32 + 64) * 4)], [0, 0]),
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("exact", [True, False])
-def test_training_keeps_the_big_scratch_arrays_from_step_to_step(exact):
+def test_jit_compile_training_keeps_the_big_scratch_arrays_from_step_to_step():
+    """The seed CNN with ``jit_compile``: the direct first step keeps no scratch arrays, the
+    Winograd second one ``M`` and ``V`` (16 x 64*25 x (32 + 64) floats at batch 64)."""
     pytest.importorskip("numba")
-    step_scratch, layer_bytes = SCRATCH[exact]
-    with config.use_backend("numba"), config.use_bit_identical(exact):
+    with config.use_backend("numba"):
         model = seed_cnn(seed=0)
-        model.compile("adam")
+        model.compile("adam", jit_compile=True)
         rng = np.random.default_rng(3)
         x, y = rng.random((128, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 128)
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-        steps = list(model._steps)
-        kept = [
-            steps[k].workspace.array(names[0], (64, 1), np.float32) for k, names, _ in step_scratch
-        ]
+        steps = list(model.steps())
+        kept = steps[1].workspace.array("M", (64, 1), np.float32)
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
-        assert model._steps == steps  # the same fused steps, with their workspaces
-        for (k, names, nbytes), first in zip(step_scratch, kept, strict=True):
-            workspace = steps[k].workspace
-            assert np.shares_memory(workspace.array(names[0], (64, 1), np.float32), first)
-            assert sorted(workspace._arrays) == list(names)
-            assert workspace.nbytes() == nbytes
-        assert [layer.workspace.nbytes() for layer in model.layers[::2][:2]] == layer_bytes
+        assert model.steps() == steps  # the same fused steps, with their workspaces
+        workspace = steps[1].workspace
+        assert np.shares_memory(workspace.array("M", (64, 1), np.float32), kept)
+        assert sorted(workspace._arrays) == ["M", "V"]
+        assert workspace.nbytes() == 16 * 64 * 25 * (32 + 64) * 4
+        assert not hasattr(steps[0], "workspace")
         with config.use_backend("numpy"):  # another backend: another plan (the layers)
-            model.forward(x[:2], fused=True)
-            assert model._steps == model.layers
+            assert model.steps() == model.layers

@@ -20,14 +20,7 @@ from __future__ import annotations
 
 from tinycnn import config, kernels
 from tinycnn._version import __version__
-from tinycnn.config import (
-    bit_identical,
-    get_backend,
-    set_backend,
-    set_bit_identical,
-    use_backend,
-    use_bit_identical,
-)
+from tinycnn.config import get_backend, set_backend, use_backend
 from tinycnn.data import (
     load_idx,
     load_mnist,
@@ -87,7 +80,6 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "TrainingError",
     "__version__",
-    "bit_identical",
     "col2im",
     "config",
     "conv_output_size",
@@ -110,10 +102,8 @@ __all__ = [
     "scale_images",
     "seed_cnn",
     "set_backend",
-    "set_bit_identical",
     "shift_accuracy",
     "stratified_split",
     "trace",
     "use_backend",
-    "use_bit_identical",
 ]

@@ -1,6 +1,6 @@
-"""Which backend runs the hot kernels: the readable NumPy reference or the Numba fast path.
+"""Which backend runs the kernels: the readable NumPy reference or its compiled Numba twins.
 
-Two backends compute the same numbers:
+Two backends compute the same numbers, bit for bit:
 
 - ``"numpy"``: the reference kernels in ``tinycnn/kernels/*.py``, written to be read;
 - ``"numba"``: their twins in ``tinycnn/kernels/*_numba.py``, compiled loops (the default).
@@ -10,6 +10,8 @@ variable ``TINYCNN_BACKEND`` (read on first use), or by the default ``"numba"``.
 imported the library falls back to ``"numpy"`` and says so with one ``RuntimeWarning``.
 
 Numba is imported lazily, the first time a kernel runs, so ``import tinycnn`` stays fast.
+The backend is half of what decides how a model runs; :mod:`tinycnn.runtime` has the whole
+decision (backend and plan) in one place.
 
 Examples
 --------
@@ -109,52 +111,3 @@ def use_backend(name: str) -> Iterator[str]:
         yield set_backend(name)
     finally:
         set_backend(previous)
-
-
-# -- bit-identical or faster fused steps ------------------------------------------------------
-BIT_IDENTICAL_ENV_VAR = "TINYCNN_BIT_IDENTICAL"
-_bit_identical: bool | None = None  # None until first use or set_bit_identical
-
-
-def set_bit_identical(enabled: bool) -> bool:
-    """Make the Numba backend's fused training steps bit-identical to the NumPy layers, or not.
-
-    Off (the default), ``fit``, ``evaluate`` and ``predict`` on the Numba backend compute the
-    convolutions that allow it with fewer operations: a 3x3 ``Conv2D(relu)`` with several input
-    channels followed by ``MaxPool2D(2)`` by Winograd F(2x2, 3x3) (``tinycnn.fast.winograd``), and a
-    one-channel first 3x3 ``Conv2D(relu)`` + ``MaxPool2D(2)`` directly, without im2col
-    (``tinycnn.fast.direct``). They add in another order, so results match the NumPy backend to
-    float32 rounding. On, every fused step is bit-identical to the layers (im2col and one matrix
-    multiply, as ``tinycnn.fast.fused.ConvReluPool``). ``TINYCNN_BIT_IDENTICAL=1`` turns it on too.
-
-    Returns
-    -------
-    bool
-        The setting now in force.
-    """
-    global _bit_identical
-    if not isinstance(enabled, (bool, int)) or enabled not in (0, 1):
-        raise ValueError(f"set_bit_identical: expected True or False, got {enabled!r}")
-    _bit_identical = bool(enabled)
-    return _bit_identical
-
-
-def bit_identical() -> bool:
-    """Whether fused steps must be bit-identical (reads ``TINYCNN_BIT_IDENTICAL`` on first use)."""
-    global _bit_identical
-    if _bit_identical is None:
-        value = os.environ.get(BIT_IDENTICAL_ENV_VAR, "").strip().lower() or "0"
-        if value not in ("0", "1", "false", "true", "off", "on"):
-            raise ValueError(f"{BIT_IDENTICAL_ENV_VAR}: expected 0 or 1, got {value!r}")
-        _bit_identical = value in ("1", "true", "on")
-    return _bit_identical
-
-
-@contextmanager
-def use_bit_identical(enabled: bool) -> Iterator[bool]:
-    """Run a block with :func:`set_bit_identical` ``(enabled)``, then restore the setting."""
-    previous = bit_identical()
-    try:
-        yield set_bit_identical(enabled)
-    finally:
-        set_bit_identical(previous)

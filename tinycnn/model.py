@@ -13,21 +13,22 @@ each turning ∂loss/∂(its output) into ∂loss/∂(its input) and filling its
 
 Training on logits (``logits=True``) lets the fused, stable ``SoftmaxCrossEntropy`` stand in
 for the model's final softmax; ``forward(x)`` alone returns probabilities, as Keras's model does.
+
+By default every layer's own ``forward`` and ``backward`` run. ``compile(..., jit_compile=True)``
+runs fused steps instead where they apply (:mod:`tinycnn.runtime` decides; ``summary()`` says).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from tinycnn import config
-from tinycnn.fast.fused import plan as fused_plan
 from tinycnn.layers.base import Array, Layer, Shape
 from tinycnn.layers.softmax import Softmax
+from tinycnn.runtime import Runtime
 
 # Keras's automatic names where its class name differs from ours.
 KERAS_NAMES = {"MaxPool2D": "max_pooling2d"}
@@ -40,11 +41,6 @@ def keras_name(layer: Layer) -> str:
         return KERAS_NAMES[cls]
     snake = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", snake).lower()
-
-
-def _has_params(step: Any) -> bool:
-    """Whether a step of ``forward`` (a layer, or a fused pair of layers) has parameters."""
-    return any(layer.params for layer in getattr(step, "layers", (step,)))
 
 
 def readable_size(n_bytes: float) -> str:
@@ -93,10 +89,10 @@ class Sequential:
         self.optimizer: Any = None
         self.loss: Any = None
         self.metrics: tuple[str, ...] = ()
-        self._logits: bool | None = None
-        self._steps: list[Any] = []  # what the last forward ran: layers or fused pairs
-        self._fused_steps: list[Any] = []
-        self._fused_key: tuple | None = None
+        self.jit_compile = False
+        self.stop_training = False  # set by a callback to end fit after this epoch
+        self._ran: list[Any] | None = None  # the steps the last forward ran, for backward
+        self._plan: tuple[tuple, list[Any]] | None = None  # (key, steps), kept between calls
         for layer in layers or ():
             self.add(layer)
         if input_shape is not None:
@@ -149,9 +145,28 @@ class Sequential:
         self.built = True
 
     # -- computing ------------------------------------------------------------------------
-    def forward(
-        self, x: Array, training: bool = False, logits: bool = False, fused: bool = False
-    ) -> Array:
+    @property
+    def runtime(self) -> Runtime:
+        """How this model runs now: the active backend and ``jit_compile`` (from ``compile``)."""
+        return Runtime.current(self.jit_compile)
+
+    def steps(self) -> list[Any]:
+        """What ``forward`` runs: the layers (eager), or fused steps with ``jit_compile``.
+
+        Made by :meth:`tinycnn.runtime.Runtime.steps` and kept while the layers and the runtime
+        stay the same, so that fused steps keep their scratch arrays between batches.
+        """
+        runtime = self.runtime
+        key = (runtime, tuple(id(layer) for layer in self.layers))
+        if self._plan is None or self._plan[0] != key:
+            self._plan = (key, runtime.steps(self.layers))
+        return self._plan[1]
+
+    def describe_runtime(self) -> str:
+        """One line saying what runs: eager layers or which fused steps, on which backend."""
+        return self.runtime.describe(self.steps())
+
+    def forward(self, x: Array, training: bool = False, logits: bool = False) -> Array:
         """Run the layers in order.
 
         Parameters
@@ -163,11 +178,6 @@ class Sequential:
         logits : bool
             Stop before a final softmax (a ``Softmax`` layer or ``activation="softmax"``), for
             the fused loss. Other models are unaffected.
-        fused : bool
-            On the Numba backend, run each ``Conv2D(activation="relu")`` + ``MaxPool2D`` pair as
-            one fused step (``tinycnn.fast.fused``): the same numbers, faster, but the pair's
-            intermediate state (the ReLU mask, the pooling switches) is not kept, so
-            ``decision_state`` and ``tinycnn.teach.trace`` need ``fused=False``. ``fit`` uses it.
 
         Returns
         -------
@@ -182,73 +192,37 @@ class Sequential:
         if not self.built:
             self.build(x.shape[1:])
         self._check_input(x)
-        self._logits = logits
-        with self._softmax_skipped(logits) as layers:
-            self._steps = self._fused_plan(layers) if fused else list(layers)
-            for step in self._steps:
-                x = step.forward(x, training)
-        return x
+        *body, last = self.steps()
+        for step in body:
+            x = step.forward(x, training)
+        self._ran = body
+        if logits and isinstance(last, Softmax):  # the loss applies the softmax
+            return x
+        self._ran = [*body, last]
+        if logits and isinstance(getattr(last, "activation", None), Softmax):
+            return last.forward(x, training, apply_activation=False)
+        return last.forward(x, training)
 
-    def _fused_plan(self, layers: list[Layer]) -> list[Any]:
-        """``tinycnn.fast.fused.plan(layers)``, made once and kept while the layers, the backend and
-        ``config.bit_identical()`` stay the same, so that the fused steps keep their scratch arrays
-        between calls."""
-        key = (
-            config.get_backend(),
-            config.bit_identical(),
-            tuple(id(layer) for layer in layers),
-        )
-        if key != self._fused_key:
-            self._fused_steps, self._fused_key = fused_plan(layers), key
-        return self._fused_steps
-
-    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
-        """Run ``backward`` through the layers in reverse, filling every layer's ``grads``.
+    def backward(self, dout: Array) -> Array | None:
+        """Run ``backward`` through the steps of the last ``forward`` in reverse, filling every
+        layer's ``grads``.
 
         Parameters
         ----------
         dout : ndarray, shape (N, *output_shape)
             ∂loss/∂(what the last ``forward`` returned): ∂loss/∂logits after
             ``forward(..., logits=True)``.
-        input_grad : bool, default True
-            Compute ∂loss/∂x. Training passes False: the pass then stops at the first layer
-            with parameters, which skips its input gradient (``needs_input_grad``), the
-            largest matrix multiply or scatter of that layer's backward.
 
         Returns
         -------
-        dx : ndarray, shape (N, *input_shape), or None when ``input_grad`` is False
+        dx : ndarray, shape (N, *input_shape)
+            ∂loss/∂x; None with ``jit_compile``, whose first fused step skips it.
         """
-        if self._logits is None:
+        if self._ran is None:
             raise RuntimeError("call forward before backward")
-        with self._softmax_skipped(self._logits):
-            steps = self._steps
-            first = 0 if input_grad else next((k for k, s in enumerate(steps) if _has_params(s)), 0)
-            for step in reversed(steps[first + 1 :]):
-                dout = step.backward(dout)
-            if steps:
-                layer = getattr(steps[first], "layers", (steps[first],))[0]
-                layer.needs_input_grad = input_grad
-                try:
-                    dout = steps[first].backward(dout)
-                finally:
-                    layer.needs_input_grad = True
-        return dout if input_grad else None
-
-    @contextmanager
-    def _softmax_skipped(self, skip: bool) -> Iterator[list[Layer]]:
-        """Yield the layers to run; with ``skip``, without the model's final softmax."""
-        last = self.layers[-1] if self.layers else None
-        if skip and isinstance(last, Softmax):
-            yield self.layers[:-1]
-        elif skip and isinstance(getattr(last, "activation", None), Softmax):
-            activation, last.activation = last.activation, None  # type: ignore[union-attr]
-            try:
-                yield self.layers
-            finally:
-                last.activation = activation  # type: ignore[union-attr]
-        else:
-            yield self.layers
+        for step in reversed(self._ran):
+            dout = step.backward(dout)
+        return dout
 
     def _check_input(self, x: np.ndarray) -> None:
         assert self.input_shape is not None
@@ -341,6 +315,7 @@ class Sequential:
             f"Trainable params: {total:,} ({size})",
             "Non-trainable params: 0 (0.00 B)",
             "_" * width,
+            f"Runs: {self.describe_runtime()}",
         ]
         for line in lines:
             print_fn(line)
@@ -371,14 +346,30 @@ class Sequential:
         optimizer: Any = "adam",
         loss: Any = "softmax_cross_entropy",
         metrics: Iterable[str] = ("accuracy",),
+        jit_compile: bool = False,
     ) -> None:
-        """Choose the optimizer and loss for ``fit`` (names as in Keras, or objects)."""
+        """Choose the optimizer and loss for ``fit`` (names as in Keras, or objects).
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            ``"adam"``, ``"sgd"`` or an object such as ``Adam(1e-3)``.
+        loss : str or loss object
+        metrics : iterable of str
+        jit_compile : bool, default False
+            Keras's name for the fast path: run ``Conv2D(relu)`` + ``MaxPool2D`` pairs as fused
+            steps (``tinycnn.fast``), on the Numba backend. Off, every layer's own
+            ``forward`` and ``backward`` run. A way of running, not part of the model: not saved.
+        """
         from tinycnn.losses import get_loss
         from tinycnn.optim import get_optimizer
 
+        if not isinstance(jit_compile, bool):
+            raise ValueError(f"jit_compile must be True or False, got {jit_compile!r}")
         self.optimizer = get_optimizer(optimizer)
         self.loss = get_loss(loss)
         self.metrics = tuple(metrics)
+        self.jit_compile = jit_compile
 
     def fit(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
         """Train; see ``tinycnn.train.fit``."""

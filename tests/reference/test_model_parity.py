@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tinycnn import config
 from tinycnn.layers import Dense
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
@@ -199,6 +200,30 @@ def test_one_adam_step_matches_keras(
             atol=TOL[dtype]["adam_atol"],
             err_msg=f"{weight_name} after one Adam step",
         )
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_jit_compile_matches_keras_forward_and_gradients(
+    keras: Any, keras_loss_and_grads: Callable, dtype: type
+) -> None:
+    """The fast path (direct and Winograd steps on Numba) against TensorFlow, same tolerances;
+    its first fused step computes no input gradient, so only the parameters' are compared."""
+    t = Twins(keras, "seed_cnn", dtype)  # fresh: compile changes how the model runs
+    t.model.compile("adam", jit_compile=True)
+    with config.use_backend("numba"):
+        kinds = [type(step).__name__ for step in t.model.steps()]
+        assert kinds[:2] == ["DirectConvReluPool", "WinogradConvReluPool"]
+        logits = t.model.forward(t.x, logits=True)
+        logits_err = np.max(np.abs(logits - t.keras_logits(t.x, training=False).numpy()))
+        assert logits_err <= TOL[dtype]["out"], f"logits {logits_err:.2e}"
+        loss_t, grads_t, dx_t = tinycnn_loss_and_grads(t.model, t.x, t.y)
+    assert dx_t is None
+    loss_k, grads_k, _ = keras_loss_and_grads(t.keras_logits, t.x, t.y)
+    assert abs(loss_t - loss_k) / abs(loss_k) <= TOL[dtype]["loss"]
+    names = [name for name, _, _ in t.model.params_and_grads()]
+    errors = {n: rel_error(a, b) for n, a, b in zip(names, grads_t, grads_k, strict=True)}
+    bad = {k: v for k, v in errors.items() if v > TOL[dtype]["grad"]}
+    assert not bad, f"gradients differing from TensorFlow: {bad} (all: {errors})"
 
 
 # -- the comparison can fail ---------------------------------------------------------------------

@@ -27,9 +27,10 @@ Two pairs of loops are compared:
 - the libraries' own ``fit`` (seed CNN, float32): tinycnn's ``model.fit(shuffle=False)``
   against Keras's ``model.fit(shuffle=False)`` with ``SparseCategoricalCrossentropy()`` on
   the softmax output, as a Keras user would write it; per-step losses are recovered from the
-  running means that both report after each batch. This uses tinycnn's im2col convolutions
-  (``config.use_bit_identical(True)``); fit's default Winograd step is compared with the float64
-  run instead, which it follows more closely than either library's float32 im2col run does.
+  running means that both report after each batch. This uses tinycnn's eager layers (im2col
+  convolutions, the default); ``jit_compile=True`` (direct and Winograd steps) is compared with
+  the float64 run instead, which it follows more closely than either library's float32 im2col
+  run does.
 """
 
 from __future__ import annotations
@@ -151,22 +152,23 @@ def running_means_to_steps(means: list[float]) -> np.ndarray:
     return steps * m - np.concatenate([[0.0], (steps[:-1] * m[:-1])])
 
 
-def fit_losses(model: Sequential, x: np.ndarray, y: np.ndarray, winograd: bool) -> list[float]:
+def fit_losses(model: Sequential, x: np.ndarray, y: np.ndarray, jit_compile: bool) -> list[float]:
     """``model.fit`` for one unshuffled epoch with Adam; the running mean loss after each batch."""
     model.compile(
-        optimizer=Adam(learning_rate=LEARNING_RATE), loss="sparse_categorical_crossentropy"
+        optimizer=Adam(learning_rate=LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        jit_compile=jit_compile,
     )
     means: list[float] = []
-    with config.use_bit_identical(not winograd):
-        model.fit(
-            x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0,
-            callbacks=[LambdaCallback(on_batch_end=lambda b, logs: means.append(logs["loss"]))],
-        )  # fmt: skip
+    model.fit(
+        x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0,
+        callbacks=[LambdaCallback(on_batch_end=lambda b, logs: means.append(logs["loss"]))],
+    )  # fmt: skip
     return means
 
 
-def test_fit_with_the_faster_steps_follows_the_exact_float64_fit(mnist_batches: tuple) -> None:
-    # With the default steps on Numba (direct conv1, Winograd conv2) fit's float32 arithmetic is
+def test_fit_with_jit_compile_follows_the_exact_float64_fit(mnist_batches: tuple) -> None:
+    # With jit_compile on Numba (direct conv1, Winograd conv2) fit's float32 arithmetic is
     # no longer Keras's, so from weight seed 0 the two float32 runs part at a kink (see the
     # module docstring). The float64 run is the trajectory both approximate (Keras's float64 run
     # follows it to 1e-10, above): the faster steps' float32 run stays within the float32
@@ -175,11 +177,11 @@ def test_fit_with_the_faster_steps_follows_the_exact_float64_fit(mnist_batches: 
     x, y = mnist_batches
     exact = without_dropout(seed_cnn(seed=0)).astype(np.float64)
     with config.use_backend("numpy"):
-        exact_means = fit_losses(exact, x.astype(np.float64), y, winograd=False)
+        exact_means = fit_losses(exact, x.astype(np.float64), y, jit_compile=False)
     model = without_dropout(seed_cnn(seed=0))
     with config.use_backend("numba"):
-        means = fit_losses(model, x, y, winograd=True)
-    assert any(type(step).__name__ == "WinogradConvReluPool" for step in model._steps)
+        means = fit_losses(model, x, y, jit_compile=True)
+        assert any(type(step).__name__ == "WinogradConvReluPool" for step in model.steps())
     loss_err, weight_err = trajectory_errors(
         running_means_to_steps(means),
         running_means_to_steps(exact_means),
@@ -204,7 +206,7 @@ def test_fit_follows_keras_fit(keras: Any, mnist_batches: tuple) -> None:
     )
     keras_model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[record])
 
-    means = fit_losses(model, x, y, winograd=False)  # im2col: Keras's float32 roundings
+    means = fit_losses(model, x, y, jit_compile=False)  # eager im2col: Keras's float32 roundings
     assert len(means) == len(keras_means) == STEPS
     loss_err, weight_err = trajectory_errors(
         running_means_to_steps(means),

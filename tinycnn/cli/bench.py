@@ -1,8 +1,8 @@
 """``tinycnn bench``: the speed ladder, tinycnn beside PyTorch and TensorFlow in one run.
 
-Every system (naive loops, tinycnn's NumPy and Numba backends, the Numba backend with
-bit-identical steps, PyTorch, TensorFlow when installed) trains the same model with Adam at the
-same batch size in its own worker process. The parent interleaves them: in each repeat every
+Every system (tinycnn eager on the NumPy and the Numba backend, tinycnn with
+``jit_compile=True``, PyTorch and TensorFlow when installed) trains the same model with Adam at
+the same batch size in its own worker process. The parent interleaves them: in each repeat every
 system runs ``--steps`` training steps in turn, so a noisy neighbour slows all of them alike,
 with a pause before each turn so that the previous system's idle threads stop spinning.
 Reported: median milliseconds per batch with min-max over repeats, an epoch-time
@@ -25,7 +25,6 @@ import time
 import numpy as np
 
 HELP = "measure training speed against PyTorch and TensorFlow (the speed ladder)"
-NAIVE_STEPS = 2
 # Pause between two systems' turns: thread pools (OpenBLAS, OpenMP, Eigen) keep spinning for a
 # while after their last task (OpenBLAS: 2**28 cycles, ~0.1 s), which slowed whichever system ran
 # next by up to 2x on a 2-core machine (the identical dense model measured 4.2 and 7.5 ms/batch
@@ -37,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=("cnn", "dense", "both"), default="both")
     parser.add_argument(
         "--systems",
-        default="naive,numpy,exact,numba,torch,tf",
-        help="comma-separated subset of naive,numpy,exact,numba,torch,tf (missing frameworks "
-        "skip); exact is the Numba backend with bit-identical steps (set_bit_identical)",
+        default="numpy,numba,jit,torch,tf",
+        help="comma-separated subset of numpy,numba,jit,torch,tf (missing frameworks skip): "
+        "numpy and numba run tinycnn eager (every layer's own forward/backward) on that "
+        "backend; jit is compile(..., jit_compile=True), the fused steps",
     )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--full-epoch",
-        default="numba",
+        default="numba,jit",
         help="systems that also run one real full epoch (comma-separated, or 'none')",
     )
     parser.add_argument("--subset", action="store_true", help="the embedded 10k subset")
@@ -114,13 +114,13 @@ def _ladder(model_name: str, systems: list[str], args: argparse.Namespace) -> No
         os.environ[variable] = str(args.threads)  # inherited by the workers, read at import
     workers = _start_workers(model_name, systems, args)
     times: dict[str, list[float]] = {s: [] for s in workers}
-    for s, (_, conn) in workers.items():  # warm-up: JIT, caches, allocator
-        conn.send(("steps", 1 if s == "naive" else 5))
+    for _, conn in workers.values():  # warm-up: JIT, caches, allocator
+        conn.send(("steps", 5))
         conn.recv()
     for _ in range(args.repeats):
         for s, (_, conn) in workers.items():
             time.sleep(SETTLE_SECONDS)
-            conn.send(("steps", NAIVE_STEPS if s == "naive" else args.steps))
+            conn.send(("steps", args.steps))
             times[s].append(float(np.median(conn.recv())))
     _print_steps(times, args.batch_size, 60_000)
     _print_layers(workers, model_name)
@@ -137,25 +137,27 @@ def _print_steps(times: dict[str, list[float]], batch_size: int, n_train: int) -
     medians = {s: float(np.median(t)) * 1e3 for s, t in times.items() if t}
     for s, t in times.items():
         ms = np.array(t) * 1e3
-        ratio = "" if "numba" not in medians else f"{medians[s] / medians['numba']:.2f}x numba"
+        ratio = "" if "jit" not in medians else f"{medians[s] / medians['jit']:.2f}x jit"
         print(
             f"{s:<8} {medians[s]:9.2f} {ms.min():7.2f}-{ms.max():<7.2f} "
             f"{medians[s] * batches / 1e3:17.1f} s    {ratio}"
         )
-    for peer in ("torch", "tf"):
-        if peer in medians and "numba" in medians:
-            print(f"tinycnn (numba) is {medians[peer] / medians['numba']:.2f}x faster than {peer}")
+    for ours in ("numba", "jit"):
+        for peer in ("torch", "tf"):
+            if peer in medians and ours in medians:
+                speedup = medians[peer] / medians[ours]
+                print(f"tinycnn ({ours}) is {speedup:.2f}x faster than {peer}")
 
 
 def _print_layers(workers, model_name: str) -> None:
-    for s in ("numpy", "exact", "numba"):
+    for s in ("numpy", "numba", "jit"):
         if s not in workers:
             continue
         conn = workers[s][1]
         time.sleep(SETTLE_SECONDS)
         conn.send(("layers", 15))
         rows = conn.recv()
-        print(f"per-layer median ms, {s} backend (forward / backward):")
+        print(f"per-step median ms, {s} (forward / backward):")
         width = max(len(name) for name, _, _ in rows)
         for name, f, b in rows:
             print(f"  {name:<{width}} {f:8.3f} / {b:8.3f}")
@@ -164,8 +166,6 @@ def _print_layers(workers, model_name: str) -> None:
 def _print_predict(workers) -> None:
     print("single-image predict, median ms (min):")
     for s, (_, conn) in workers.items():
-        if s == "naive":
-            continue
         time.sleep(SETTLE_SECONDS)
         conn.send(("predict", 300))
         t = np.array(conn.recv()) * 1e3

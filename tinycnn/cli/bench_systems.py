@@ -1,10 +1,11 @@
 """The systems of the speed ladder, each run in its own worker process by ``tinycnn bench``.
 
 A system trains one model (the seed CNN or the dense baseline) on MNIST with Adam (lr 1e-3,
-batch 64, softmax cross-entropy on logits). Systems: ``naive`` (tinycnn with per-pixel Python
-loops in place of the kernels), ``numpy`` and ``numba`` (tinycnn's two backends; ``exact`` is the
-Numba backend with ``config.set_bit_identical(True)``), ``torch`` and
-``tf`` (the same model in PyTorch and in Keras 3 / TensorFlow, with a compiled train step).
+batch 64, softmax cross-entropy on logits). Systems: ``numpy`` and ``numba`` (tinycnn eager, the
+default, on its two backends), ``jit`` (``compile(..., jit_compile=True)`` on the Numba backend:
+the fused, direct and Winograd steps), ``torch`` and ``tf`` (the same model in PyTorch eager and
+in Keras 3 / TensorFlow with a compiled ``tf.function`` train step). tinycnn is driven through
+its public API only.
 
 Each worker owns one system and answers the parent's commands (see :func:`serve`): time ``k``
 training steps, time each layer, time a single-image prediction, run a real full epoch. Workers
@@ -20,12 +21,7 @@ from typing import Any
 
 import numpy as np
 
-SYSTEMS = ("naive", "numpy", "exact", "numba", "torch", "tf")
-STEP_KINDS = {
-    "ConvReluPool": "fused",
-    "WinogradConvReluPool": "Winograd",
-    "DirectConvReluPool": "direct",
-}
+SYSTEMS = ("numpy", "numba", "jit", "torch", "tf")
 LR = 1e-3
 
 
@@ -37,90 +33,32 @@ def load_data(subset: bool) -> tuple[np.ndarray, np.ndarray]:
     return scale_images(x), y.astype(np.int64)
 
 
-# -- naive kernels: one Python iteration per output pixel ------------------------------------
-def _naive_im2col(x, KH, KW, S=1, padding="valid"):
-    from tinycnn.kernels.im2col import output_hw, pad_input, to_pair
-
-    S = to_pair(S, "S")
-    OH, OW = output_hw(x.shape, KH, KW, S, padding)
-    x_pad = pad_input(x, KH, KW, S, padding)
-    cols = np.empty((x.shape[0], OH, OW, KH * KW * x.shape[3]), dtype=x.dtype)
-    for i in range(OH):
-        for j in range(OW):
-            window = x_pad[:, S[0] * i : S[0] * i + KH, S[1] * j : S[1] * j + KW, :]
-            cols[:, i, j] = window.reshape(x.shape[0], -1)
-    return cols.reshape(-1, cols.shape[-1])
-
-
-def _naive_col2im(cols, x_shape, KH, KW, S=1, padding="valid"):
-    from tinycnn.kernels.im2col import output_hw, pad_amounts, to_pair
-
-    S = to_pair(S, "S")
-    N, H, W, C = x_shape
-    OH, OW = output_hw(x_shape, KH, KW, S, padding)
-    (top, bottom), (left, right) = pad_amounts(x_shape, KH, KW, S, padding)
-    dx = np.zeros((N, H + top + bottom, W + left + right, C), dtype=cols.dtype)
-    cols = cols.reshape(N, OH, OW, KH, KW, C)
-    for i in range(OH):
-        for j in range(OW):
-            dx[:, S[0] * i : S[0] * i + KH, S[1] * j : S[1] * j + KW, :] += cols[:, i, j]
-    return dx[:, top : top + H, left : left + W, :]
-
-
-def _naive_maxpool_forward(x, KH, KW, S, padding="valid"):
-    cols = _naive_im2col(x, KH, KW, S, padding).reshape(-1, KH * KW, x.shape[3])
-    argmax = cols.argmax(axis=1)  # first maximum, as the reference
-    out = np.take_along_axis(cols, argmax[:, None, :], axis=1)[:, 0]
-    shape = (x.shape[0], -1, _out_w(x.shape, KH, KW, S, padding), x.shape[3])
-    return out.reshape(shape), argmax.reshape(shape)
-
-
-def _out_w(x_shape, KH, KW, S, padding):
-    from tinycnn.kernels.im2col import output_hw, to_pair
-
-    return output_hw(x_shape, KH, KW, to_pair(S, "S"), padding)[1]
-
-
-def _naive_maxpool_backward(dout, argmax, x_shape, KH, KW, S, padding="valid"):
-    C = x_shape[3]
-    cols = np.zeros((dout.size // C, KH * KW, C), dtype=dout.dtype)
-    np.put_along_axis(cols, argmax.reshape(-1, 1, C), dout.reshape(-1, 1, C), axis=1)
-    return _naive_col2im(cols.reshape(-1, KH * KW * C), x_shape, KH, KW, S, padding)
-
-
 # -- model builders ------------------------------------------------------------------------
 def _tinycnn_system(system: str, model_name: str) -> Any:
-    from tinycnn import config, kernels
-    from tinycnn.losses import SoftmaxCrossEntropy
-    from tinycnn.optim import Adam
-    from tinycnn.zoo import dense_baseline, seed_cnn
+    import tinycnn
 
-    config.set_backend({"naive": "numpy", "exact": "numba"}.get(system, system))
-    config.set_bit_identical(system == "exact")
-    if system == "naive":  # bench-only: replace the NumPy kernels in the dispatch table
-        for name, fn in [
-            ("im2col", _naive_im2col),
-            ("col2im", _naive_col2im),
-            ("maxpool_forward", _naive_maxpool_forward),
-            ("maxpool_backward", _naive_maxpool_backward),
-        ]:
-            kernels._cache[(name, "numpy")] = fn
-    model = (seed_cnn if model_name == "cnn" else dense_baseline)(seed=0)
-    model.compile(optimizer=Adam(LR), loss=SoftmaxCrossEntropy())
+    tinycnn.set_backend("numpy" if system == "numpy" else "numba")
+    model = (tinycnn.seed_cnn if model_name == "cnn" else tinycnn.dense_baseline)(seed=0)
+    model.compile(
+        optimizer=tinycnn.Adam(LR),
+        loss=tinycnn.SoftmaxCrossEntropy(),
+        jit_compile=system == "jit",
+    )
     return model
 
 
 class TinycnnRunner:
-    """tinycnn on one backend: the same step as ``tinycnn.train.fit`` without bookkeeping."""
+    """tinycnn eager on one backend, or ``jit_compile``: the steps of ``tinycnn.train.fit``
+    without its bookkeeping."""
 
     def __init__(self, system: str, model_name: str) -> None:
         self.model = _tinycnn_system(system, model_name)
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> None:
         model = self.model
-        logits = model.forward(xb, training=True, logits=True, fused=True)  # as fit does
+        logits = model.forward(xb, training=True, logits=True)
         model.loss.forward(logits, yb)
-        model.backward(model.loss.backward(), input_grad=False)
+        model.backward(model.loss.backward())
         triples = model.params_and_grads()
         model.optimizer.update([p for _, p, _ in triples], [g for _, _, g in triples])
 
@@ -134,27 +72,22 @@ class TinycnnRunner:
 
     def layer_times(self, xb: np.ndarray, yb: np.ndarray, reps: int) -> list[tuple]:
         """Median forward and backward milliseconds of every step of a training step on the
-        batch ``xb``: a layer, or a fused Conv2D + MaxPool2D pair on the Numba backend (named
-        with its kind: fused, Winograd or direct)."""
-        from tinycnn.fast.fused import plan
+        batch ``xb``: a layer, or (with ``jit_compile``) a fused Conv2D + MaxPool2D pair named
+        with its kind (fused, winograd or direct)."""
+        from tinycnn.fast.plan import describe
 
-        layers = self.model.layers
-        last = layers[-1]
-        activation, last.activation = last.activation, None  # logits, as in training
-        try:
-            steps = plan(layers)
-        finally:
-            last.activation = activation
+        steps = self.model.steps()
         fwd = np.zeros((reps, len(steps)))
         bwd = np.zeros((reps, len(steps)))
-        first_layer = next((k for k, layer in enumerate(layers) if layer.params), 0)
-        layers[first_layer].needs_input_grad = False  # as in a training step: no dx from here
         for r in range(reps):
             out = xb
-            activation, last.activation = last.activation, None
             for k, step in enumerate(steps):
+                logits_only = k == len(steps) - 1 and getattr(step, "activation", None)
                 t0 = time.perf_counter()
-                out = step.forward(out, training=True)
+                if logits_only:  # the loss takes logits, as in a training step
+                    out = step.forward(out, training=True, apply_activation=False)
+                else:
+                    out = step.forward(out, training=True)
                 fwd[r, k] = time.perf_counter() - t0
             self.model.loss.forward(out, yb)
             dout = self.model.loss.backward()
@@ -164,14 +97,10 @@ class TinycnnRunner:
                 t0 = time.perf_counter()
                 dout = steps[k].backward(dout)
                 bwd[r, k] = time.perf_counter() - t0
-            last.activation = activation
-        layers[first_layer].needs_input_grad = True
         med_f, med_b = np.median(fwd, axis=0) * 1e3, np.median(bwd, axis=0) * 1e3
+        fused = iter(describe(steps))
         names = [
-            " + ".join(str(layer.name) for layer in step.layers)
-            + f" ({STEP_KINDS[type(step).__name__]})"
-            if hasattr(step, "layers")
-            else step.describe()
+            next(fused).replace(": ", " (") + ")" if hasattr(step, "layers") else step.describe()
             for step in steps
         ]
         return list(zip(names, med_f, med_b, strict=True))

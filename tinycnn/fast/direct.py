@@ -8,20 +8,21 @@ ReLU and the maximum in the same loop, and makes ``dw`` and ``db`` from the pool
 window by window (``tinycnn/fast/direct_numba.py`` has the math). Nothing of the size of
 ``z`` is ever written.
 
-A first layer needs no input gradient; when one is asked for (``needs_input_grad``), the
-backward pass recomputes the im2col matrix and takes the bit-identical route of
+A first layer needs no input gradient; when one is asked for (``input_grad=True``), the
+backward pass recomputes the im2col matrix and takes the route of
 :class:`tinycnn.fast.fused.ConvReluPool` from this step's winners.
 
-The numbers match the layers to float32 rounding, not bit for bit. :func:`tinycnn.fast.fused.plan`
-uses this step on the Numba backend unless ``tinycnn.config.bit_identical()``, for the pairs
-:func:`can_direct` accepts.
+The numbers match the layers to float32 rounding, not bit for bit. With ``jit_compile=True``,
+:func:`tinycnn.fast.plan.plan` uses this step for the pairs :func:`can_direct` accepts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinycnn import kernels
+from tinycnn.fast import direct_numba, fused_numba
+from tinycnn.fast.fused import convolve, convolve_backward
+from tinycnn.fast.workspace import Workspace
 from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
@@ -56,9 +57,11 @@ class DirectConvReluPool:
         3x3, stride 1, "valid", ``activation="relu"``, one input channel.
     pool : MaxPool2D
         2x2 with strides 2, "valid", right after ``conv`` (see :func:`can_direct`).
+    input_grad : bool, default True
+        Whether ``backward`` returns ∂loss/∂x; a model's first layer needs none.
     """
 
-    def __init__(self, conv: Conv2D, pool: MaxPool2D) -> None:
+    def __init__(self, conv: Conv2D, pool: MaxPool2D, input_grad: bool = True) -> None:
         if not can_direct(conv, pool):
             raise ValueError(
                 "DirectConvReluPool: expected a built Conv2D(F, 3, strides=1, padding='valid', "
@@ -67,6 +70,7 @@ class DirectConvReluPool:
             )
         self.conv, self.pool = conv, pool
         self.layers = (conv, pool)
+        self.input_grad = input_grad
         self._cache: tuple | None = None
 
     def forward(self, x: Array, training: bool = False) -> Array:
@@ -74,7 +78,7 @@ class DirectConvReluPool:
         self.conv._check_input(x)
         w, b = self.conv.params["w"], self.conv.params["b"]
         x = np.asarray(x).astype(w.dtype, copy=False)
-        forward = kernels.implementation("conv3x3_relu_maxpool_forward", "numba")
+        forward = direct_numba.conv3x3_relu_maxpool_forward
         out, winner = forward(x, w, b)
         self._cache = (x, winner)
         return out
@@ -86,11 +90,12 @@ class DirectConvReluPool:
             raise RuntimeError("DirectConvReluPool: call forward before backward")
         x, winner = self._cache
         dout = np.asarray(dout, dtype=x.dtype)
-        if self.conv.needs_input_grad:  # rare (a first layer): the im2col route gives dx
-            z = self.conv.convolve(x)  # keeps the im2col matrix for convolve_backward
-            route = kernels.implementation("maxpool_relu_backward_bias_grad", "numba")
+        if self.input_grad:  # rare (a first layer): the im2col route gives dx
+            workspace = Workspace()
+            z, cols = convolve(self.conv, x, workspace)
+            route = fused_numba.maxpool_relu_backward_bias_grad
             dz, db = route(dout, winner, z.shape, 2, 2, 2, 2)
-            return self.conv.convolve_backward(dz, db)
-        backward = kernels.implementation("conv3x3_relu_maxpool_backward", "numba")
+            return convolve_backward(self.conv, dz, db, cols, x.shape, True, workspace)
+        backward = direct_numba.conv3x3_relu_maxpool_backward
         self.conv.grads["w"], self.conv.grads["b"] = backward(x, dout, winner)
         return None

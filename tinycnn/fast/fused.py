@@ -1,38 +1,30 @@
-"""Fused steps for training on the Numba backend: ``Conv2D(relu)`` + ``MaxPool2D`` as one step.
+"""A fused step for ``Conv2D(relu)`` + ``MaxPool2D``: im2col, one matrix multiply, one pass.
 
-A model is a list of layers, and ``Sequential.forward`` runs them one by one. The seed CNN's
-``Conv2D(activation="relu")`` is followed by ``MaxPool2D(2)`` twice; between the two, the
-convolution's whole output is written and read again several times (bias, ReLU, its mask,
-pooling, and as many passes backward). :func:`plan` replaces each such pair by a
-:class:`ConvReluPool` step that computes the same numbers with one fused pass after the
+Eager, the seed CNN's ``Conv2D(activation="relu")`` writes its whole output and reads it again
+several times before ``MaxPool2D`` (bias, ReLU, its mask, pooling, and as many passes
+backward). :class:`ConvReluPool` computes the same numbers with one fused pass after the
 convolution's matrix multiply and one before its backward ones
-(``tinycnn/fast/fused_numba.py``). The results are bit-identical to running the two layers;
-the layers keep their parameters and gradients, only their intermediate state is skipped.
+(``tinycnn/fast/fused_numba.py``), keeping its large arrays in a :class:`Workspace` from step
+to step. The results are bit-identical to the two layers: the same im2col matrix, the same
+matrix multiplies, the same additions in the same order.
 
-``fit`` trains with ``Sequential.forward(..., fused=True)``. On the NumPy backend, and for pairs
-the kernels do not cover (overlapping or "same" pooling, another activation), :func:`plan`
-returns the layers unchanged. Unless ``tinycnn.config.bit_identical()``, two kinds of pair get
-a faster step that matches the layers to float32 rounding rather than bit for bit: a 3x3
-convolution with several input channels followed by 2x2 pooling
-(:class:`tinycnn.fast.winograd.WinogradConvReluPool`) and a one-channel first one
-(:class:`tinycnn.fast.direct.DirectConvReluPool`).
+It runs only with ``compile(..., jit_compile=True)`` (see :mod:`tinycnn.fast.plan`), where the
+direct and Winograd steps take the pairs they fit and this one takes the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
-
 import numpy as np
 
-from tinycnn import config, kernels
+from tinycnn import kernels
+from tinycnn.fast import fused_numba
 from tinycnn.fast.workspace import Workspace
 from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
 
-__all__ = ["ConvReluPool", "can_fuse", "plan"]
+__all__ = ["ConvReluPool", "can_fuse", "convolve", "convolve_backward"]
 
 
 def can_fuse(first: Layer, second: Layer) -> bool:
@@ -50,6 +42,46 @@ def can_fuse(first: Layer, second: Layer) -> bool:
     )
 
 
+def convolve(conv: Conv2D, x: Array, workspace: Workspace) -> tuple[Array, Array]:
+    """``z = cols @ w2d`` (N, OH, OW, F), without bias or activation, and ``cols``.
+
+    ``z`` and ``cols`` (N*OH*OW, KH*KW*C) are views of ``workspace`` arrays: valid until the
+    next call with the same workspace.
+    """
+    conv._check_input(x)
+    w = conv.params["w"]
+    KH, KW, C, F = w.shape
+    x = np.asarray(x, dtype=w.dtype)
+    N, H, W, _ = x.shape
+    OH, OW, _ = conv.output_shape((H, W, C))
+    cols = workspace.array("cols", (N * OH * OW, KH * KW * C), w.dtype)
+    cols = kernels.im2col(x, KH, KW, conv.strides, conv.padding, out=cols)
+    z = workspace.array("z", (N, OH, OW, F), w.dtype)
+    np.matmul(cols, w.reshape(-1, F), out=z.reshape(N * OH * OW, F))
+    return z, cols
+
+
+def convolve_backward(
+    conv: Conv2D, dz: Array, db: Array, cols: Array, x_shape: tuple, input_grad: bool,
+    workspace: Workspace,
+) -> Array | None:  # fmt: skip
+    """Store ``db`` (F,) and ``dw = colsᵀ @ dz2d`` in ``conv.grads``; return ``dx`` or None.
+
+    The backward of :func:`convolve`, from ``dz`` = ∂loss/∂z (N, OH, OW, F); the same matrix
+    multiplies as ``Conv2D.backward``.
+    """
+    w = conv.params["w"]
+    KH, KW, C, F = w.shape
+    dz2d = dz.reshape(-1, F)  # (N*OH*OW, F)
+    conv.grads["b"] = db
+    conv.grads["w"] = (cols.T @ dz2d).reshape(KH, KW, C, F)
+    if not input_grad:
+        return None
+    dcols = workspace.array("dcols", cols.shape, w.dtype)  # (N*OH*OW, KH*KW*C)
+    np.matmul(dz2d, w.reshape(-1, F).T, out=dcols)
+    return kernels.col2im(dcols, x_shape, KH, KW, conv.strides, conv.padding)
+
+
 class ConvReluPool:
     """``pool.forward(conv.forward(x))`` and its backward, with one fused pass after the
     convolution's matrix multiply.
@@ -60,16 +92,18 @@ class ConvReluPool:
         With ``activation="relu"``.
     pool : MaxPool2D
         Right after ``conv``; "valid", non-overlapping windows (see :func:`can_fuse`).
+    input_grad : bool, default True
+        Whether ``backward`` returns ∂loss/∂x; a model's first layer needs none.
 
     Notes
     -----
-    Forward: ``z = conv.convolve(x)`` (N, OH, OW, F), then
+    Forward: ``z, cols = convolve(conv, x)`` (N, OH, OW, F), then
     ``out, winner = bias_relu_maxpool_forward(z, b, ...)`` (N, PH', PW', F). Backward:
     ``dz, db = maxpool_relu_backward_bias_grad(dout, winner, ...)``, then
-    ``conv.convolve_backward(dz, db)``, which stores the gradients and returns ``dx`` (or None).
+    ``convolve_backward``, which stores the gradients and returns ``dx`` (or None).
     """
 
-    def __init__(self, conv: Conv2D, pool: MaxPool2D) -> None:
+    def __init__(self, conv: Conv2D, pool: MaxPool2D, input_grad: bool = True) -> None:
         if not can_fuse(conv, pool):
             raise ValueError(
                 f"ConvReluPool: expected Conv2D(activation='relu') then a 'valid' MaxPool2D "
@@ -77,67 +111,29 @@ class ConvReluPool:
             )
         self.conv, self.pool = conv, pool
         self.layers = (conv, pool)
-        self.workspace = Workspace()  # z and dz, reused from step to step
+        self.input_grad = input_grad
+        self.workspace = Workspace()  # cols, z, dz and dcols, reused from step to step
         self._cache: tuple | None = None
 
     def forward(self, x: Array, training: bool = False) -> Array:
         """``x`` (N, H, W, C) -> the pooled ReLU of the convolution (N, PH', PW', F)."""
-        N, H, W, _ = np.shape(x)
-        z_shape = (N, *self.conv.output_shape((H, W, self.conv.params["w"].shape[2])))
-        z = self.workspace.array("z", z_shape, self.conv.params["w"].dtype)
-        z = self.conv.convolve(x, out=z)
+        z, cols = convolve(self.conv, x, self.workspace)
         (PH, PW), (SH, SW) = self.pool.pool_size, self.pool.strides
-        fused = kernels.implementation("bias_relu_maxpool_forward", "numba")
-        out, winner = fused(z, self.conv.params["b"], PH, PW, SH, SW)
-        self._cache = (z.shape, winner)
+        out, winner = fused_numba.bias_relu_maxpool_forward(
+            z, self.conv.params["b"], PH, PW, SH, SW
+        )
+        self._cache = (np.shape(x), z.shape, cols, winner)
         return out
 
     def backward(self, dout: Array) -> Array | None:
         """Fill the convolution's ``grads`` from ``dout`` (N, PH', PW', F); return ``dx``."""
         if self._cache is None:
             raise RuntimeError("ConvReluPool: call forward before backward")
-        z_shape, winner = self._cache
+        x_shape, z_shape, cols, winner = self._cache
         (PH, PW), (SH, SW) = self.pool.pool_size, self.pool.strides
-        fused = kernels.implementation("maxpool_relu_backward_bias_grad", "numba")
         dout = np.asarray(dout)
         dz = self.workspace.array("dz", z_shape, dout.dtype)
-        dz, db = fused(dout, winner, z_shape, PH, PW, SH, SW, out=dz)
-        return self.conv.convolve_backward(dz, db)
-
-
-def plan(layers: Sequence[Layer]) -> list[Any]:
-    """The steps that run ``layers``.
-
-    On the Numba backend each ``Conv2D(relu)`` + ``MaxPool2D`` pair becomes one step: unless
-    ``config.bit_identical()``, a :class:`tinycnn.fast.direct.DirectConvReluPool` where
-    :func:`~tinycnn.fast.direct.can_direct` accepts the pair, a
-    :class:`tinycnn.fast.winograd.WinogradConvReluPool` where
-    :func:`~tinycnn.fast.winograd.can_winograd`
-    does, and otherwise (and always when bit-identical) a :class:`ConvReluPool` where
-    :func:`can_fuse` does. Every other layer runs as itself. On the NumPy backend, all layers run
-    unchanged.
-    """
-    if kernels.numba_kernel("bias_relu_maxpool_forward") is None:
-        return list(layers)
-    from tinycnn.fast.direct import DirectConvReluPool, can_direct
-    from tinycnn.fast.winograd import WinogradConvReluPool, can_winograd
-
-    # (does the pair fit, the step class): the first that fits is used
-    choices: list[tuple[Callable[[Layer, Layer], bool], Callable[[Any, Any], Any]]] = []
-    if not config.bit_identical():
-        choices += [(can_direct, DirectConvReluPool), (can_winograd, WinogradConvReluPool)]
-    choices.append((can_fuse, ConvReluPool))
-    steps: list[Any] = []
-    k = 0
-    while k < len(layers):
-        first, second = layers[k], layers[k + 1] if k + 1 < len(layers) else None
-        make = next(
-            (make for fits, make in choices if second is not None and fits(first, second)), None
+        dz, db = fused_numba.maxpool_relu_backward_bias_grad(
+            dout, winner, z_shape, PH, PW, SH, SW, out=dz
         )
-        if make is None:
-            steps.append(first)
-            k += 1
-        else:
-            steps.append(make(first, second))
-            k += 2
-    return steps
+        return convolve_backward(self.conv, dz, db, cols, x_shape, self.input_grad, self.workspace)

@@ -16,16 +16,15 @@ and backward ``dM`` from the pooled gradient, ``dw`` from ``V[t]ᵀ @ dM[t]``, `
 it also skips the 11th output row and column that pooling drops.
 
 The numbers match the layers to float32 rounding, not bit for bit: the transforms add before
-they multiply. :func:`tinycnn.fast.fused.plan` uses this step on the Numba backend while
-``tinycnn.config.bit_identical()`` is off (the default; ``TINYCNN_BIT_IDENTICAL=1`` turns it
-on) and :func:`can_winograd` says the pair fits.
+they multiply. With ``jit_compile=True``, :func:`tinycnn.fast.plan.plan` uses this step where
+:func:`can_winograd` says the pair fits.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinycnn import kernels
+from tinycnn.fast import winograd_numba
 from tinycnn.fast.workspace import Workspace
 from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
@@ -63,6 +62,8 @@ class WinogradConvReluPool:
         3x3, stride 1, "valid", ``activation="relu"``, at least ``MIN_CHANNELS`` input channels.
     pool : MaxPool2D
         2x2 with strides 2, "valid", right after ``conv`` (see :func:`can_winograd`).
+    input_grad : bool, default True
+        Whether ``backward`` returns ∂loss/∂x; a model's first layer needs none.
 
     Notes
     -----
@@ -71,7 +72,7 @@ class WinogradConvReluPool:
     ``M`` (16, N*T, F), which backward overwrites with ``dM``.
     """
 
-    def __init__(self, conv: Conv2D, pool: MaxPool2D) -> None:
+    def __init__(self, conv: Conv2D, pool: MaxPool2D, input_grad: bool = True) -> None:
         if not can_winograd(conv, pool):
             raise ValueError(
                 "WinogradConvReluPool: expected a built Conv2D(F, 3, strides=1, padding='valid', "
@@ -80,6 +81,7 @@ class WinogradConvReluPool:
             )
         self.conv, self.pool = conv, pool
         self.layers = (conv, pool)
+        self.input_grad = input_grad
         self.workspace = Workspace()
         self._cache: tuple | None = None
 
@@ -93,12 +95,10 @@ class WinogradConvReluPool:
         TH, TW = (H - 2) // 2, (W - 2) // 2
         R = N * TH * TW
         V = self.workspace.array("V", (16, R, C), w.dtype)
-        V = kernels.implementation("winograd_input_transform", "numba")(
-            x.astype(w.dtype, copy=False), out=V
-        )
-        U = kernels.implementation("winograd_kernel_transform", "numba")(w)
+        V = winograd_numba.winograd_input_transform(x.astype(w.dtype, copy=False), out=V)
+        U = winograd_numba.winograd_kernel_transform(w)
         M = np.matmul(V, U, out=self.workspace.array("M", (16, R, F), w.dtype))
-        pool = kernels.implementation("winograd_bias_relu_maxpool", "numba")
+        pool = winograd_numba.winograd_bias_relu_maxpool
         out, winner = pool(M, b, (N, TH, TW, F))
         self._cache = (x.shape, V, U, winner)
         return out
@@ -111,13 +111,13 @@ class WinogradConvReluPool:
         dout = np.asarray(dout, dtype=V.dtype)
         R, F = V.shape[1], U.shape[2]
         dM = self.workspace.array("M", (16, R, F), V.dtype)  # M is no longer needed
-        dM, db = kernels.implementation("winograd_pool_backward", "numba")(dout, winner, out=dM)
+        dM, db = winograd_numba.winograd_pool_backward(dout, winner, out=dM)
         dUT = np.matmul(dM.transpose(0, 2, 1), V)  # (16, F, C): dU[t]ᵀ = dM[t]ᵀ @ V[t]
-        kernel_grad = kernels.implementation("winograd_kernel_grad", "numba")
+        kernel_grad = winograd_numba.winograd_kernel_grad
         self.conv.grads["w"] = kernel_grad(np.ascontiguousarray(dUT.transpose(0, 2, 1)))
         self.conv.grads["b"] = db
-        if not self.conv.needs_input_grad:
+        if not self.input_grad:
             return None
         dV = np.matmul(dM, U.transpose(0, 2, 1), out=V)  # V is no longer needed
         self._cache = None  # V is gone: another backward needs another forward
-        return kernels.implementation("winograd_input_grad", "numba")(dV, x_shape)
+        return winograd_numba.winograd_input_grad(dV, x_shape)

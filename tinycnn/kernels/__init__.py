@@ -1,25 +1,24 @@
-"""Kernels behind the layers, on the active backend: im2col/col2im and max-pooling.
+"""Kernels behind the layers, on the active backend: each a NumPy reference and a Numba twin.
 
-Layers call them through this module at call time (``kernels.im2col(...)``), never through a
-name bound at import, so that the backend can be switched (``tinycnn.config.set_backend`` or
-``TINYCNN_BACKEND``). Each name below forwards to one of two twins with the same signature:
+Layers and optimizers call them through this module at call time (``kernels.im2col(...)``),
+never through a name bound at import, so that the backend can be switched
+(``tinycnn.config.set_backend`` or ``TINYCNN_BACKEND``). Each name below forwards to one of two
+twins with the same signature and bit-identical results:
 
-==================  =================================  ======================================
-kernel              NumPy reference (readable)          Numba twin (fast, bit-identical)
-==================  =================================  ======================================
-im2col, col2im      ``kernels/im2col.py``               ``kernels/im2col_numba.py``
-maxpool_forward,    ``kernels/pool.py``                 ``kernels/pool_numba.py``
+==================  ===============================  ======================================
+kernel              NumPy reference (readable)        Numba twin (compiled loops)
+==================  ===============================  ======================================
+im2col, col2im      ``kernels/im2col.py``             ``kernels/im2col_numba.py``
+maxpool_forward,    ``kernels/pool.py``               ``kernels/pool_numba.py``
 maxpool_backward
-==================  =================================  ======================================
+relu_forward,       ``kernels/relu.py``               ``kernels/relu_numba.py``
+relu_backward
+adam_update         ``kernels/adam.py``               ``kernels/adam_numba.py``
+==================  ===============================  ======================================
 
-Some fast kernels fuse several NumPy lines of a layer or optimizer into one loop (ReLU's mask
-and output in one pass, a bias gradient, the Adam update, a convolution's bias, ReLU and
-max-pooling in one pass for ``tinycnn.fast.fused``, the Winograd transforms of
-``tinycnn.fast.winograd``, the one-channel convolution of ``tinycnn.fast.direct``). They have no
-separate reference: the readable lines stay in the layer, which asks :func:`numba_kernel` for
-the fused version and uses it only when the Numba backend is active::
-
-    relu_forward = kernels.numba_kernel("relu_forward")   # None on the NumPy backend
+The twins keep the reference's order of additions, so they agree bit for bit; the tests check
+it with ``assert_array_equal``. Kernels that change *what* is computed (fusing layers, Winograd)
+are not twins: they live in :mod:`tinycnn.fast` and run only with ``jit_compile=True``.
 
 The Numba modules are imported on first use, so ``import tinycnn`` does not pay for Numba.
 """
@@ -37,40 +36,24 @@ __all__ = [
     "col2im",
     "conv_output_size",
     "im2col",
+    "adam_update",
     "implementation",
     "maxpool_backward",
     "maxpool_forward",
-    "numba_kernel",
+    "relu_backward",
+    "relu_forward",
     "same_padding",
 ]
 
-# kernel name -> (NumPy module, Numba module); the NumPy module is None for fused Numba kernels.
-_MODULES: dict[str, tuple[str | None, str]] = {
+# kernel name -> (NumPy module, Numba module)
+_MODULES: dict[str, tuple[str, str]] = {
     "im2col": ("tinycnn.kernels.im2col", "tinycnn.kernels.im2col_numba"),
     "col2im": ("tinycnn.kernels.im2col", "tinycnn.kernels.im2col_numba"),
     "maxpool_forward": ("tinycnn.kernels.pool", "tinycnn.kernels.pool_numba"),
     "maxpool_backward": ("tinycnn.kernels.pool", "tinycnn.kernels.pool_numba"),
-    "relu_forward": (None, "tinycnn.kernels.relu_numba"),
-    "relu_backward": (None, "tinycnn.kernels.relu_numba"),
-    "bias_relu_forward": (None, "tinycnn.kernels.relu_numba"),
-    "relu_backward_bias_grad": (None, "tinycnn.kernels.relu_numba"),
-    "bias_grad": (None, "tinycnn.kernels.bias_grad_numba"),
-    "adam_update": (None, "tinycnn.kernels.adam_numba"),
-    "bias_relu_maxpool_forward": (None, "tinycnn.fast.fused_numba"),
-    "maxpool_relu_backward_bias_grad": (None, "tinycnn.fast.fused_numba"),
-    **{
-        name: (None, "tinycnn.fast.winograd_numba")
-        for name in (
-            "winograd_input_transform",
-            "winograd_kernel_transform",
-            "winograd_bias_relu_maxpool",
-            "winograd_pool_backward",
-            "winograd_kernel_grad",
-            "winograd_input_grad",
-        )
-    },
-    "conv3x3_relu_maxpool_forward": (None, "tinycnn.fast.direct_numba"),
-    "conv3x3_relu_maxpool_backward": (None, "tinycnn.fast.direct_numba"),
+    "relu_forward": ("tinycnn.kernels.relu", "tinycnn.kernels.relu_numba"),
+    "relu_backward": ("tinycnn.kernels.relu", "tinycnn.kernels.relu_numba"),
+    "adam_update": ("tinycnn.kernels.adam", "tinycnn.kernels.adam_numba"),
 }
 _cache: dict[tuple[str, str], Callable[..., Any]] = {}
 
@@ -92,17 +75,8 @@ def implementation(name: str, backend: str | None = None) -> Callable[..., Any]:
                 f"got {name!r} on {backend!r}"
             )
         module = _MODULES[name][config.BACKENDS.index(backend)]
-        if module is None:
-            raise ValueError(f"kernel {name!r} exists only on the numba backend")
         _cache[key] = getattr(importlib.import_module(module), name)
     return _cache[key]
-
-
-def numba_kernel(name: str) -> Callable[..., Any] | None:
-    """The fused Numba kernel ``name`` when the Numba backend is active, else None."""
-    if config.get_backend() != "numba":
-        return None
-    return implementation(name, "numba")
 
 
 def im2col(x, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid", out=None):
@@ -136,3 +110,27 @@ def maxpool_backward(dout, argmax, x_shape, KH: int, KW: int, S, padding: str = 
     See :func:`tinycnn.kernels.pool.maxpool_backward`; runs on the active backend.
     """
     return implementation("maxpool_backward")(dout, argmax, x_shape, KH, KW, S, padding)
+
+
+def relu_forward(x):
+    """``out = max(x, 0)`` and ``mask = x > 0``, both shaped like ``x``.
+
+    See :func:`tinycnn.kernels.relu.relu_forward`; runs on the active backend.
+    """
+    return implementation("relu_forward")(x)
+
+
+def relu_backward(dout, mask):
+    """``dx = dout * mask``, shaped like ``dout``.
+
+    See :func:`tinycnn.kernels.relu.relu_backward`; runs on the active backend.
+    """
+    return implementation("relu_backward")(dout, mask)
+
+
+def adam_update(p, g, m, v, lr_t, beta_1: float, beta_2: float, epsilon: float) -> None:
+    """One Adam step on ``p``, ``m`` and ``v`` in place (any shape, one dtype).
+
+    See :func:`tinycnn.kernels.adam.adam_update`; runs on the active backend.
+    """
+    implementation("adam_update")(p, g, m, v, lr_t, beta_1, beta_2, epsilon)

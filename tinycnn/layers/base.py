@@ -36,10 +36,6 @@ class Layer:
         ∂loss/∂param for each key of ``params``, same shapes, written by ``backward``.
     input_shape : tuple of int or None
         Shape of one example (no batch axis), set by ``build``.
-    needs_input_grad : bool
-        True (the default): ``backward`` returns ∂loss/∂x. A layer with parameters may skip
-        that work and return None when it is False; ``Sequential.backward(...,
-        input_grad=False)`` sets it on the model's first such layer for the call.
     """
 
     def __init__(self, name: str | None = None) -> None:
@@ -48,7 +44,6 @@ class Layer:
         self.grads: dict[str, Array] = {}
         self.input_shape: Shape | None = None
         self.built = False
-        self.needs_input_grad = True
         self._cache: Any = None
 
     # -- building -------------------------------------------------------------------------

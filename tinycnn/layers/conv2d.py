@@ -32,12 +32,10 @@ from typing import Any
 import numpy as np
 
 from tinycnn import kernels
-from tinycnn.fast.workspace import Workspace
 from tinycnn.initializers import Initializer, get_initializer, initializer_config
 from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Array, Layer, Shape
-from tinycnn.layers.relu import ReLU
 
 
 class Conv2D(Layer):
@@ -133,77 +131,39 @@ class Conv2D(Layer):
             )
         return OH, OW, self.filters
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        """Convolve ``x`` (N, H, W, C) with the kernel; returns ``out`` (N, OH, OW, F)."""
-        out = self.convolve(x)
-        if isinstance(self.activation, ReLU):  # bias and ReLU in one pass (Numba backend)
-            return self.activation.forward_with_bias(out, self.params["b"])
-        out += self.params["b"]  # in place: no second (N, OH, OW, F) array
-        if self.activation is not None:
-            out = self.activation.forward(out, training)
-        return out
+    def forward(self, x: Array, training: bool = False, apply_activation: bool = True) -> Array:
+        """Convolve ``x`` (N, H, W, C) with the kernel; returns ``out`` (N, OH, OW, F).
 
-    @property
-    def workspace(self) -> Workspace:
-        """Scratch arrays reused from call to call: ``cols`` and ``dcols``
-        (tinycnn.fast.workspace)."""
-        if getattr(self, "_workspace", None) is None:
-            self._workspace = Workspace()
-        return self._workspace
-
-    def convolve(self, x: Array, out: Array | None = None) -> Array:
-        """The convolution without bias or activation: ``z = cols @ w2d``, shape (N, OH, OW, F).
-
-        Keeps ``cols`` for :meth:`convolve_backward` (in a buffer reused from call to
-        call).
-        ``forward`` is ``convolve``, then the bias and the activation; ``tinycnn.fast.fused`` calls
-        it
-        with ``out``, a C-contiguous (N, OH, OW, F) array to write ``z`` into, to fuse the rest.
+        ``apply_activation=False`` returns the convolution before its activation (see
+        ``Dense.forward``); ``backward`` then skips the activation too.
         """
         self._check_input(x)
-        w = self.params["w"]
+        w, b = self.params["w"], self.params["b"]
         KH, KW, C, F = w.shape
         x = np.asarray(x, dtype=w.dtype)
         N, H, W, _ = x.shape
         OH, OW, _ = self.output_shape((H, W, C))
-        buffer = self.workspace.array("cols", (N * OH * OW, KH * KW * C), w.dtype)
-        cols = kernels.im2col(x, KH, KW, self.strides, self.padding, out=buffer)
-        self._cache = (x.shape, cols)  # cols: (N*OH*OW, KH*KW*C)
-        z2d = None if out is None else out.reshape(N * OH * OW, F)
-        return np.matmul(cols, w.reshape(-1, F), out=z2d).reshape(N, OH, OW, F)
+        cols = kernels.im2col(x, KH, KW, self.strides, self.padding)  # (N*OH*OW, KH*KW*C)
+        z = (cols @ w.reshape(-1, F) + b).reshape(N, OH, OW, F)
+        activation = self.activation if apply_activation else None
+        self._cache = (x.shape, cols, activation)
+        return z if activation is None else activation.forward(z, training)
 
-    def backward(self, dout: Array) -> Array | None:
+    def backward(self, dout: Array) -> Array:
         """Fill ``grads["w"]``, ``grads["b"]`` from ``dout`` (N, OH, OW, F); return ``dx``.
 
-        ``dx`` is None when ``needs_input_grad`` is False (a model's first layer in training).
+        Returns
+        -------
+        dx : ndarray, shape (N, H, W, C)
         """
-        F = self.filters
-        if isinstance(self.activation, ReLU):  # ReLU and bias gradient in one pass (Numba)
-            dz, db = self.activation.backward_with_bias_grad(dout)
-            return self.convolve_backward(dz, db)
-        if self.activation is not None:
-            dout = self.activation.backward(dout)
-        bias_grad = kernels.numba_kernel("bias_grad")  # Numba: the same sum, bit-identical
-        dout2d = dout.reshape(-1, F)
-        db = dout2d.sum(axis=0) if bias_grad is None else bias_grad(dout2d)
-        return self.convolve_backward(dout, db)
-
-    def convolve_backward(self, dz: Array, db: Array) -> Array | None:
-        """Store ``db`` (F,) and ``dw`` from ``dz`` = ∂loss/∂z (N, OH, OW, F); return ``dx``.
-
-        The backward of :meth:`convolve` (after the last ``convolve`` or ``forward``); ``dx`` is
-        None when ``needs_input_grad`` is False.
-        """
-        x_shape, cols = self._cache
+        x_shape, cols, activation = self._cache
         w = self.params["w"]
         KH, KW, C, F = w.shape
-        self.grads["b"] = db
+        dz = dout if activation is None else activation.backward(dout)
         dz2d = dz.reshape(-1, F)  # (N*OH*OW, F)
         self.grads["w"] = (cols.T @ dz2d).reshape(KH, KW, C, F)
-        if not self.needs_input_grad:
-            return None
-        dcols = self.workspace.array("dcols", cols.shape, w.dtype)  # (N*OH*OW, KH*KW*C)
-        np.matmul(dz2d, w.reshape(-1, F).T, out=dcols)
+        self.grads["b"] = dz2d.sum(axis=0)  # (F,)
+        dcols = dz2d @ w.reshape(-1, F).T  # (N*OH*OW, KH*KW*C)
         return kernels.col2im(dcols, x_shape, KH, KW, self.strides, self.padding)
 
     def _check_input(self, x: Array) -> None:

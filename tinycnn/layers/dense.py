@@ -90,7 +90,7 @@ class Dense(Layer):
         """``(units,)`` for inputs ``(D,)``."""
         return (self.units,)
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, x: Array, training: bool = False, apply_activation: bool = True) -> Array:
         """Affine map, then the activation.
 
         Parameters
@@ -99,6 +99,10 @@ class Dense(Layer):
             Cast to the dtype of the parameters.
         training : bool
             Unused: Dense behaves the same in training and inference.
+        apply_activation : bool, default True
+            False returns ``z`` before the activation: ``Sequential.forward(..., logits=True)``
+            asks for that from a last ``Dense(K, activation="softmax")``, because the fused loss
+            takes logits. ``backward`` then skips the activation too.
 
         Returns
         -------
@@ -110,9 +114,10 @@ class Dense(Layer):
                 f"{self.describe()}: expected input of shape (N, {w.shape[0]}), got {x.shape}"
             )
         x = x.astype(w.dtype, copy=False)
-        self._cache = x
+        activation = self.activation if apply_activation else None
+        self._cache = (x, activation)
         z = x @ w + b  # (N, units)
-        return z if self.activation is None else self.activation.forward(z, training)
+        return z if activation is None else activation.forward(z, training)
 
     def backward(self, dout: Array) -> Array:
         """Fill ``grads["w"]``, ``grads["b"]``; return ∂loss/∂x.
@@ -124,14 +129,12 @@ class Dense(Layer):
 
         Returns
         -------
-        dx : ndarray, shape (N, D), or None when ``needs_input_grad`` is False
+        dx : ndarray, shape (N, D)
         """
-        x = self._cache
-        dz = dout if self.activation is None else self.activation.backward(dout)
+        x, activation = self._cache
+        dz = dout if activation is None else activation.backward(dout)
         self.grads["w"] = x.T @ dz  # (D, units)
         self.grads["b"] = dz.sum(axis=0)  # (units,)
-        if not self.needs_input_grad:
-            return None
         return dz @ self.params["w"].T  # (N, D)
 
     def get_config(self) -> dict[str, Any]:

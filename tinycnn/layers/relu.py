@@ -30,7 +30,7 @@ class ReLU(Layer):
     """
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        """Apply ``max(x, 0)``.
+        """Apply ``max(x, 0)``, keeping the mask ``x > 0`` for ``backward``.
 
         Parameters
         ----------
@@ -43,38 +43,11 @@ class ReLU(Layer):
         -------
         out : ndarray, shape (N, ...)
         """
-        fused = kernels.numba_kernel("relu_forward")
-        if fused is not None:  # Numba backend: the two lines below in one pass, bit-identical
-            out, self._cache = fused(x)
-            return out
-        self._cache = x > 0
-        return np.maximum(x, 0)
-
-    def forward_with_bias(self, z: Array, b: Array) -> Array:
-        """``max(z + b, 0)`` for the layer whose activation this is; may overwrite ``z``.
-
-        The same numbers as ``forward(z + b)``. On the Numba backend the bias add, the mask and
-        the maximum are one pass over ``z`` (``kernels.numba_kernel("bias_relu_forward")``).
-
-        Parameters
-        ----------
-        z : ndarray, shape (N, ..., F)
-            The owner's output before its bias, a fresh C-contiguous array.
-        b : ndarray, shape (F,)
-
-        Returns
-        -------
-        out : ndarray, shape (N, ..., F)
-        """
-        fused = kernels.numba_kernel("bias_relu_forward")
-        if fused is not None:
-            out, self._cache = fused(z, b)
-            return out
-        z += b  # in place: no second array of z's size
-        return self.forward(z)
+        out, self._cache = kernels.relu_forward(x)  # out = max(x, 0), mask = x > 0
+        return out
 
     def backward(self, dout: Array) -> Array:
-        """Pass the gradient through where the input was positive.
+        """Pass the gradient through where the input was positive: ``dx = dout * mask``.
 
         Parameters
         ----------
@@ -85,31 +58,7 @@ class ReLU(Layer):
         -------
         dx : ndarray, shape (N, ...)
         """
-        fused = kernels.numba_kernel("relu_backward")
-        if fused is not None:  # Numba backend: the line below, bit-identical
-            return fused(dout, self._cache)
-        return dout * self._cache
-
-    def backward_with_bias_grad(self, dout: Array) -> tuple[Array, Array]:
-        """``dz = backward(dout)`` and the owner's bias gradient ``db`` (``dz`` summed over all
-        axes but the last). On the Numba backend both in one pass
-        (``kernels.numba_kernel("relu_backward_bias_grad")``), bit-identical.
-
-        Parameters
-        ----------
-        dout : ndarray, shape (N, ..., F)
-
-        Returns
-        -------
-        dz : ndarray, shape (N, ..., F)
-            ∂loss/∂(the owner's pre-activation).
-        db : ndarray, shape (F,)
-        """
-        fused = kernels.numba_kernel("relu_backward_bias_grad")
-        if fused is not None:
-            return fused(dout, self._cache)
-        dz = self.backward(dout)
-        return dz, dz.reshape(-1, dz.shape[-1]).sum(axis=0)
+        return kernels.relu_backward(dout, self._cache)
 
     def decision_state(self) -> np.ndarray:
         """The boolean mask ``x > 0`` of the last forward pass (kinks flip it)."""

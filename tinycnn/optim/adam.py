@@ -12,6 +12,8 @@ For each parameter ``w`` with gradient ``g``, at step ``t = 1, 2, ...``, with mo
 
 This is ``keras.optimizers.Adam`` (keras/src/optimizers/adam.py), which also writes the moment
 updates as ``m += (g - m) * (1 - β1)``; we copy that form so float32 results agree with Keras.
+The three update lines are the kernel ``adam_update`` (``tinycnn/kernels/adam.py``, with a
+bit-identical Numba twin).
 
 The paper's Algorithm 1 bias-corrects the moments and puts ε outside the corrected root::
 
@@ -71,13 +73,7 @@ class Adam(Optimizer):
         dtype = p.dtype.type
         lr_t = dtype(self.learning_rate) * np.sqrt(1 - dtype(self.beta_2) ** t)
         lr_t = lr_t / (1 - dtype(self.beta_1) ** t)
-        fused = kernels.numba_kernel("adam_update")
-        if fused is not None and g.dtype == p.dtype:  # Numba: the 3 lines below, bit-identical
-            fused(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon)
-            return
-        m += (g - m) * (1 - self.beta_1)
-        v += (np.square(g) - v) * (1 - self.beta_2)
-        p -= (m * lr_t) / (np.sqrt(v) + self.epsilon)
+        kernels.adam_update(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         """Hyperparameters that rebuild this optimizer: ``Adam(**config)``."""
