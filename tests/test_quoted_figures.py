@@ -89,3 +89,24 @@ def test_tutorial_1_figures_about_full_mnist():
     assert f"between {counts[fewest]:,} (fives) and {counts[most]:,} (ones)" in text
     mean = float(x_train.mean(dtype=np.float64))
     assert f"the mean pixel is {mean:.3f}, i.e. {mean / 255:.4f} after scaling" in text
+
+
+def test_tutorial_5_full_training_figures_match_the_records():
+    """99.17% is seed 0 of the protocol with the eager (bit-identical) steps, in the changelog."""
+    text = flat((TUTORIALS / "05_train_seed_cnn.py").read_text())
+    quoted = re.search(r"test accuracy of (\d+\.\d+)%, (\d+) mistakes among 10,000", text)
+    assert quoted, "tutorial 5's full-training sentence changed"
+    accuracy, mistakes = float(quoted.group(1)), int(quoted.group(2))
+    assert mistakes == round(10_000 * (1 - accuracy / 100))
+    changelog = (REPO_ROOT / "docs" / "changelog.md").read_text()
+    row = next(line for line in changelog.splitlines() if line.startswith("| seed CNN | 0-4 |"))
+    assert row.split("|")[3].split(",")[0].strip() == f"{accuracy:.2f}%"  # seed 0
+
+
+def test_tutorial_5_quick_run_figure_is_the_readme_sample():
+    """The quick run (1 epoch, subset, seed 0) is the README's sample command."""
+    text = flat((TUTORIALS / "05_train_seed_cnn.py").read_text())
+    quoted = re.search(r"1 epoch on the subset only, which reaches about (\d+)%", text)
+    sample = re.search(r"Test accuracy: (\d+\.\d+)%", README)
+    assert quoted and sample
+    assert round(float(sample.group(1))) == int(quoted.group(1))
