@@ -193,3 +193,15 @@ def test_tutorial_9_page_says_clearly_when_it_was_not_run(monkeypatch):
     )
     assert tutorial_sources.missing_package("09_tensorflow_parity.py") == "tensorflow"
     assert tutorial_sources.missing_package("05_train_seed_cnn.py") is None
+
+
+def test_generated_pages_of_names_no_longer_public_are_removed(tmp_path):
+    for name in ("tinycnn.Conv2D", "tinycnn.set_bit_identical", "tinycnn.fast.plan.plan"):
+        (tmp_path / f"{name}.rst").write_text(name)
+    (tmp_path / "notes.txt").write_text("kept")
+    stale = api_pages.remove_stale_pages(tmp_path, {"tinycnn.Conv2D"})
+    assert sorted(p.name for p in stale) == [
+        "tinycnn.fast.plan.plan.rst",
+        "tinycnn.set_bit_identical.rst",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "tinycnn.Conv2D.rst"]

@@ -251,6 +251,7 @@ def test_clicking_a_feature_map_shows_its_filter_and_clear_empties_the_maps(
     assert (ys.max() - ys.min()) >= 6 * (rf["bottom"] - rf["top"] + 1) - 4
     page.click("#clear")
     assert page.evaluate("document.querySelectorAll('#layers canvas').length") == 0
+    assert "They appear once you draw" in page.text_content("#layers")
     assert page.evaluate("window.tinycnn.explained") is None
     assert not page.is_visible("#explain") and not field_outline(page).any()
 

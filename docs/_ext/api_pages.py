@@ -222,9 +222,18 @@ def write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def remove_stale_pages(folder: Path, names: set[str]) -> list[Path]:
+    """Delete generated pages of names no longer listed (Sphinx would still read them)."""
+    stale = [page for page in folder.glob("tinycnn*.rst") if page.stem not in names]
+    for page in stale:
+        page.unlink()
+    return stale
+
+
 def write_api_page(app: Sphinx, config: object) -> None:
     entries = public_entries()
     api = Path(app.srcdir) / "api"
+    remove_stale_pages(api / "generated", {name for names in entries.values() for name in names})
     write_if_changed(api / "index.rst", render(entries))
     for names in entries.values():
         for name in filter(shadows_module, names):

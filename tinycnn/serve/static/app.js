@@ -202,9 +202,11 @@ function displayBytes(l, bytes, f, size) {
   });
 }
 
+const MAPS_HINT = "They appear once you draw. Click a map to see how one of its values is computed.";
+
 function clearMaps() {
   const box = document.getElementById("layers");
-  box.replaceChildren();
+  box.replaceChildren(element("p", "caption", MAPS_HINT));
   delete box.dataset.signature;
 }
 
