@@ -160,3 +160,18 @@ def test_the_draw_a_digit_page_is_linked_from_tutorial_7_and_the_docs():
         assert "$ tinycnn serve" in text and "http://127.0.0.1:8000/" in text
     assert "tutorials/07_inside_the_cnn" in started
     assert 'server.url + "api/explain"' in tutorial  # the tutorial asks the page's server
+
+
+def test_benchmark_commands_name_existing_scripts_systems_and_options():
+    from tinycnn.cli.bench_systems import SYSTEMS
+
+    text = (DOCS / "benchmarks.md").read_text().split("## Latest figures")[0]
+    commands = re.findall(r"```bash\n(.*?)```", text, re.S)
+    assert commands
+    for block in commands:
+        command = " ".join(block.replace("\\\n", " ").split())
+        for script in re.findall(r"python (tests/benchmarks/\S+\.py)", command):
+            assert (REPO_ROOT / script).is_file(), script
+        for option in ("--systems", "--full-epoch"):
+            for names in re.findall(rf"{option} ([\w,]+)", command):
+                assert set(names.split(",")) <= set(SYSTEMS), (option, names)
