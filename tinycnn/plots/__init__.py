@@ -13,6 +13,7 @@ import it. Every function returns a :class:`matplotlib.figure.Figure` drawn with
 :func:`plot_probabilities`        the softmax output for one image
 :func:`plot_im2col`               a receptive field and the im2col row it becomes
 :func:`plot_shift_accuracy`       dense vs CNN accuracy on shifted digits
+:func:`plot_grid`                 an experiment grid's accuracies over seeds
 ================================  =====================================================
 
 Concept figures (small worked examples; each returns the numbers it draws as an attribute of
@@ -43,6 +44,7 @@ from tinycnn.plots.dropout_picture import plot_dropout
 from tinycnn.plots.feature_maps import plot_feature_maps
 from tinycnn.plots.filters import plot_filters
 from tinycnn.plots.gallery import misclassified, plot_misclassified
+from tinycnn.plots.grid import plot_grid
 from tinycnn.plots.im2col_picture import plot_im2col
 from tinycnn.plots.multichannel import plot_multichannel
 from tinycnn.plots.optimizer_paths import plot_optimizer_paths
@@ -66,6 +68,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_filters",
+    "plot_grid",
     "plot_im2col",
     "plot_misclassified",
     "plot_probabilities",
