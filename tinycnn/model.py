@@ -255,28 +255,35 @@ class Sequential:
     def set_weights(self, weights: list[Array]) -> None:
         """Load weights in Keras's order and shapes (e.g. ``keras_model.get_weights()``).
 
+        Each layer takes its parameters, then its non-trainable state (``Layer.state``).
+
         Raises
         ------
         ValueError
             If the number of arrays or any shape differs; then nothing is changed.
         """
         self._require_built()
-        names = [name for name, _, _ in self.params_and_grads()]
+        names = self.weight_names()
+        current = [
+            w for layer in self.layers for w in (*layer.params.values(), *layer.state.values())
+        ]
         if len(weights) != len(names):
             raise ValueError(f"expected {len(names)} weight arrays ({names}), got {len(weights)}")
-        for name, (_, param, _), w in zip(names, self.params_and_grads(), weights, strict=True):
-            if np.shape(w) != param.shape:
-                raise ValueError(
-                    f"weight {name!r}: expected shape {param.shape}, got {np.shape(w)}"
-                )
+        for name, old, w in zip(names, current, weights, strict=True):
+            if np.shape(w) != old.shape:
+                raise ValueError(f"weight {name!r}: expected shape {old.shape}, got {np.shape(w)}")
         start = 0
         for layer in self.layers:
-            stop = start + len(layer.params)
+            stop = start + len(layer.weight_names())
             layer.set_weights(weights[start:stop])
             start = stop
 
+    def weight_names(self) -> list[str]:
+        """``"<layer>/<key>"`` for every array of ``get_weights``, in the same order."""
+        return [f"{layer.name}/{key}" for layer in self.layers for key in layer.weight_names()]
+
     def count_params(self) -> int:
-        """Total number of scalar parameters."""
+        """Total number of scalar weights, trainable and not (as Keras counts them)."""
         self._require_built()
         return sum(layer.count_params() for layer in self.layers)
 
@@ -313,17 +320,23 @@ class Sequential:
         for i, (name, out, count) in enumerate(rows):
             lines.append(f"{name:<{widths[0]}}{out:<{widths[1]}}{count:>{widths[2]}}")
             lines.append("=" * width if i in (0, len(rows) - 1) else "")
-        total = self.count_params()
-        size = readable_size(sum(p.nbytes for _, p, _ in self.params_and_grads()))
-        lines += [
-            f"Total params: {total:,} ({size})",
-            f"Trainable params: {total:,} ({size})",
-            "Non-trainable params: 0 (0.00 B)",
-            "_" * width,
-            f"Runs: {self.describe_runtime()}",
-        ]
+        lines += [*self._param_totals(), "_" * width, f"Runs: {self.describe_runtime()}"]
         for line in lines:
             print_fn(line)
+
+    def _param_totals(self) -> list[str]:
+        """Keras's three summary lines: total, trainable and non-trainable counts and sizes."""
+        trainable = [p for layer in self.layers for p in layer.params.values()]
+        frozen = [s for layer in self.layers for s in layer.state.values()]
+        counts = [sum(a.size for a in arrays) for arrays in (trainable + frozen, trainable, frozen)]
+        sizes = [
+            sum(a.nbytes for a in arrays) for arrays in (trainable + frozen, trainable, frozen)
+        ]
+        labels = ("Total params", "Trainable params", "Non-trainable params")
+        return [
+            f"{label}: {count:,} ({readable_size(size)})"
+            for label, count, size in zip(labels, counts, sizes, strict=True)
+        ]
 
     # -- configuration --------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -42,6 +42,7 @@ COMMANDS: tuple[str, ...] = (
     "exercises",
     "doctor",
     "bench",
+    "experiment",
 )
 
 

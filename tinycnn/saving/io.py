@@ -91,9 +91,9 @@ def meta_array(meta: dict[str, Any]) -> np.ndarray:
 
 def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Descriptions and arrays of the model's weights, in ``get_weights`` order."""
-    names = [name for name, _, _ in model.params_and_grads()]
+    names = model.weight_names()
     weights = model.get_weights()
-    assert len(names) == len(weights), "params_and_grads and get_weights disagree"
+    assert len(names) == len(weights), "weight_names and get_weights disagree"
     entries, arrays = [], {}
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
         if not np.isfinite(np.sum(w, dtype=np.float64)) and not np.isfinite(w).all():
@@ -292,7 +292,9 @@ def _layer_signature(architecture: dict[str, Any]) -> list[str]:
 def check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
     """Refuse weights whose names and shapes differ from the model's."""
     file_weights = [(e["name"], tuple(e["shape"])) for e in meta["weights"]]
-    model_weights = [(name, p.shape) for name, p, _ in model.params_and_grads()]
+    model_weights = [
+        (name, w.shape) for name, w in zip(model.weight_names(), model.get_weights(), strict=True)
+    ]
     file_layers = _layer_signature(meta["architecture"])
     model_layers = _layer_signature(model.get_config())
     if file_weights == model_weights and (not file_layers or file_layers == model_layers):

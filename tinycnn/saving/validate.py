@@ -215,8 +215,19 @@ def _check_training_config(path: Any, config: Any) -> None:
 
 
 def _is_setting(value: Any) -> bool:
-    """An optimizer setting: a flag or a finite number."""
-    return type(value) is bool or (type(value) in (int, float) and math.isfinite(value))
+    """An optimizer setting: a flag, a finite number, or a learning-rate schedule's
+    ``{"class_name", "config"}`` whose values are numbers, flags, None or lists of numbers."""
+    if type(value) is bool or (type(value) in (int, float) and math.isfinite(value)):
+        return True
+    from tinycnn.optim.schedules import SCHEDULES
+
+    if not (isinstance(value, dict) and value.get("class_name") in SCHEDULES):
+        return False
+    config = value.get("config", {})
+    return isinstance(config, dict) and all(
+        v is None or _is_setting(v) or (isinstance(v, list) and all(map(_is_setting, v)))
+        for v in config.values()
+    )
 
 
 def expected_entries(path: Any, meta: dict[str, Any]) -> set[str]:
@@ -286,6 +297,10 @@ def param_shapes(layer: Any, input_shape: tuple[int, ...]) -> list[tuple[int, ..
         if len(input_shape) != 1:
             raise ValueError(f"Dense needs input (D,), got {input_shape}")
         return [(input_shape[0], layer.units), (layer.units,)]
+    if name == "BatchNormalization":  # gamma, beta, moving mean, moving variance
+        if len(input_shape) < 1:
+            raise ValueError(f"BatchNormalization needs input (..., C), got {input_shape}")
+        return [(input_shape[-1],)] * 4
     return []
 
 

@@ -35,7 +35,7 @@ from tinycnn import threads
 from tinycnn.saving import checkpoint as ckpt
 from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
-from tinycnn.training.callbacks import Callback
+from tinycnn.training.callbacks import Callback, callback_states, restore_callback_states
 from tinycnn.training.errors import NonFiniteLossError, TrainingInterrupted
 from tinycnn.training.guard import FiniteGuard
 from tinycnn.training.history import History
@@ -160,6 +160,7 @@ class Run:
                 f"than epochs={self.epochs_total} to continue"
             )
         ckpt.restore_model(self.model, state)
+        restore_callback_states(self.callbacks, state.callbacks)
         ckpt.set_generator_state(self.shuffle_rng, state.generators[SHUFFLE_KEY])
         ckpt.set_generator_state(self.augment_rng, state.generators[AUGMENT_KEY])
         self.history = History.from_dict(state.history)
@@ -317,6 +318,7 @@ class Run:
         ckpt.save_checkpoint(
             self.checkpoint, self.model, epoch=epoch, step=step, generators=generators,
             history=self.history.to_dict(), fit_config=self.fit_config, partial=partial,
+            callbacks=callback_states(self.callbacks),
         )  # fmt: skip
 
     def _stop_interrupted(self, epoch: int, step: int, shuffle_state: dict | None) -> None:
