@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.layers import BatchNormalization, Dense, Flatten
-from tinycnn.model import Sequential
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.model import Sequential, load_model
+from tinycnn.saving.io import save_model
 from tinycnn.teach.gradcheck import gradcheck
 from tinycnn.zoo import seed_cnn_bn
 

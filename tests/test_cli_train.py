@@ -12,7 +12,7 @@ import pytest
 from tinycnn.cli import main
 from tinycnn.data import load_mnist
 from tinycnn.data.preprocess import mnist_style, resize_area
-from tinycnn.saving.io import load_model
+from tinycnn.model import load_model
 
 TRAIN = ["train", "--subset", "--limit", "600", "--model", "dense", "--epochs", "2"]
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
+from tinycnn.model import load_model
 from tinycnn.optim import SGD, Adam, get_optimizer
 from tinycnn.optim.schedules import (
     CosineDecay,
@@ -17,7 +18,7 @@ from tinycnn.optim.schedules import (
     serialize,
 )
 from tinycnn.saving.checkpoint import load_checkpoint
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 from tinycnn.training.callbacks import ReduceLROnPlateau
 from tinycnn.zoo import recipe
 

@@ -44,9 +44,9 @@ from tinycnn.layers import (
     Softmax,
 )
 from tinycnn.losses import SoftmaxCrossEntropy
-from tinycnn.model import Sequential
+from tinycnn.model import Sequential, load_model
 from tinycnn.optim import SGD, Adam
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 from tinycnn.teach.doctor import doctor
 from tinycnn.teach.experiments import feature_maps, shift_accuracy
 from tinycnn.teach.gradcheck import GradcheckResult, gradcheck

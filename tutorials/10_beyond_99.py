@@ -183,3 +183,26 @@ figure
 # `--scheduler tcp://host:8786` sends the same runs to a Dask cluster
 # (`pip install -e ".[cluster]"`), and they give identical numbers. Stop it at any time:
 # running the same command again skips every finished run.
+
+# %% [markdown]
+# ## Your turn
+#
+# Every ingredient above changes what one training step does, and the step is yours to write:
+# the capstone builds the seed CNN from your own layers and trains it with your own Adam.
+# Exercises: `adam`, `capstone`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start adam my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["adam", "capstone"]:
+    print(check(name, "my_exercises"), end="\n\n")

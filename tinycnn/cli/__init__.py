@@ -39,6 +39,7 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "summary",
     "gradcheck",
+    "exercises",
     "doctor",
     "bench",
     "experiment",

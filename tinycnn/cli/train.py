@@ -64,7 +64,7 @@ def build_model(name: str, seed: int | None) -> Any:
 
 def model_from_spec(spec: str, seed: int | None = 0) -> Any:
     """ "cnn" / "dense" for a fresh model, anything else is the path of a model file."""
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
     return build_model(spec, seed) if spec in MODELS else load_model(spec)
 

@@ -181,7 +181,7 @@ def restore_model(model: Any, checkpoint: Checkpoint) -> None:
     The architecture and the optimizer's class must match (``ValueError`` otherwise: Adam's
     moments mean nothing to SGD); the model must be compiled.
     """
-    io._check_architecture(checkpoint.path, checkpoint.meta, model)
+    io.check_architecture(checkpoint.path, checkpoint.meta, model)
     _check_optimizer_class(checkpoint, model.optimizer)
     model.set_weights(checkpoint.weights)
     model.optimizer.set_state(checkpoint.optimizer_state)

@@ -30,6 +30,7 @@ import json
 import math
 import re
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -131,9 +132,12 @@ def _max_depth(text: str) -> int:
     return deepest
 
 
-def check_meta(path: Any, meta: dict[str, Any]) -> None:
-    """Types and ranges of every field used to rebuild the model."""
+def check_meta(path: Any, meta: dict[str, Any], classes: Mapping[str, type] | None = None) -> None:
+    """Types and ranges of every field used to rebuild the model; layer class names must be
+    among ``classes`` (tinycnn's layers and the caller's ``custom_objects``)."""
     from tinycnn.layers import LAYERS
+
+    classes = LAYERS if classes is None else classes
     from tinycnn.layers.base import check_name
 
     architecture = _field(path, meta, "architecture", dict)
@@ -141,11 +145,17 @@ def check_meta(path: Any, meta: dict[str, Any]) -> None:
     if len(layers) > MAX_LAYERS:
         raise ValueError(f"{path}: {len(layers)} layers; at most {MAX_LAYERS}")
     for i, spec in enumerate(layers):
-        if not isinstance(spec, dict) or spec.get("class_name") not in LAYERS:
+        name = spec.get("class_name") if isinstance(spec, dict) else None
+        if not isinstance(name, str) or name not in classes:
             found = spec.get("class_name") if isinstance(spec, dict) else spec
+            hint = (
+                f" (a layer of your own? pass custom_objects={{{found!r}: {found}}} to load_model)"
+                if isinstance(found, str) and found.isidentifier() and len(found) <= 40
+                else ""
+            )
             raise ValueError(
                 f"{path}: layer {i} has unknown class {str(found)[:40]!r}; "
-                f"expected one of {sorted(LAYERS)}"
+                f"expected one of {sorted(classes)}{hint}"
             )
         config = _field(path, spec, "config", dict)
         try:
@@ -247,16 +257,20 @@ def check_entry_names(path: Any, present: set[str], expected: set[str]) -> None:
         raise ValueError(f"{path}: unexpected entries {extra[:5]} (refused before reading them)")
 
 
-def check_declared_shapes(path: Any, meta: dict[str, Any]) -> None:
+def check_declared_shapes(
+    path: Any, meta: dict[str, Any], classes: Mapping[str, type] | None = None
+) -> None:
     """The weight shapes the architecture implies must be the file's, before building."""
     from tinycnn.layers import LAYERS
+
+    classes = LAYERS if classes is None else classes
 
     architecture = meta["architecture"]
     declared = [tuple(entry["shape"]) for entry in meta["weights"]]
     shape = architecture.get("input_shape")
     implied: list[tuple[int, ...]] = []
     try:
-        layers = [LAYERS[spec["class_name"]](**spec["config"]) for spec in architecture["layers"]]
+        layers = [classes[spec["class_name"]](**spec["config"]) for spec in architecture["layers"]]
         if shape is not None:
             shape = tuple(shape)
             for layer in layers:
