@@ -40,6 +40,19 @@ def test_train_prints_progress_and_test_accuracy(trained, tmp_path, capsys):
         np.testing.assert_array_equal(a, b)  # same seed, same model
 
 
+def test_jit_compile_flag_runs_the_fused_steps_and_says_so(tmp_path, capsys):
+    cnn = ["train", "--subset", "--limit", "200", "--model", "cnn", "--epochs", "1", "--seed", "1"]
+    for flag, expected in [([], "Runs: eager on the "), (["--jit-compile"], "Runs: jit_compile")]:
+        out = tmp_path / f"cnn{len(flag)}.npz"
+        assert main([*cnn, "--verbose", "2", "--out", str(out), *flag]) == 0
+        text = capsys.readouterr().out
+        runs = [line for line in text.splitlines() if line.startswith("Runs: ")]
+        assert len(runs) == 1 and runs[0].startswith(expected), text
+    with_jit, eager = load_model(tmp_path / "cnn1.npz"), load_model(tmp_path / "cnn0.npz")
+    for a, b in zip(with_jit.get_weights(), eager.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-3)  # same run, float32 rounding apart
+
+
 def test_resume_continues_a_cli_run(trained, tmp_path, capsys):
     out = tmp_path / "more.npz"
     checkpoint = trained.with_name("m.ckpt.npz")

@@ -90,6 +90,7 @@ class Sequential:
         self.loss: Any = None
         self.metrics: tuple[str, ...] = ()
         self.jit_compile = False
+        self.stop_training = False  # set by a callback to end fit after this epoch
         self._ran: list[Any] | None = None  # the steps the last forward ran, for backward
         self._plan: tuple[tuple, list[Any]] | None = None  # (key, steps), kept between calls
         for layer in layers or ():
@@ -358,7 +359,7 @@ class Sequential:
         metrics : iterable of str
         jit_compile : bool, default False
             Keras's name for the fast path: run ``Conv2D(relu)`` + ``MaxPool2D`` pairs as fused
-            steps (:mod:`tinycnn.fast`), on the Numba backend. Off, every layer's own
+            steps (``tinycnn.fast``), on the Numba backend. Off, every layer's own
             ``forward`` and ``backward`` run. A way of running, not part of the model: not saved.
         """
         from tinycnn.losses import get_loss

@@ -26,9 +26,9 @@
 # **How long it takes.** By default this tutorial trains for 5 epochs on the full MNIST set
 # (if `TINYCNN_DATA_DIR` points to it; else on the embedded 10,000-image subset): about two
 # minutes on a 2-core machine with the Numba kernels, for about **98.8% test accuracy**; the
-# command line's default 10 epochs reach 99.2%. (On a machine busy with other work, run it with
-# `OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1`: two-thread kernels that must wait for a free
-# core can be many times slower.) With `TINYCNN_TUTORIAL_FAST=1` (the test suite and the docs
+# command line's default 10 epochs reach 99.2%. (On a machine busy with other work tinycnn uses
+# only the idle cores for its matrix multiplies; the FAQ says how to choose the threads
+# yourself.) With `TINYCNN_TUTORIAL_FAST=1` (the test suite and the docs
 # build) it trains 1 epoch on the subset only, which reaches about 95%; the numbers printed on
 # the rendered page are from such a quick run. The same training from the command line:
 #
@@ -106,8 +106,10 @@ assert model.count_params() == 320 + 18_496 + 204_928 + 1_290 == 225_034
 # `compile` picks the optimizer and the loss. Adam with Keras's defaults (learning rate
 # $10^{-3}$, $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\hat\epsilon = 10^{-7}$) and the fused softmax
 # cross-entropy. `fit` shuffles the training set every epoch (seeded), trains on mini-batches
-# and evaluates on the validation set after each epoch. The NumPy and Numba kernels give the
-# same numbers; Numba is just faster (tutorial 8).
+# and evaluates on the validation set after each epoch. Every batch runs the layers you read in
+# tutorial 3, `forward` then `backward`: a breakpoint in `Conv2D.forward` stops here. The NumPy
+# and Numba kernels give the same numbers; Numba is just faster. `fit`'s first line says what
+# runs; `model.compile(..., jit_compile=True)` would run fused steps instead (tutorial 8).
 
 # %%
 model.compile(optimizer="adam", loss="softmax_cross_entropy", metrics=("accuracy",))

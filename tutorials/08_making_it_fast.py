@@ -11,17 +11,20 @@
 # ---
 
 # %% [markdown]
-# # 8. Making it fast: profiling, Numba kernels, and the speed ladder
+# # 8. Making it fast: profiling, Numba kernels, `jit_compile`, and the speed ladder
 #
-# tinycnn has two *backends* for its data-movement kernels (im2col, col2im, max pooling):
-# a readable NumPy reference, and Numba twins with the same signatures that compile to machine
-# code. The matrix multiplies stay in NumPy (BLAS) on both. In this tutorial we
+# tinycnn has two *backends* for its kernels (im2col, col2im, max pooling, ReLU, the Adam
+# update): a readable NumPy reference, and Numba twins with the same signatures that compile to
+# machine code. The matrix multiplies stay in NumPy (BLAS) on both. Either way, every layer's
+# own `forward` and `backward` run. Beyond that, `compile(..., jit_compile=True)` opts into
+# fused steps that compute the same function another way. In this tutorial we
 #
 # 1. time one training step of the seed CNN on the NumPy backend and profile where it goes,
 # 2. time every layer, forward and backward, on both backends,
 # 3. switch to Numba and pay (once) for compilation,
 # 4. check that both backends compute the same numbers,
-# 5. climb the speed ladder from Python loops to Numba.
+# 5. turn on `jit_compile` and see how close its numbers are,
+# 6. climb the speed ladder: NumPy, Numba, `jit_compile`.
 #
 # Timings depend on the machine and on how busy it is (a second process on a 2-core machine
 # can double them); compare numbers measured side by side in one run. It takes about a minute;
@@ -45,7 +48,6 @@ from tinycnn import (
     scale_images,
     seed_cnn,
     use_backend,
-    use_bit_identical,
 )
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
@@ -230,54 +232,66 @@ difference = max(np.abs(a - b).max() for a, b in pairs)
 print(f"largest weight difference after 5 steps: {difference:.1e}")
 
 # %% [markdown]
-# Identical: the fused kernels (ReLU with its mask, the bias gradient, the Adam update) repeat
-# NumPy's arithmetic in NumPy's order, and their docstrings say so.
+# Identical: the Numba twins (ReLU with its mask, the Adam update, im2col...) repeat NumPy's
+# arithmetic in NumPy's order, and their docstrings say so.
 #
-# `fit` goes further on the Numba backend: each `Conv2D(activation="relu")` followed by a
-# `MaxPool2D` runs as one step (`tinycnn.fast.fused`), and the step's large scratch arrays are kept
-# from one batch to the next (`tinycnn.fast.workspace`). For the seed CNN's two pairs the default
-# steps also do less arithmetic. The first convolution (one input channel) is computed window by
-# window, straight into the pooling, without im2col (`tinycnn.fast.direct`); the second uses
-# Winograd's F(2x2, 3x3) algorithm, which gets each 2x2 pooling window of outputs from its 4x4
-# input patch with 16 multiplies per channel pair instead of 36 (`tinycnn.fast.winograd`). They add
-# in
-# another order, so they agree with the layers to float32 rounding rather than bit for bit;
-# `use_bit_identical(True)` (or `TINYCNN_BIT_IDENTICAL=1`) gives im2col steps that are
-# bit-identical to the layers. The layers stay as they are for reading and for `trace`:
+# ## `jit_compile`: the fast path, by choice
+#
+# `model.compile(..., jit_compile=True)` (Keras's name; `tinycnn train --jit-compile`) changes
+# *how* the model runs, not what it computes: each `Conv2D(activation="relu")` followed by a
+# `MaxPool2D` runs as one fused step (`tinycnn.fast`), whose large scratch arrays are kept from
+# one batch to the next. For the seed CNN's two pairs the steps also do less arithmetic. The
+# first convolution (one input channel) is computed window by window, straight into the pooling,
+# without im2col (`tinycnn.fast.direct`); the second uses Winograd's F(2x2, 3x3) algorithm, which
+# gets each 2x2 pooling window of outputs from its 4x4 input patch with 16 multiplies per
+# channel pair instead of 36 (`tinycnn.fast.winograd`). They add in another order, so they agree
+# with the layers to float32 rounding rather than bit for bit. The model says what runs:
 
 # %%
 with use_backend("numba"):
     model = seed_cnn(seed=0)
-    fast = model.forward(x_batch, logits=True, fused=True)  # as fit runs it
-    with use_bit_identical(True):
-        exact = model.forward(x_batch, logits=True, fused=True)
-    layers = model.forward(x_batch, logits=True)  # layer by layer
-print("bit-identical steps = layers:", np.array_equal(exact, layers))
-print(f"faster steps vs layers, largest logit difference: {np.abs(fast - layers).max():.1e}")
+    layers = model.forward(x_batch, logits=True)  # eager: layer by layer
+    print(model.describe_runtime())
+    model.compile("adam", jit_compile=True)
+    fast = model.forward(x_batch, logits=True)  # the fused steps
+    print(model.describe_runtime())
+print(f"jit_compile vs layers, largest logit difference: {np.abs(fast - layers).max():.1e}")
 
 # %% [markdown]
 # ## The speed ladder
 
+
 # %%
-numba_ms = ms_per_step("numba")
-print(f"NumPy backend: {numpy_ms:6.1f} ms per batch  ({numpy_ms * 938 / 1000:5.0f} s per epoch)")
-print(f"Numba backend: {numba_ms:6.1f} ms per batch  ({numba_ms * 938 / 1000:5.0f} s per epoch)")
-print(f"speedup: {numpy_ms / numba_ms:.1f}x")
+def ms_per_jit_step(steps=STEPS):
+    """Median milliseconds per training step with ``jit_compile=True`` (Numba backend)."""
+    with use_backend("numba"):
+        model, loss = seed_cnn(seed=0), SoftmaxCrossEntropy()
+        model.compile(Adam(), loss, jit_compile=True)
+        train_step(model, loss, model.optimizer, x_batch, y_batch)  # warm-up
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            train_step(model, loss, model.optimizer, x_batch, y_batch)
+            times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+numba_ms, jit_ms = ms_per_step("numba"), ms_per_jit_step()
+for name, ms in [("NumPy backend", numpy_ms), ("Numba backend", numba_ms), ("jit_compile", jit_ms)]:
+    print(f"{name:<14} {ms:6.1f} ms per batch  ({ms * 938 / 1000:5.0f} s per epoch)")
+print(f"Numba vs NumPy: {numpy_ms / numba_ms:.1f}x; jit_compile vs Numba: {numba_ms / jit_ms:.1f}x")
 
 # %% [markdown]
-# The numbers just above come from whatever machine ran this page, busy or not. In the run
-# recorded on the Benchmarks page (one thread per system, the fair comparison on a shared
-# machine), the Numba backend trains the seed CNN 1.7 times faster than the NumPy one and
-# about as fast as PyTorch. The whole ladder, from tutorial 2's loops to the compiled
-# kernels and the big frameworks, is measured by `tinycnn bench`, which runs tinycnn with
-# Python loops, both backends, PyTorch and TensorFlow side by side in worker processes; the
-# Benchmarks page of the documentation (`docs/benchmarks.md`) records a run with its conditions.
+# The numbers just above come from whatever machine ran this page, busy or not. The whole
+# ladder, with PyTorch and TensorFlow side by side in worker processes, is measured by
+# `tinycnn bench`; the Benchmarks page of the documentation (`docs/benchmarks.md`) records a run
+# with its conditions and the command that reproduces it.
 #
-# Threads: the matrix multiplies use OpenBLAS's threads; the Numba kernels run on one thread
-# unless `TINYCNN_NUMBA_THREADS=N` asks for more (beside OpenBLAS's threads, which keep spinning
-# for a while after each multiply, two Numba threads made a step slower on a 2-core machine). On
-# a busy machine fewer threads are often faster (`OPENBLAS_NUM_THREADS=1`, or
-# `tinycnn bench --threads 1`), because a parallel region has to wait for its slowest thread to
-# be scheduled.
+# Threads: the matrix multiplies use OpenBLAS's threads. Before the first batch tinycnn looks at
+# how many cores are idle and lets OpenBLAS use only those (`tinycnn.threads`): on a busy
+# machine a multiply split over two threads must wait for the slower one to get a core, which
+# made steps several times slower. The Numba kernels run on one thread unless
+# `TINYCNN_NUMBA_THREADS=N` asks for more. `TINYCNN_THREADS=1` (or `OPENBLAS_NUM_THREADS=1`)
+# chooses one thread yourself, the right setting for a lab server shared by a class.
 #
 # Finally, [tutorial 9](09_tensorflow_parity.py) checks all of this against TensorFlow.

@@ -145,8 +145,8 @@ def _print_steps(times: dict[str, list[float]], batch_size: int, n_train: int) -
     for ours in ("numba", "jit"):
         for peer in ("torch", "tf"):
             if peer in medians and ours in medians:
-                ratio = medians[peer] / medians[ours]
-                print(f"tinycnn ({ours}) is {ratio:.2f}x faster than {peer}")
+                speedup = medians[peer] / medians[ours]
+                print(f"tinycnn ({ours}) is {speedup:.2f}x faster than {peer}")
 
 
 def _print_layers(workers, model_name: str) -> None:

@@ -51,7 +51,7 @@ def plan(layers: Sequence[Layer], methods: Sequence[str] = tuple(METHODS)) -> li
     layers : sequence of Layer
         Built.
     methods : sequence of {"direct", "winograd", "fused"}
-        Which fused steps may be used, tried in the order of :data:`METHODS` (tests pass
+        Which fused steps may be used, tried in the order of ``METHODS`` (tests pass
         ``("fused",)`` for the bit-identical step alone).
     """
     unknown = set(methods) - set(METHODS)

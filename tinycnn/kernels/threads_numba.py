@@ -27,7 +27,7 @@ __all__ = ["PARALLEL_MIN_SIZE", "THREADS_VAR", "run"]
 PARALLEL_MIN_SIZE = 1 << 15  # elements touched by the call
 THREADS_VAR = "TINYCNN_NUMBA_THREADS"
 
-nb.set_num_threads(min(int(os.environ.get(THREADS_VAR, "1")), nb.config.NUMBA_NUM_THREADS))
+nb.set_num_threads(min(int(os.environ.get(THREADS_VAR, "1")), nb.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def run(loop: Callable[..., Any], size: int, *args: Any) -> None:

@@ -135,7 +135,7 @@ class Conv2D(Layer):
         """Convolve ``x`` (N, H, W, C) with the kernel; returns ``out`` (N, OH, OW, F).
 
         ``apply_activation=False`` returns the convolution before its activation (see
-        :meth:`tinycnn.layers.Dense.forward`); ``backward`` then skips the activation too.
+        ``Dense.forward``); ``backward`` then skips the activation too.
         """
         self._check_input(x)
         w, b = self.params["w"], self.params["b"]

@@ -15,7 +15,7 @@ Randomness comes from ``layer.rng``, a ``numpy.random.Generator`` made from ``se
 Reproducible masks, for gradient checks: a gradient check runs forward many times and needs the
 same mask each time. Either construct ``Dropout(rate, seed, fixed_mask=True)`` (the mask drawn
 in the first training forward is reused while the input shape stays the same), or call
-``layer.reseed(seed)`` before each forward. (``tinycnn.teach.gradcheck(..., training=True)`` also
+``layer.reseed(seed)`` before each forward. (``tinycnn.gradcheck(..., training=True)`` also
 rewinds ``layer.rng`` before every forward pass, so either way works with it.)
 """
 

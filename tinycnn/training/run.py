@@ -31,8 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn import threads
 from tinycnn.saving import checkpoint as ckpt
 from tinycnn.training import inputs
+from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
 from tinycnn.training.guard import FiniteGuard
 from tinycnn.training.history import History
@@ -84,10 +86,27 @@ def positive_int(name: str, value: Any) -> int:
 class Run:
     """One ``fit`` call's data, generators, position and reporting (see the module docstring)."""
 
-    def __init__(self, model: Model, x: np.ndarray, y: np.ndarray, **settings: Any) -> None:
+    def __init__(
+        self, model: Model, x: np.ndarray, y: np.ndarray, *, train_index: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None, epochs_total: int, batch_size: int,
+        shuffle: bool, augment: Augmenter | None, seed: int, callbacks: list[Callback],
+        progress: Progress, checkpoint: str | None, fit_config: dict[str, Any],
+    ) -> None:  # fmt: skip
         self.model, self.x, self.y = model, x, y
         self.labels = to_labels(y)
-        self.__dict__.update(settings)  # the attributes set by prepare, listed there
+        self.train_index, self.validation = train_index, validation  # rows of x; (x, y) or None
+        self.epochs_total, self.batch_size, self.shuffle = epochs_total, batch_size, shuffle
+        self.steps = -(-train_index.shape[0] // batch_size)  # batches per epoch
+        self.augment, self.callbacks, self.progress = augment, callbacks, progress
+        shuffle_seq, augment_seq = np.random.SeedSequence(seed).spawn(2)
+        self.shuffle_rng = np.random.default_rng(shuffle_seq)
+        self.augment_rng = np.random.default_rng(augment_seq)
+        self.checkpoint, self.fit_config = checkpoint, fit_config
+        self.dtype = model_dtype(model)
+        self.history = History({"epochs": epochs_total, "steps": self.steps})
+        self.history.params.update(fit_config)
+        self.start_epoch = self.start_step = 0  # where a resumed run starts
+        self.partial: dict[str, float] = {}  # a resumed epoch's sums so far
         self.epoch = self.batch = 0  # the current position, 0-based
         self.sums: dict[str, float] = {}
         self.interrupted = False
@@ -104,6 +123,7 @@ class Run:
         """Check the arguments, split off validation data, set up the generators, resume."""
         if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
             raise ValueError("the model is not compiled: call model.compile() before fit")
+        threads.configure()  # once per process: as many BLAS threads as there are idle cores
         state = None if resume is None else ckpt.load_checkpoint(resume)
         if state is not None:
             saved_seed = state.fit_config.get("seed")
@@ -129,8 +149,6 @@ class Run:
             raise ValueError(
                 f"no training examples left (N={x.shape[0]}, split {validation_split})"
             )
-        shuffle_seq, augment_seq = np.random.SeedSequence(seed).spawn(2)
-        steps = -(-train_index.shape[0] // batch_size)
         fit_config = {
             "seed": seed,
             "batch_size": batch_size,
@@ -141,16 +159,11 @@ class Run:
             "labels_crc32": zlib.crc32(np.ascontiguousarray(labels, dtype=np.int64).tobytes()),
             "augment": None if augmenter is None else augmenter.get_config(),
         }
-        history = History({"epochs": epochs, "steps": steps})
-        history.params.update(fit_config)
         run = cls(
             model, x, y, train_index=train_index, validation=validation, epochs_total=epochs,
-            batch_size=batch_size, steps=steps, shuffle=bool(shuffle), augment=augmenter,
-            shuffle_rng=np.random.default_rng(shuffle_seq),
-            augment_rng=np.random.default_rng(augment_seq), callbacks=list(callbacks),
-            progress=Progress(verbose, stream), history=history,
+            batch_size=batch_size, shuffle=bool(shuffle), augment=augmenter, seed=seed,
+            callbacks=list(callbacks), progress=Progress(verbose, stream),
             checkpoint=None if checkpoint is None else str(checkpoint), fit_config=fit_config,
-            dtype=model_dtype(model), start_epoch=0, start_step=0, partial={},
         )  # fmt: skip
         if state is not None:
             run._resume(state)
