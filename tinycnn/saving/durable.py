@@ -46,7 +46,7 @@ def remove_stale_temps(path: Path) -> list[Path]:
     """
     folder = path.parent if str(path.parent) else Path(".")
     pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[^.]+\.tmp")
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(folder.iterdir())
     except OSError:
