@@ -402,6 +402,8 @@ FILE_CASES: list[tuple[str, Callable[[Path], Path], tuple[str, ...]]] = [
      ("'layers' must be a list",)),
     ("unknown layer class", _meta_edit(lambda m, a: _set(_layer(1)(m), "class_name", "Lambda")),
      ("unknown class 'Lambda'",)),
+    ("class_name a list", _meta_edit(lambda m, a: _set(_layer(3)(m), "class_name", [])),
+     ("unknown class",)),  # found by the fuzz test: an unhashable class name
     ("class_name __class__", _meta_edit(
         lambda m, a: _set(_layer(1)(m), "class_name", "__class__")
     ), ("unknown class",)),

@@ -90,7 +90,7 @@ def page(browser, url):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
-    page.wait_for_function("document.getElementById('model-info').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('model-info').textContent.length > 0")
     yield page
     context.close()
     assert errors == [], errors
@@ -126,8 +126,10 @@ def draw(page, digit: np.ndarray) -> None:
 
 def settle(page) -> None:
     """Wait until the answer for the current drawing is on the page."""
+    # Predicates as functions: a string expression needs eval, which the server's CSP forbids.
     page.wait_for_function(
-        "window.tinycnn.shown === window.tinycnn.version && !window.tinycnn.busy", timeout=30_000
+        "() => window.tinycnn.shown === window.tinycnn.version && !window.tinycnn.busy",
+        timeout=30_000,
     )
 
 

@@ -141,7 +141,8 @@ def check_meta(path: Any, meta: dict[str, Any]) -> None:
     if len(layers) > MAX_LAYERS:
         raise ValueError(f"{path}: {len(layers)} layers; at most {MAX_LAYERS}")
     for i, spec in enumerate(layers):
-        if not isinstance(spec, dict) or spec.get("class_name") not in LAYERS:
+        name = spec.get("class_name") if isinstance(spec, dict) else None
+        if not isinstance(name, str) or name not in LAYERS:
             found = spec.get("class_name") if isinstance(spec, dict) else spec
             raise ValueError(
                 f"{path}: layer {i} has unknown class {str(found)[:40]!r}; "
