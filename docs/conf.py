@@ -40,6 +40,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "myst_nb",
     "tutorial_sources",
+    "concept_figures",
     "api_pages",
     "cli_help",
     "offline_check",
@@ -101,8 +102,9 @@ nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
 nb_execution_mode = "off" if os.environ.get("TINYCNN_DOCS_EXECUTE") == "off" else "force"
 nb_execution_timeout = 900
 nb_execution_in_temp = True  # run in a fresh folder: nothing written into the source tree
-# Tutorial 9 compares with TensorFlow; without it (no reference extra) it is shown unexecuted.
-# CI installs TensorFlow, so there it always runs.
+# Tutorial 9 compares with TensorFlow; without it (no reference extra) it is shown unexecuted,
+# under a warning box that says so (_ext/tutorial_sources.py). CI installs TensorFlow, so there
+# it always runs.
 if importlib.util.find_spec("tensorflow") is None:
     nb_execution_excludepatterns = ["tutorials/09_*"]
 nb_execution_raise_on_error = True

@@ -42,9 +42,10 @@ from helpers_train import small_mnist
 from tinycnn.cli import main as cli_main
 from tinycnn.data.idx import load_idx, save_idx
 from tinycnn.data.mnist import read_mnist
+from tinycnn.model import load_model
 from tinycnn.optim import SGD
 from tinycnn.saving.checkpoint import load_checkpoint
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 from tinycnn.serve.default_model import load_default_model
 from tinycnn.serve.server import make_server
 from tinycnn.training.augment import Augmenter

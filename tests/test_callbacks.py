@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
-from tinycnn.saving.io import load_model
+from tinycnn.model import load_model
 from tinycnn.training.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
 
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
+from tinycnn.model import load_model
 from tinycnn.optim import Adam
 from tinycnn.saving.checkpoint import load_checkpoint
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 from tinycnn.train import NonFiniteLossError, TrainingError, TrainingInterrupted
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import LambdaCallback

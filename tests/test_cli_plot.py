@@ -12,7 +12,7 @@ from tinycnn import cli
 from tinycnn.data import load_mnist, scale_images
 from tinycnn.data.mnist import SUBSET_DIR
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
-from tinycnn.model import Sequential
+from tinycnn.model import Sequential, load_model
 from tinycnn.optim import Adam
 from tinycnn.saving.io import save_model
 
@@ -143,3 +143,39 @@ def test_missing_output_folder(files, tmp_path, capsys):
     argv = ["plot", "filters", str(files / "cnn.npz"), "--out", str(tmp_path / "no" / "f.png")]
     assert cli.main(argv) == 2
     assert "folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["architecture", "backward", "receptive-field"])
+def test_model_figures_draw_the_given_model_else_the_seed_cnn(files, tmp_path, monkeypatch, kind):
+    import tinycnn.plots
+
+    drawn = []
+    name = {
+        "architecture": "plot_architecture",
+        "backward": "plot_backward_flow",
+        "receptive-field": "plot_receptive_field",
+    }[kind]
+    real = getattr(tinycnn.plots, name)
+
+    def spy(model, out):
+        drawn.append(model)
+        return real(model, out=out)
+
+    monkeypatch.setattr(tinycnn.plots, name, spy)
+    out = tmp_path / f"{kind}.png"
+    assert cli.main(["plot", kind, str(files / "cnn.npz"), "--out", str(out)]) == 0
+    assert drawn[-1].count_params() == load_model(files / "cnn.npz").count_params()
+    assert cli.main(["plot", kind, "--out", str(out)]) == 0
+    assert drawn[-1] is None  # the figure's default: the seed CNN
+    check_png(out, Image.open(out).size)
+
+
+def test_model_kinds_need_their_model_files(files, tmp_path, capsys):
+    out = str(tmp_path / "x.png")
+    assert cli.main(["plot", "confusion", "--out", out]) == 2
+    assert "'confusion' takes one model file, got 0" in capsys.readouterr().err
+    assert cli.main(["plot", "shift", "--out", out]) == 2
+    assert "'shift' takes one or more model files, got none" in capsys.readouterr().err
+    models = [str(files / "cnn.npz")] * 2
+    assert cli.main(["plot", "architecture", *models, "--out", out]) == 2
+    assert "takes at most one model file, got 2" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 from tinycnn.cli import main
 from tinycnn.data import load_mnist
 from tinycnn.data.preprocess import mnist_style, resize_area
-from tinycnn.saving.io import load_model
+from tinycnn.model import load_model
 
 TRAIN = ["train", "--subset", "--limit", "600", "--model", "dense", "--epochs", "2"]
 
@@ -129,6 +129,7 @@ def test_summary_and_doctor(trained, capsys):
         (["train", "--subset", "--resume", "nope.ckpt"], "--resume nope.ckpt: no such file"),
         (["train", "--data", "no_such_dir"], "--data no_such_dir: no such folder"),
         (["summary", "--model", "garbage.npz"], "garbage.npz: not a readable tinycnn file"),
+        (["train", "--subset", "--model", "cnn_bn", "--lr", "0.1"], "recipe's schedule; drop --lr"),
     ],
 )
 def test_errors_are_one_line_without_traceback(argv, message, tmp_path):
@@ -140,6 +141,19 @@ def test_errors_are_one_line_without_traceback(argv, message, tmp_path):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_train_a_recipe_model_uses_its_schedule_and_augmentation(tmp_path, capsys):
+    out = tmp_path / "bn.npz"
+    argv = ["train", "--subset", "--limit", "200", "--model", "cnn_bn", "--epochs", "1"]
+    assert main([*argv, "--seed", "0", "--verbose", "0", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Recipe: 1 epochs, augmentation, Adam with CosineDecay(" in text
+    assert "Model: cnn_bn, 225,930 parameters" in text
+    model = load_model(out)
+    assert type(model.optimizer.schedule).__name__ == "CosineDecay"
+    assert model.optimizer.schedule.decay_steps == 3 - 1  # 180 images: 3 steps, 1 of warm-up
+    assert load_model(out.with_name("bn.ckpt.npz")).layers[2].state["moving_mean"].any()
 
 
 def test_argument_errors_exit_2(capsys):

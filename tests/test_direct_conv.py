@@ -54,9 +54,11 @@ def layers_reference(x, w, b, dout, input_grad=False):
     return out, argmax, conv.grads["w"], conv.grads["b"], dx
 
 
-def assert_close_to_scale(actual, expected, tol):
+def assert_close_to_scale(actual, expected, tol, scale=None):
+    """|actual - expected| <= tol * scale; ``scale`` max|expected| unless given."""
     assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    scale = max(float(np.max(np.abs(expected))), np.finfo(expected.dtype).tiny)
+    if scale is None:
+        scale = max(float(np.max(np.abs(expected))), np.finfo(expected.dtype).tiny)
     assert float(np.max(np.abs(actual - expected))) <= tol * scale
 
 
@@ -84,8 +86,10 @@ def test_kernels_equal_the_layers_in_float64(case):
     dw, db = direct.conv3x3_relu_maxpool_backward(x, dout, winner)
     # exact ties (a zero patch area) may pick another winner only where the patches are equal,
     # which leaves dw unchanged; so dw and db must agree everywhere
-    assert_close_to_scale(dw, dw_ref, 1e-13)
-    assert_close_to_scale(db, db_ref, 1e-13)
+    assert_close_to_scale(dw, dw_ref, 1e-13, scale=float(np.abs(x).max() * np.abs(dout).sum()))
+    # db is a sum of dout over the active windows: rounding scales with the terms, so a sum that
+    # nearly cancels (measured: 7.8e-16 on a tiny result) is judged against sum |dout|
+    assert_close_to_scale(db, db_ref, 1e-13, scale=float(np.abs(dout).sum()))
 
 
 @given(case=cases(dtype=np.float32))

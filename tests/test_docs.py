@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
@@ -91,6 +92,29 @@ def test_api_reference_lists_every_public_name():
     assert not missing, f"public names missing from the API reference: {missing}"
 
 
+def test_api_reference_lists_the_public_api_only_in_user_groups():
+    entries = api_pages.public_entries()
+    names = [name for group in entries.values() for name in group]
+    assert "Other" not in entries, entries.get("Other")
+    page = api_pages.render(entries)
+    titles = [line for line in page.splitlines() if line in entries]
+    assert titles == [group for group in api_pages.ORDER if group in entries]
+    assert titles[:4] == ["Model", "Layers", "Losses", "Optimizers"]
+    for group in ("Model", "Layers", "Losses", "Optimizers", "Training and callbacks", "Data"):
+        assert group in entries
+    for group in ("Saving and loading", "Plots", "Teaching tools"):
+        assert group in entries
+    assert "tinycnn.Conv2D" in entries["Layers"] and "tinycnn.Adam" in entries["Optimizers"]
+    assert (
+        "tinycnn.training.callbacks.ModelCheckpoint" in names or "tinycnn.ModelCheckpoint" in names
+    )
+    assert "tinycnn.gradcheck" in entries["Teaching tools"]
+    assert len(names) == len(set(names)) <= 120  # was 212 with the internals
+    internal = ("tinycnn.fast", "tinycnn.cli", "tinycnn.kernels.", "tinycnn.config.")
+    assert not [name for name in names if name.startswith(internal)]
+    assert not [name for name in names if name.rpartition(".")[2].endswith("_numba")]
+
+
 def test_api_reference_lists_public_names_of_modules_without_all():
     names = api_pages.public_names(importlib.import_module("tinycnn.training.metrics"))
     assert "accuracy" in names and "confusion_matrix" in names
@@ -153,3 +177,31 @@ def test_cli_reference_covers_every_command_and_nested_command():
     assert "tinycnn data info" in texts  # a command's own subcommands are included
     for title, text in texts.items():
         assert text.startswith(f"usage: {title}"), title
+
+
+def test_tutorial_9_page_says_clearly_when_it_was_not_run(monkeypatch):
+    tutorial_sources = importlib.import_module("tutorial_sources")
+    source = (REPO_ROOT / "tutorials" / "09_tensorflow_parity.py").read_text()
+    text = tutorial_sources.with_notice(source, "tensorflow")
+    cells = text.split("# %%")
+    assert "# # 9. Checking against TensorFlow" in cells[1]  # the title stays first
+    assert "```{warning}" in cells[2] and "**not run**" in cells[2]
+    assert text.replace(cells[2].join(["# %%", ""]), "", 1) == source
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "tensorflow" else real(name)
+    )
+    assert tutorial_sources.missing_package("09_tensorflow_parity.py") == "tensorflow"
+    assert tutorial_sources.missing_package("05_train_seed_cnn.py") is None
+
+
+def test_generated_pages_of_names_no_longer_public_are_removed(tmp_path):
+    for name in ("tinycnn.Conv2D", "tinycnn.set_bit_identical", "tinycnn.fast.plan.plan"):
+        (tmp_path / f"{name}.rst").write_text(name)
+    (tmp_path / "notes.txt").write_text("kept")
+    stale = api_pages.remove_stale_pages(tmp_path, {"tinycnn.Conv2D"})
+    assert sorted(p.name for p in stale) == [
+        "tinycnn.fast.plan.plan.rst",
+        "tinycnn.set_bit_identical.rst",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "tinycnn.Conv2D.rst"]

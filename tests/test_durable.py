@@ -8,8 +8,9 @@ import sys
 
 from badfiles import tiny_model
 
+from tinycnn.model import load_model
 from tinycnn.saving.durable import remove_stale_temps
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 
 
 def dead_pid() -> int:

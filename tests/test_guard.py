@@ -16,10 +16,10 @@ import pytest
 from helpers_train import small_mnist, tiny_cnn
 
 from tinycnn.layers import Dense, Flatten
-from tinycnn.model import Sequential
+from tinycnn.model import Sequential, load_model
 from tinycnn.optim import SGD, Adam
 from tinycnn.saving.checkpoint import load_checkpoint
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 from tinycnn.train import NonFiniteLossError
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import LambdaCallback

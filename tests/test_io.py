@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from helpers_train import small_mnist, tiny_cnn
 
-from tinycnn.saving.io import FORMAT_VERSION, load_model, load_weights, read_npz, save_model
+from tinycnn.model import load_model
+from tinycnn.saving.io import FORMAT_VERSION, load_weights, read_npz, save_model
 from tinycnn.zoo import dense_baseline
 
 

@@ -23,7 +23,8 @@ from badfiles import parts, tiny_model, write_npz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.model import load_model
+from tinycnn.saving.io import save_model
 
 MEMORY_LIMIT = 200 * 1024 * 1024
 X = np.random.default_rng(0).random((2, 14, 14, 1), dtype=np.float32)

@@ -127,7 +127,7 @@ def test_state_is_keyed_by_position_and_checked():
     opt = Adam()
     params, grads = draw_problem(2)
     opt.update(params, grads[0])
-    assert sorted(opt.get_state()) == ["iterations", "m_0", "m_1", "v_0", "v_1"]
+    assert sorted(opt.get_state()) == ["iterations", "learning_rate", "m_0", "m_1", "v_0", "v_1"]
     assert opt.get_state()["m_1"].shape == (4,)
     with pytest.raises(ValueError, match=r"made for parameter shapes \[\(3, 4\), \(4,\)\]"):
         opt.update(params[::-1], grads[0][::-1])

@@ -137,7 +137,7 @@ def test_feature_maps_are_the_conv_outputs_scaled_per_map(server, model, digits)
 def test_page_and_model_info(server):
     status, headers, body = request(server, "GET", "/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assert b'<canvas id="pad"' in body and b"/api/predict" in body
+    assert b'<canvas id="pad"' in body and b'<script src="/app.js"' in body
     status, _, body = request(server, "GET", "/api/model")
     assert status == 200 and json.loads(body)["params"] == 225_034
 

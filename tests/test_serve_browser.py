@@ -9,7 +9,10 @@ for the final drawing and checks
 - the digit the page announces (at least 9 of the 10 must be right);
 - that the page's "what the network sees" picture equals ``tinycnn.data.preprocess.mnist_style``
   applied here to the canvas pixels read back from the page, byte for byte;
-- that probability bars and feature maps are on the page, and a touch stroke draws too.
+- that probability bars and feature maps are on the page, and a touch stroke draws too;
+- that clicking a feature map shows the model's own filter (every input channel) and outlines
+  the receptive field, and that Clear empties the maps and the explanation;
+- the colour-scale switch (per map / per layer) and the friendly answer to a single click.
 
 A screenshot goes to ``artifacts/serve_screenshot.png``. Without Chromium or Playwright the test
 skips on a laptop and fails in CI (``CI=true``), where ``.ci/run`` installs them.
@@ -189,3 +192,104 @@ def test_touch_stroke_draws_and_clear_empties(page):
     shown = page.evaluate(READ_BACK)
     assert grey_levels(shown["pad"], 280).max() == 0
     assert grey_levels(shown["seen"], 28).max() == 0 and shown["prediction"] == ""
+
+
+def map_canvas(page, layer: int, channel: int):
+    return page.locator(f'#layers canvas[data-layer="{layer}"][data-channel="{channel}"]')
+
+
+SHOWN_FILTERS = """() => Array.from(document.querySelectorAll('#filters table')).map(
+  (table) => Array.from(table.querySelectorAll('tr')).map(
+    (tr) => Array.from(tr.querySelectorAll('td')).map(
+      (td) => [Number(td.dataset.weight), td.querySelector('.w').textContent])))"""
+
+
+def field_outline(page) -> np.ndarray:
+    """Where the receptive-field overlay is drawn, as a (168, 168) bool array."""
+    rgba = page.evaluate(
+        "() => Array.from(document.getElementById('field').getContext('2d')"
+        ".getImageData(0, 0, 168, 168).data)"
+    )
+    return np.array(rgba, dtype=np.uint8).reshape(168, 168, 4)[..., 3] > 0
+
+
+@pytest.mark.parametrize(("layer", "channel", "row", "col"), [(0, 3, 12, 14), (1, 17, 5, 4)])
+def test_clicking_a_feature_map_shows_its_filter_and_clear_empties_the_maps(
+    page, model, layer, channel, row, col
+):
+    digits, _ = ten_digits()
+    draw(page, digits[3])
+    settle(page)
+    canvas = map_canvas(page, layer, channel)
+    box = canvas.bounding_box()
+    size = page.evaluate(
+        f"() => document.querySelector('#layers canvas[data-layer=\"{layer}\"]').width"
+    )
+    zoom = box["width"] / size
+    canvas.click(position={"x": (col + 0.5) * zoom, "y": (row + 0.5) * zoom})
+    page.wait_for_function("window.tinycnn.explained !== null", timeout=30_000)
+    answer = page.evaluate("window.tinycnn.explained")
+    assert (answer["layer"], answer["channel"], answer["row"], answer["col"]) == (
+        ["conv2d", "conv2d_1"][layer],
+        channel,
+        row,
+        col,
+    )
+    w = [conv for conv in model.layers if type(conv).__name__ == "Conv2D"][layer].params["w"]
+    shown = page.evaluate(SHOWN_FILTERS)  # [C][KH][KW] of (full value, text shown)
+    assert len(shown) == w.shape[2]
+    for c, rows in enumerate(shown):
+        values = np.array([[cell[0] for cell in r] for r in rows])
+        np.testing.assert_array_equal(values, w[:, :, c, channel])
+        texts = [[cell[1] for cell in r] for r in rows]
+        assert texts == [[f"{v:.3f}" for v in r] for r in w[:, :, c, channel].astype(float)]
+    assert page.is_visible("#explain")
+    # the receptive field is outlined on the 28x28 picture, 6 screen pixels per input pixel
+    rf = answer["receptive_field"]
+    outline = field_outline(page)
+    ys, xs = np.nonzero(outline)
+    assert ys.min() >= 6 * rf["top"] and ys.max() < 6 * (rf["bottom"] + 1)
+    assert xs.min() >= 6 * rf["left"] and xs.max() < 6 * (rf["right"] + 1)
+    assert (ys.max() - ys.min()) >= 6 * (rf["bottom"] - rf["top"] + 1) - 4
+    page.click("#clear")
+    assert page.evaluate("document.querySelectorAll('#layers canvas').length") == 0
+    assert "They appear once you draw" in page.text_content("#layers")
+    assert page.evaluate("window.tinycnn.explained") is None
+    assert not page.is_visible("#explain") and not field_outline(page).any()
+
+
+def map_maxima(page, layer: int) -> np.ndarray:
+    """The brightest red level of every map of a layer as drawn on the page."""
+    return np.array(
+        page.evaluate(
+            f"""() => Array.from(document.querySelectorAll('#layers canvas[data-layer="{layer}"]'))
+              .map((c) => Math.max(...c.getContext('2d')
+                 .getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)))"""
+        )
+    )
+
+
+def test_colour_scale_switch_per_map_or_per_layer(page):
+    digits, _ = ten_digits()
+    draw(page, digits[0])
+    settle(page)
+    high = np.array(page.evaluate("window.tinycnn.last.feature_maps[1].high"))
+    per_map = map_maxima(page, 1)
+    lively = high > 0
+    assert (per_map[lively] == 252).all()  # every lively map reaches the top of the ramp
+    page.check('input[name="scale"][value="layer"]')
+    per_layer = map_maxima(page, 1)
+    assert per_layer[np.argmax(high)] == 252  # only the strongest map does
+    weak = np.argmin(np.where(lively, high, np.inf))
+    assert per_layer[weak] < per_map[weak]
+    page.check('input[name="scale"][value="map"]')
+    np.testing.assert_array_equal(map_maxima(page, 1), per_map)
+
+
+def test_a_click_gets_a_friendly_answer(page):
+    box = page.locator("#pad").bounding_box()
+    page.mouse.click(box["x"] + 140, box["y"] + 140)
+    settle(page)
+    assert "too little ink" in page.text_content("#status")
+    assert page.text_content("#prediction").strip() == ""
+    assert page.evaluate("document.querySelectorAll('#layers canvas').length") == 0

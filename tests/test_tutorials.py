@@ -45,9 +45,10 @@ def saved_figure_names(source: str) -> list[str]:
     return sorted(set(re.findall(r"\bout\(\s*\"([^\"]+\.png)\"\s*\)", source)))
 
 
-def test_tutorials_are_numbered_from_one_without_gaps():
+def test_tutorials_are_numbered_from_zero_without_gaps():
     numbers = [int(path.name[:2]) for path in TUTORIALS]
-    assert numbers == list(range(1, len(TUTORIALS) + 1)), [p.name for p in TUTORIALS]
+    assert numbers == list(range(len(TUTORIALS))), [p.name for p in TUTORIALS]
+    assert TUTORIALS[0].name == "00_intuition.py"  # intuition first, before any layer code
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])

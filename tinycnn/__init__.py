@@ -33,6 +33,7 @@ from tinycnn.data import (
 )
 from tinycnn.kernels.im2col import col2im, conv_output_size, im2col
 from tinycnn.layers import (
+    BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
@@ -43,9 +44,9 @@ from tinycnn.layers import (
     Softmax,
 )
 from tinycnn.losses import SoftmaxCrossEntropy
-from tinycnn.model import Sequential
+from tinycnn.model import Sequential, load_model
 from tinycnn.optim import SGD, Adam
-from tinycnn.saving.io import load_model, save_model
+from tinycnn.saving.io import save_model
 from tinycnn.teach.doctor import doctor
 from tinycnn.teach.experiments import feature_maps, shift_accuracy
 from tinycnn.teach.gradcheck import GradcheckResult, gradcheck
@@ -53,14 +54,21 @@ from tinycnn.teach.trace import trace
 from tinycnn.train import NonFiniteLossError, TrainingError
 from tinycnn.training import metrics
 from tinycnn.training.augment import Augmenter
-from tinycnn.training.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
+from tinycnn.training.callbacks import (
+    Callback,
+    EarlyStopping,
+    LambdaCallback,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
 from tinycnn.training.history import History
-from tinycnn.zoo import dense_baseline, seed_cnn
+from tinycnn.zoo import deep_cnn_bn, dense_baseline, seed_cnn, seed_cnn_bn
 
 __all__ = [
     "SGD",
     "Adam",
     "Augmenter",
+    "BatchNormalization",
     "Callback",
     "Conv2D",
     "Dense",
@@ -75,6 +83,7 @@ __all__ = [
     "ModelCheckpoint",
     "NonFiniteLossError",
     "ReLU",
+    "ReduceLROnPlateau",
     "Sequential",
     "Softmax",
     "SoftmaxCrossEntropy",
@@ -83,6 +92,7 @@ __all__ = [
     "col2im",
     "config",
     "conv_output_size",
+    "deep_cnn_bn",
     "dense_baseline",
     "doctor",
     "feature_maps",
@@ -101,6 +111,7 @@ __all__ = [
     "save_model",
     "scale_images",
     "seed_cnn",
+    "seed_cnn_bn",
     "set_backend",
     "shift_accuracy",
     "stratified_split",

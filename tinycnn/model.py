@@ -21,14 +21,18 @@ runs fused steps instead where they apply (:mod:`tinycnn.runtime` decides; ``sum
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from os import PathLike
 from typing import Any
 
 import numpy as np
 
+from tinycnn import train
+from tinycnn.layers import LAYERS
 from tinycnn.layers.base import Array, Layer, Shape, check_name
 from tinycnn.layers.softmax import Softmax
 from tinycnn.runtime import Runtime
+from tinycnn.saving import io, validate
 
 # Keras's automatic names where its class name differs from ours.
 KERAS_NAMES = {"MaxPool2D": "max_pooling2d"}
@@ -251,28 +255,35 @@ class Sequential:
     def set_weights(self, weights: list[Array]) -> None:
         """Load weights in Keras's order and shapes (e.g. ``keras_model.get_weights()``).
 
+        Each layer takes its parameters, then its non-trainable state (``Layer.state``).
+
         Raises
         ------
         ValueError
             If the number of arrays or any shape differs; then nothing is changed.
         """
         self._require_built()
-        names = [name for name, _, _ in self.params_and_grads()]
+        names = self.weight_names()
+        current = [
+            w for layer in self.layers for w in (*layer.params.values(), *layer.state.values())
+        ]
         if len(weights) != len(names):
             raise ValueError(f"expected {len(names)} weight arrays ({names}), got {len(weights)}")
-        for name, (_, param, _), w in zip(names, self.params_and_grads(), weights, strict=True):
-            if np.shape(w) != param.shape:
-                raise ValueError(
-                    f"weight {name!r}: expected shape {param.shape}, got {np.shape(w)}"
-                )
+        for name, old, w in zip(names, current, weights, strict=True):
+            if np.shape(w) != old.shape:
+                raise ValueError(f"weight {name!r}: expected shape {old.shape}, got {np.shape(w)}")
         start = 0
         for layer in self.layers:
-            stop = start + len(layer.params)
+            stop = start + len(layer.weight_names())
             layer.set_weights(weights[start:stop])
             start = stop
 
+    def weight_names(self) -> list[str]:
+        """``"<layer>/<key>"`` for every array of ``get_weights``, in the same order."""
+        return [f"{layer.name}/{key}" for layer in self.layers for key in layer.weight_names()]
+
     def count_params(self) -> int:
-        """Total number of scalar parameters."""
+        """Total number of scalar weights, trainable and not (as Keras counts them)."""
         self._require_built()
         return sum(layer.count_params() for layer in self.layers)
 
@@ -309,17 +320,23 @@ class Sequential:
         for i, (name, out, count) in enumerate(rows):
             lines.append(f"{name:<{widths[0]}}{out:<{widths[1]}}{count:>{widths[2]}}")
             lines.append("=" * width if i in (0, len(rows) - 1) else "")
-        total = self.count_params()
-        size = readable_size(sum(p.nbytes for _, p, _ in self.params_and_grads()))
-        lines += [
-            f"Total params: {total:,} ({size})",
-            f"Trainable params: {total:,} ({size})",
-            "Non-trainable params: 0 (0.00 B)",
-            "_" * width,
-            f"Runs: {self.describe_runtime()}",
-        ]
+        lines += [*self._param_totals(), "_" * width, f"Runs: {self.describe_runtime()}"]
         for line in lines:
             print_fn(line)
+
+    def _param_totals(self) -> list[str]:
+        """Keras's three summary lines: total, trainable and non-trainable counts and sizes."""
+        trainable = [p for layer in self.layers for p in layer.params.values()]
+        frozen = [s for layer in self.layers for s in layer.state.values()]
+        counts = [sum(a.size for a in arrays) for arrays in (trainable + frozen, trainable, frozen)]
+        sizes = [
+            sum(a.nbytes for a in arrays) for arrays in (trainable + frozen, trainable, frozen)
+        ]
+        labels = ("Total params", "Trainable params", "Non-trainable params")
+        return [
+            f"{label}: {count:,} ({readable_size(size)})"
+            for label, count, size in zip(labels, counts, sizes, strict=True)
+        ]
 
     # -- configuration --------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -334,11 +351,22 @@ class Sequential:
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """Rebuild a model (fresh weights) from ``get_config()``'s output."""
-        from tinycnn.layers import LAYERS
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: Mapping[str, type] | None = None
+    ) -> Sequential:
+        """Rebuild a model (fresh weights) from ``get_config()``'s output.
 
-        layers = [LAYERS[spec["class_name"]](**spec["config"]) for spec in config["layers"]]
+        ``custom_objects`` maps class names to your own layer classes (Keras's convention);
+        each layer is rebuilt as ``cls(**layer_config)``.
+        """
+        classes = {**LAYERS, **(custom_objects or {})}
+        unknown = [s["class_name"] for s in config["layers"] if s["class_name"] not in classes]
+        if unknown:
+            raise ValueError(
+                f"unknown layer class {', '.join(map(str, unknown))}: a layer of your own? pass "
+                f"custom_objects={{{unknown[0]!r}: {unknown[0]}}}"
+            )
+        layers = [classes[spec["class_name"]](**spec["config"]) for spec in config["layers"]]
         return cls(layers, input_shape=config.get("input_shape"), seed=config.get("seed"))
 
     # -- training, inference and saving (in tinycnn.train and tinycnn.saving.io) ----------------
@@ -374,36 +402,75 @@ class Sequential:
 
     def fit(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
         """Train; see ``tinycnn.train.fit``."""
-        from tinycnn.train import fit
-
-        return fit(self, x, y, **kwargs)
+        return train.fit(self, x, y, **kwargs)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
         """Loss and metrics on ``(x, y)``; see ``tinycnn.train.evaluate``."""
-        from tinycnn.train import evaluate
-
-        return evaluate(self, x, y, **kwargs)
+        return train.evaluate(self, x, y, **kwargs)
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> Array:
         """Outputs for ``x`` in batches; see ``tinycnn.train.predict``."""
-        from tinycnn.train import predict
-
-        return predict(self, x, batch_size=batch_size)
+        return train.predict(self, x, batch_size=batch_size)
 
     def predict_classes(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Most likely class of each example; see ``tinycnn.train.predict_classes``."""
-        from tinycnn.train import predict_classes
-
-        return predict_classes(self, x, batch_size=batch_size)
+        return train.predict_classes(self, x, batch_size=batch_size)
 
     def save(self, path: str, history: Any = None) -> None:
         """Save architecture, weights and compile settings; see ``tinycnn.saving.io.save_model``.
 
         Optimizer state is not kept here: checkpoints (``fit(checkpoint=...)``) hold it.
         """
-        from tinycnn.saving.io import save_model
-
-        save_model(self, path, history)
+        io.save_model(self, path, history)
 
     def __repr__(self) -> str:
         return f"Sequential({self.layers!r})"
+
+
+def load_model(
+    path: str | PathLike, compile: bool = True, custom_objects: Mapping[str, type] | None = None
+) -> Sequential:
+    """Rebuild a model saved by ``Sequential.save`` / ``save_model`` (or a training checkpoint).
+
+    The file is read by :mod:`tinycnn.saving.io`, which checks it before anything is built.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    compile : bool
+        Compile the model with the saved optimizer settings and loss when the file has them
+        (the optimizer's state is not in a model file; resume training from a checkpoint).
+    custom_objects : dict of str to class, optional
+        Your own layer classes by the name saved in the file (their class name), as in Keras:
+        ``load_model(path, custom_objects={"LeakyReLU": LeakyReLU})``. Each is rebuilt with
+        ``cls(**layer.get_config())``; they take precedence over tinycnn's layers.
+
+    Returns
+    -------
+    Sequential
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        See the module docstring for every refused case; the message names the file.
+    """
+    classes = {**LAYERS, **(custom_objects or {})}
+    meta, arrays = io.read_file(path, classes)
+    weights = io.read_weights(path, meta, arrays)
+    validate.check_declared_shapes(path, meta, classes)  # building allocates what the file holds
+    try:
+        model = Sequential.from_config(meta["architecture"], custom_objects)
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
+        raise ValueError(f"{path}: cannot rebuild the architecture ({error})") from None
+    io.check_architecture(path, meta, model)
+    model.set_weights(weights)
+    config = meta.get("training_config")
+    if compile and config:
+        from tinycnn.optim import get_optimizer
+
+        try:
+            optimizer = get_optimizer(config["optimizer"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: cannot rebuild the optimizer ({error})") from None
+        model.compile(optimizer=optimizer)
+    return model

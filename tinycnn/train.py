@@ -35,17 +35,12 @@ from tinycnn.layers.base import Array
 from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
+from tinycnn.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
 from tinycnn.training.history import History
 from tinycnn.training.inference import batch_logits, evaluate_arrays
 from tinycnn.training.progress import Progress
 from tinycnn.training.protocol import Model
-from tinycnn.training.run import (
-    NonFiniteLossError,
-    Run,
-    TrainingError,
-    TrainingInterrupted,
-    positive_int,
-)
+from tinycnn.training.run import Run, positive_int
 
 __all__ = [
     "NonFiniteLossError",

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from tinycnn.data import load_mnist, scale_images
 from tinycnn.kernels import col2im, conv_output_size, im2col, same_padding
 from tinycnn.layers import Conv2D
-from tinycnn.plots import plot_im2col, save_png
+from tinycnn.plots import plot_im2col, plot_multichannel, plot_sliding_kernel, save_png
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set
@@ -83,6 +83,23 @@ def conv2d_loops(x, w, b, S=1):
                     out[n, i, j, f] = total
     return out
 
+
+# %% [markdown]
+# The loops slide a window over the input. With a stride `S` the window jumps `S` cells, and
+# zero padding around the input lets it visit the border. The picture shows a 3 x 3 kernel on a
+# small padded input, its weights printed in the cells it covers, the outputs computed so far,
+# and the output size formula with the numbers put in (`tinycnn plot sliding-gif` animates it):
+
+# %%
+plot_sliding_kernel(strides=2, padding=1, frame=4, out=out("02_sliding.png"))
+
+# %% [markdown]
+# With several input channels the sum runs over `c` as well: each channel meets its own slice
+# `w[:, :, c, f]` of the kernel, and the partial sums plus the bias give ONE output value. One
+# filter, three channels:
+
+# %%
+plot_multichannel(out=out("02_multichannel.png"))
 
 # %% [markdown]
 # Let us try it on real digits with two hand-made 3 x 3 filters: one that responds to
@@ -154,7 +171,9 @@ print(im2col(tiny, 2, 2))
 # out = out.reshape(N, OH, OW, F)         # rows run over (n, i, j): no transpose needed
 # ```
 #
-# Here is one receptive field of a real digit and the row it becomes:
+# Here is one receptive field of a real digit and the row it becomes. The window is the one
+# with the most contrast, part stroke and part background, and its cells are numbered with the
+# column they go to, so the row order can be followed cell by cell:
 
 # %%
 plot_im2col(x[0], kernel_size=3, out=out("02_im2col.png"))
@@ -305,3 +324,25 @@ print("dx from Conv2D.backward vs col2im by hand:", np.abs(dx_layer - dx_ours).m
 # %% [markdown]
 # Next, [tutorial 3](03_layers_forward_backward.py) derives the backward pass of every layer
 # and checks each equation against numbers.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write im2col and col2im yourself, then a convolution as one matrix multiply. Exercises:
+# `im2col`, `col2im`, `conv2d_forward`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start im2col my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["im2col", "col2im", "conv2d_forward"]:
+    print(check(name, "my_exercises"), end="\n\n")

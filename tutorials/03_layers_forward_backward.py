@@ -30,6 +30,7 @@ from tinycnn.kernels import col2im, im2col
 from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
 from tinycnn.losses import SoftmaxCrossEntropy, softmax
 from tinycnn.model import Sequential
+from tinycnn.plots import plot_backward_flow, plot_dropout, plot_maxpool
 
 np.set_printoptions(precision=4, suppress=True, linewidth=100)
 rng = np.random.default_rng(0)
@@ -185,6 +186,13 @@ dout = np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 2, 2, 1)
 print("dx: each dout lands on its window's winner\n", pool.backward(dout)[0, :, :, 0])
 
 # %% [markdown]
+# When a window holds several equal maxima (a tie), the FIRST in row-major window order takes
+# the whole gradient and the other tied cells get 0, as in TensorFlow:
+
+# %%
+plot_maxpool()
+
+# %% [markdown]
 # With a stride smaller than the window the windows overlap: an input that wins several
 # windows collects the sum of their gradients. Pooling 2 x 2 with stride 1, the 8 wins four
 # of the nine windows:
@@ -235,6 +243,13 @@ print("backward: ", dropout.backward(np.full((1, 8), 3.0)))
 print("inference:", dropout.forward(x, training=False))
 many = dropout.forward(np.ones((1000, 100)), training=True)
 print(f"mean output over 100,000 elements in training: {many.mean():.3f} (expected 1)")
+
+# %% [markdown]
+# The same on a grid: the dropped cells become 0, the survivors are doubled, inference passes
+# everything through.
+
+# %%
+plot_dropout(rate=0.5)
 
 # %% [markdown]
 # ## Softmax and cross-entropy, fused
@@ -337,6 +352,45 @@ print(
 )
 
 # %% [markdown]
+# The whole backward pass of this model at a glance: values going down, gradients coming back
+# up, each gradient shaped like the array it belongs to (the picture runs its own forward and
+# backward pass on two random images):
+
+# %%
+plot_backward_flow(model)
+
+# %% [markdown]
 # Checking one entry at a time by hand is tedious and easy to fool (an entry can match by
 # luck). [Tutorial 4](04_gradient_checking.py) checks every entry of every gradient
 # automatically, finds kinks, and catches a layer we break on purpose.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write the forward and backward passes derived above, one layer at a time. Exercises:
+# `conv2d_backward`, `maxpool_forward`, `maxpool_backward`, `relu`, `dropout`,
+# `softmax_cross_entropy`, `dense_backward`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start conv2d_backward my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in [
+    "conv2d_backward",
+    "maxpool_forward",
+    "maxpool_backward",
+    "relu",
+    "dropout",
+    "softmax_cross_entropy",
+    "dense_backward",
+]:
+    print(check(name, "my_exercises"), end="\n\n")

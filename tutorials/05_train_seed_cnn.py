@@ -47,7 +47,7 @@ import numpy as np
 
 import tinycnn
 from tinycnn import load_mnist, load_mnist_or_subset, load_model, scale_images, seed_cnn
-from tinycnn.plots import plot_confusion_matrix, plot_training_curves
+from tinycnn.plots import plot_architecture, plot_confusion_matrix, plot_training_curves
 from tinycnn.training.metrics import classification_report, confusion_matrix
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
@@ -99,6 +99,22 @@ model.summary()
 
 # %%
 assert model.count_params() == 320 + 18_496 + 204_928 + 1_290 == 225_034
+# multiply-adds per image: positions x kernel weights (conv), inputs x units (dense)
+macs = {"conv2d": 26 * 26 * 32 * 9, "conv2d_1": 11 * 11 * 64 * 288, "dense": 1600 * 128}
+macs["dense_1"] = 128 * 10
+dense_share = 204_928 / model.count_params()
+conv2_share = macs["conv2d_1"] / sum(macs.values())
+print(
+    f"first dense layer: {dense_share:.0%} of the parameters; "
+    f"second convolution: {conv2_share:.0%} of the multiply-adds"
+)
+assert (round(100 * dense_share), round(100 * conv2_share)) == (91, 85)  # as the text says
+
+# %% [markdown]
+# The same numbers as a picture, the data flowing left to right:
+
+# %%
+plot_architecture(model, out=out("05_architecture.png"))
 
 # %% [markdown]
 # ## Training
@@ -123,15 +139,44 @@ print(f"trained in {time.perf_counter() - start:.0f} s with the {tinycnn.get_bac
 plot_training_curves(history, out=out("05_curves.png"))
 
 # %% [markdown]
-# A fast run (one epoch) has a single point per curve. Over several epochs the training loss
-# keeps falling while the validation loss flattens out: the gap between the two is the
-# beginning of overfitting, which the dropout layer keeps small. The dashed line marks the
-# epoch with the lowest validation loss, the one `EarlyStopping(restore_best_weights=True)`
-# would keep.
-#
-# Validation accuracy is usually *higher* than training accuracy in the first epochs. Not a
-# bug: the training numbers are averaged over an epoch during which the network was still
-# improving, and they are measured with dropout switched on.
+# Overfitting would show as a validation loss that stops falling and climbs again while the
+# training loss keeps falling; the dashed line marks the epoch with the lowest validation loss,
+# the one `EarlyStopping(restore_best_weights=True)` would keep. Whether *this* run shows it is
+# read off its numbers, not assumed (a fast run has one epoch, a single point per curve):
+
+
+# %%
+def describe_curves(history):
+    """What the loss curves of a run show, in words computed from their numbers."""
+    loss, val_loss = history.history["loss"], history.history["val_loss"]
+    acc, val_acc = history.history["accuracy"], history.history["val_accuracy"]
+    best = int(np.argmin(val_loss))
+    lines = [
+        f"training loss {loss[0]:.4f} -> {loss[-1]:.4f}, validation loss "
+        f"{val_loss[0]:.4f} -> {val_loss[-1]:.4f} (lowest after epoch {best + 1})"
+    ]
+    if len(loss) < 2:
+        lines.append("one epoch: no trend to read yet")
+    elif best < len(val_loss) - 1:
+        lines.append(
+            f"the validation loss rose from {val_loss[best]:.4f} after epoch {best + 1} to "
+            f"{val_loss[-1]:.4f}: overfitting has begun"
+        )
+    else:
+        lines.append("the validation loss still fell in the last epoch: no overfitting yet")
+    if val_acc[0] > acc[0]:
+        lines.append(
+            f"epoch 1: validation accuracy {val_acc[0]:.2%} above training accuracy {acc[0]:.2%}"
+        )
+    return lines
+
+
+print("\n".join(describe_curves(history)))
+
+# %% [markdown]
+# Validation accuracy is often *higher* than training accuracy in the first epochs (the last
+# line above says when it is). Not a bug: the training numbers are averaged over an epoch during
+# which the network was still improving, and they are measured with dropout switched on.
 
 # %%
 print({key: [round(v, 4) for v in values] for key, values in history.history.items()})
@@ -167,8 +212,12 @@ plot_confusion_matrix(y_test, y_pred, out=out("05_confusion.png"))
 #
 # ## Saving and loading
 #
-# `model.save` writes the architecture, the weights and the optimizer state into one `.npz`
-# file; `load_model` rebuilds the model, which then predicts exactly the same:
+# `model.save` writes the architecture, the weights and the optimizer's *settings* (Adam and
+# its learning rate) into one `.npz` file, but not the optimizer's state: Adam's step count and
+# moment estimates stay behind. `load_model` rebuilds the model, which then predicts exactly the
+# same; training it further would restart Adam from zero. To resume training where it
+# stopped, pass `checkpoint=path` to `fit` and later `resume=path`: a checkpoint keeps the
+# optimizer state, the random generators and the position in the epoch.
 
 # %%
 path = Path(tempfile.mkdtemp()) / "seed_cnn.npz"
@@ -177,9 +226,36 @@ print(f"{path.name}: {path.stat().st_size / 1e6:.2f} MB")
 restored = load_model(path)
 same = np.array_equal(restored.predict(x_test[:500]), model.predict(x_test[:500]))
 print("identical predictions after loading:", same)
+print(
+    f"Adam steps taken: {model.optimizer.iterations} before saving, "
+    f"{restored.optimizer.iterations} after loading"
+)
+assert same and model.optimizer.iterations > 0 and restored.optimizer.iterations == 0
 
 # %% [markdown]
 # The command line works with the same files, e.g. `tinycnn evaluate seed_cnn.npz` for the
 # report and confusion matrix above, and
 # `tinycnn plot confusion seed_cnn.npz --out confusion.png` for the picture.
 # [Tutorial 6](06_dense_vs_cnn.py) asks whether the convolutions were worth it.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write one Adam step in Keras's form, then the capstone: the seed CNN built from your own layers
+# must train to 85% on the embedded subset. Exercises: `adam`, `capstone`. Start each one in a
+# folder of your own (it writes `my_exercises/<name>.py`, with the math, every shape and a `raise
+# NotImplementedError` where your answer goes), fill it in, and run the cell below (or `tinycnn
+# exercises check <name> my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start adam my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["adam", "capstone"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -161,3 +161,25 @@ plot_shift_accuracy(shifts, curves, out=out("06_shift_accuracy.png"))
 # (`model.fit(..., augment=True)` or `tinycnn train --augment`).
 #
 # [Tutorial 7](07_inside_the_cnn.py) opens the trained CNN to see what its filters learned.
+
+# %% [markdown]
+# ## Your turn
+#
+# The dense baseline is made of Dense and Dropout: write their backward passes. Exercises:
+# `dense_backward`, `dropout`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start dense_backward my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["dense_backward", "dropout"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -30,12 +30,22 @@
 
 # %%
 # %matplotlib inline
+import json
 import os
+import threading
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from tinycnn import doctor, load_mnist, load_mnist_or_subset, scale_images, seed_cnn
+from tinycnn import (
+    doctor,
+    feature_maps,
+    load_mnist,
+    load_mnist_or_subset,
+    scale_images,
+    seed_cnn,
+)
 from tinycnn.plots import (
     misclassified,
     plot_feature_maps,
@@ -43,6 +53,7 @@ from tinycnn.plots import (
     plot_misclassified,
     plot_probabilities,
 )
+from tinycnn.serve import make_server
 from tinycnn.teach.experiments import class_probabilities
 from tinycnn.training.metrics import confusion_matrix
 
@@ -99,6 +110,55 @@ image, label = x_test[0], y_test[0]
 plot_feature_maps(model, image, max_channels=8, out=out("07_feature_maps.png"))
 
 # %% [markdown]
+# ## One value of a feature map, and the draw-a-digit page
+#
+# Every value of a conv map is a small sum: the 3 x 3 filter laid on the input at that place,
+# nine multiplies per input channel, plus the bias, then the ReLU. The **draw-a-digit page**
+# shows it for any value you click. Run
+#
+# ```console
+# $ tinycnn serve              # the small model shipped with tinycnn
+# $ tinycnn serve model.npz    # or a model of your own, e.g. from `tinycnn train`
+# ```
+#
+# and open <http://127.0.0.1:8000/>. Draw a digit: the page shows what the network sees, its
+# probabilities and every conv layer's feature maps. Click a map: it shows that map's filter for
+# each input channel, the input values under it, the products and their sum with the bias, and
+# outlines the value's receptive field on the 28 x 28 input. The page asks the server
+# (`/api/explain`), which computes the answer from the model's own weights. Here we ask it the
+# same question about this test digit and this model, at the strongest value of map 5 of the
+# second conv layer:
+
+# %%
+maps = dict(feature_maps(model, image))["conv2d_1"]  # (11, 11, 64)
+row, col = (int(i) for i in np.unravel_index(np.argmax(maps[..., 5]), maps.shape[:2]))
+canvas = np.rint(image[..., 0] * 255).astype(int)  # the digit as the page would send it
+question = {"width": 28, "height": 28, "pixels": canvas.ravel().tolist()}
+question.update(layer=1, channel=5, row=row, col=col)
+
+server = make_server(model, port=0)  # a free port on 127.0.0.1
+threading.Thread(target=server.serve_forever, daemon=True).start()
+request = urllib.request.Request(
+    server.url + "api/explain", json.dumps(question).encode(), {"Content-Type": "application/json"}
+)
+with urllib.request.urlopen(request, timeout=60) as response:
+    answer = json.load(response)
+server.shutdown()
+server.server_close()
+
+products = np.array(answer["products"])  # (C_in, 3, 3): one 3 x 3 block per input channel
+print(f"{answer['layer']}, map {answer['channel']}, row {row}, column {col}:")
+print(f"  {products.size} products (32 input channels x 9) sum to {products.sum():+.4f}")
+print(f"  + bias {answer['bias']:+.4f} = {answer['z']:+.4f};  ReLU -> {answer['value']:.4f}")
+print("  receptive field on the 28 x 28 input:", answer["receptive_field"])
+field = answer["receptive_field"]
+assert abs(products.sum() + answer["bias"] - answer["z"]) < 1e-9
+assert field["bottom"] - field["top"] + 1 == field["right"] - field["left"] + 1 == 8
+
+# %% [markdown]
+# The receptive field is 8 x 8 pixels: 3 x 3 positions of the second conv layer, each a 2 x 2
+# pooling window over 3 x 3 windows of the first.
+#
 # Feature maps are where dead units show up: a ReLU channel that is zero for every image never
 # passes a gradient again. `doctor` below counts them.
 #
@@ -172,3 +232,25 @@ assert report["input scale"].status != "ok"
 # The same checks run from the command line with `tinycnn doctor`. Next,
 # [tutorial 8](08_making_it_fast.py) measures where the training time goes and how the Numba
 # kernels cut it.
+
+# %% [markdown]
+# ## Your turn
+#
+# The feature maps above come from these two forward passes: write them. Exercises:
+# `conv2d_forward`, `maxpool_forward`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start conv2d_forward my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["conv2d_forward", "maxpool_forward"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -295,3 +295,24 @@ print(f"Numba vs NumPy: {numpy_ms / numba_ms:.1f}x; jit_compile vs Numba: {numba
 # chooses one thread yourself, the right setting for a lab server shared by a class.
 #
 # Finally, [tutorial 9](09_tensorflow_parity.py) checks all of this against TensorFlow.
+
+# %% [markdown]
+# ## Your turn
+#
+# The fast kernels are twins of the NumPy im2col and col2im: write the originals. Exercises:
+# `im2col`, `col2im`. Start each one in a folder of your own (it writes `my_exercises/<name>.py`,
+# with the math, every shape and a `raise NotImplementedError` where your answer goes), fill it
+# in, and run the cell below (or `tinycnn exercises check <name> my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start im2col my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["im2col", "col2im"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -24,12 +24,13 @@
 # 4. and a model moving from Keras to tinycnn and back.
 #
 # This tutorial needs TensorFlow (`pip install -e ".[reference]"`); without it, it says so and
-# stops, as a script, with success. It takes about a minute, most of it importing TensorFlow
-# and compiling its training step; with `TINYCNN_TUTORIAL_FAST=1` the training comparison is
-# shorter (30 steps instead of 300).
+# stops: a script exits with success, a notebook stops quietly at the first code cell. It takes
+# about a minute, most of it importing TensorFlow and compiling its training step; with
+# `TINYCNN_TUTORIAL_FAST=1` the training comparison is shorter (30 steps instead of 300).
 
 # %%
 # %matplotlib inline
+import builtins
 import os
 import sys
 from pathlib import Path
@@ -55,11 +56,22 @@ def out(name):
 # tests found one); a reference must be right first, so use TensorFlow's own kernels.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ start-up chatter
+
+
+class TensorFlowMissingError(Exception):
+    """Stops a notebook's run here; IPython shows no traceback for it (empty render)."""
+
+    def _render_traceback_(self):
+        return []
+
+
 try:
     import keras
     import tensorflow as tf
 except ImportError:
     print('TUTORIAL SKIPPED: TensorFlow is not installed (pip install -e ".[reference]")')
+    if hasattr(builtins, "__IPYTHON__"):  # in a notebook, SystemExit would show as an error
+        raise TensorFlowMissingError("TensorFlow is not installed") from None
     sys.exit(0)
 
 print("TensorFlow", tf.__version__, " Keras", keras.__version__)
@@ -267,3 +279,25 @@ print(f"largest difference in the probabilities: {difference:.1e}")
 # %% [markdown]
 # That completes the tour: from the bytes of an IDX file (tutorial 1) to a network whose every
 # number can be checked by hand, by finite differences, and against TensorFlow.
+
+# %% [markdown]
+# ## Your turn
+#
+# The two places where matching Keras needs care: the stable loss and Adam's epsilon-hat form.
+# Exercises: `softmax_cross_entropy`, `adam`. Start each one in a folder of your own (it writes
+# `my_exercises/<name>.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in, and run the cell below (or `tinycnn exercises check <name>
+# my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start softmax_cross_entropy my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["softmax_cross_entropy", "adam"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -1,20 +1,20 @@
-"""Write the API reference page from the package itself, so it lists every public name.
+"""Write the API reference page from the package itself: the public API, grouped as a user looks.
 
 At ``config-inited`` (before Sphinx and autosummary look for source files) this writes
-``api/index.rst`` (git-ignored): one autosummary table per topic, with a generated page for each
+``api/index.rst`` (git-ignored): one autosummary table per group, with a generated page for each
 entry.
 
-Which names are public:
+The public API is
 
 - every name in ``tinycnn.__all__``, documented as ``tinycnn.<name>``;
-- for every public submodule (no component starting with ``_``, and not the command
-  implementations ``tinycnn.cli``): the names in its ``__all__``, or, when it has none,
-  every function and class it defines whose name does not start with ``_``; documented as
-  ``<module>.<name>``, unless the same object is already listed (at the top level, say).
+- the names listed in ``PUBLIC_MODULES``: a module's ``__all__`` (``None``) or the names given,
+  documented as ``<module>.<name>`` unless the same object is already listed.
 
-Modules themselves are not entries (their names are covered one by one).
-
-Topics come from the module that defines each object (``tinycnn.layers.conv2d`` -> Layers).
+Nothing else: internals such as the speed path (``tinycnn.fast``), the kernels' twins, the
+command implementations and the page server's helpers are read in the source, not listed.
+Modules themselves are not entries. Each entry's group comes from the package room that defines
+it (``tinycnn.layers.conv2d`` -> Layers); a test fails when a public name lands in the
+catch-all "Other" group.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import importlib
 import importlib.util
 import inspect
 import logging
-import pkgutil
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,76 +32,90 @@ if TYPE_CHECKING:  # Sphinx is needed only by the hook, so tests can import this
 
 logger = logging.getLogger(__name__)
 
+# Modules beyond the top level whose names a user imports: None means the module's __all__.
+PUBLIC_MODULES: dict[str, list[str] | None] = {
+    "tinycnn.layers": None,
+    "tinycnn.initializers": ["glorot_uniform", "he_uniform", "fan_in_uniform", "zeros"],
+    "tinycnn.losses": ["log_softmax", "get_loss"],
+    "tinycnn.optim": ["Optimizer", "get_optimizer"],
+    "tinycnn.training.callbacks": [
+        "Callback",
+        "LambdaCallback",
+        "EarlyStopping",
+        "ModelCheckpoint",
+    ],
+    "tinycnn.training.metrics": [
+        "accuracy",
+        "confusion_matrix",
+        "precision_recall_f1",
+        "classification_report",
+    ],
+    "tinycnn.data": None,
+    "tinycnn.saving.io": ["save_model", "load_weights"],
+    "tinycnn.threads": ["set_threads", "describe"],
+    "tinycnn.runtime": ["Runtime"],
+    "tinycnn.saving.interop": ["to_keras", "from_keras"],
+    "tinycnn.plots": None,
+    "tinycnn.serve": ["make_server", "DigitServer", "load_default_model"],
+    "tinycnn.testing": None,  # when present
+}
+
+# The package room defining an object -> its group.
 TOPICS = {
-    "model": "Models",
-    "zoo": "Models",
+    "model": "Model",
+    "zoo": "Model",
     "layers": "Layers",
     "initializers": "Layers",
     "losses": "Losses",
     "optim": "Optimizers",
-    "train": "Training and evaluation",
-    "callbacks": "Training and evaluation",
-    "history": "Training and evaluation",
-    "progress": "Training and evaluation",
-    "augment": "Training and evaluation",
-    "metrics": "Training and evaluation",
+    "train": "Training and callbacks",
+    "training": "Training and callbacks",
     "data": "Data",
-    "preprocess": "Data",
-    "io": "Saving and loading",
-    "checkpoint": "Saving and loading",
-    "kernels": "Kernels",
-    "fused": "Kernels",
-    "winograd": "Kernels",
-    "direct_conv": "Kernels",
-    "workspace": "Kernels",
-    "config": "Kernels",
-    "gradcheck": "Gradient checking",
-    "doctor": "Diagnostics",
-    "trace": "Diagnostics",
-    "experiments": "Experiments",
+    "saving": "Saving and loading",
+    "config": "Backend",
+    "threads": "Backend",
+    "runtime": "Backend",
     "plots": "Plots",
-    "interop": "TensorFlow interoperability",
-    "serve": "Serving",
-    "cli": "Command line",
+    "teach": "Teaching tools",
+    "kernels": "Teaching tools",
+    "serve": "Teaching tools",
+    "testing": "Testing your own layers",
 }
-ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]
-SKIPPED_PACKAGES = ("tinycnn.cli",)
+ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]  # tests/test_docs.py: no "Other"
 
 HEADER = """\
 API reference
 =============
 
-Every public name of tinycnn, generated from the docstrings (numpydoc style: each array
-argument states its shape in the symbols ``N H W C F KH KW OH OW S P``). Most names are
-importable from the top-level package, e.g. ``from tinycnn import Conv2D``; the others from the
-module shown.
+The public API of tinycnn, grouped as you would look for it, generated from the docstrings
+(numpydoc style: each array argument states its shape in the symbols
+``N H W C F KH KW OH OW S P``). Most names are importable from the top-level package, e.g.
+``from tinycnn import Conv2D``; the others from the module shown. Internals (the speed path,
+the kernels' Numba twins, the command line's implementation) are documented in their source.
 
 """
 
 
 def topic_of(obj: object, fallback_module: str) -> str:
-    """The section an object belongs to, from the module that defines it."""
+    """The group an object belongs to, from the package room that defines it."""
     module = obj.__name__ if isinstance(obj, types.ModuleType) else None
     module = module or getattr(obj, "__module__", None) or fallback_module
     parts = module.split(".")
     return TOPICS.get(parts[1], "Other") if len(parts) > 1 else "Other"
 
 
-def public_modules() -> list[types.ModuleType]:
-    """``tinycnn`` and its importable public submodules, in name order."""
+def public_modules() -> list[tuple[types.ModuleType, list[str]]]:
+    """``(module, names)`` of the public API: ``tinycnn`` first, then ``PUBLIC_MODULES``."""
     import tinycnn
 
-    modules = [tinycnn]
-    for info in pkgutil.walk_packages(tinycnn.__path__, prefix="tinycnn."):
-        name = info.name
-        if any(part.startswith("_") for part in name.split(".")) or name.startswith(
-            SKIPPED_PACKAGES
-        ):
-            continue
+    modules = [(tinycnn, public_names(tinycnn))]
+    for name, names in PUBLIC_MODULES.items():
         try:
-            modules.append(importlib.import_module(name))
-        except ImportError as error:  # an optional dependency (e.g. TensorFlow) is missing
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:  # tinycnn.testing, when absent
             logger.info("api_pages: skipping %s (%s)", name, error)
+            continue
+        modules.append((module, public_names(module) if names is None else names))
     return modules
 
 
@@ -120,11 +133,11 @@ def public_names(module: types.ModuleType) -> list[str]:
 
 
 def public_entries() -> dict[str, list[str]]:
-    """Map topic -> documented names (``tinycnn.Conv2D``, ``tinycnn.plots.plot_filters``)."""
+    """Map group -> documented names (``tinycnn.Conv2D``, ``tinycnn.plots.plot_filters``)."""
     seen: set[int] = set()
     entries: dict[str, list[str]] = {}
-    for module in public_modules():
-        for name in public_names(module):
+    for module, names in public_modules():
+        for name in names:
             obj = getattr(module, name)
             if id(obj) in seen or inspect.ismodule(obj) or not callable(obj):
                 continue
@@ -213,9 +226,18 @@ def write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def remove_stale_pages(folder: Path, names: set[str]) -> list[Path]:
+    """Delete generated pages of names no longer listed (Sphinx would still read them)."""
+    stale = [page for page in folder.glob("tinycnn*.rst") if page.stem not in names]
+    for page in stale:
+        page.unlink()
+    return stale
+
+
 def write_api_page(app: Sphinx, config: object) -> None:
     entries = public_entries()
     api = Path(app.srcdir) / "api"
+    remove_stale_pages(api / "generated", {name for names in entries.values() for name in names})
     write_if_changed(api / "index.rst", render(entries))
     for names in entries.values():
         for name in filter(shadows_module, names):

@@ -20,6 +20,10 @@ class reference, and ``nitpicky`` mode would fail on ``shape``, ``N`` or ``"same
    a lowercase word in a type (``shape``, ``units``: classes are CamelCase), a single shape
    symbol (``N``, ``KH``) or a name listed in ``conf.type_prose_words`` is shown as plain text.
 
+**Internals.** The API page lists the public API only. A reference to a tinycnn object that
+exists but is not listed (``tinycnn.kernels.same_padding``, a helper named in a docstring of
+its own module) is shown as code text without a link: the reader finds it in the source.
+
 Anything else stays unresolved, so a mistyped ``:class:`tinycnn.Conv2d``` or a reference to a
 name that does not exist still fails the build.
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from functools import cache
 
 from docutils import nodes
@@ -113,8 +118,39 @@ def resolve_prose(
     return None
 
 
+def internal_object(target: str, module: str | None) -> object | None:
+    """The tinycnn object ``target`` names (dotted, or bare: defined by one tinycnn module)."""
+    if target.startswith("tinycnn."):
+        return import_object(target)
+    if not re.fullmatch(r"[A-Za-z_]\w*", target):
+        return None
+    if module and module.startswith("tinycnn"):
+        found = import_object(f"{module}.{target}")
+        if found is not None:
+            return found
+    defined = {
+        id(obj): obj
+        for name, loaded in list(sys.modules.items())
+        if name.startswith("tinycnn.") and loaded is not None
+        for obj in [getattr(loaded, target, None)]
+        if obj is not None and getattr(obj, "__module__", "").startswith("tinycnn")
+    }
+    return next(iter(defined.values())) if len(defined) == 1 else None
+
+
+def resolve_internal(
+    app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.Element
+) -> nodes.Element | None:
+    if node.get("refdomain") != "py":
+        return None
+    if internal_object(node["reftarget"], node.get("py:module")) is None:
+        return None
+    return contnode
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     app.add_config_value("type_prose_words", (), "env")
     app.connect("missing-reference", resolve_alias)
     app.connect("missing-reference", resolve_prose)
+    app.connect("missing-reference", resolve_internal)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -126,13 +126,13 @@ def test_from_keras_names_every_unsupported_layer(keras: Any) -> None:
         [
             keras.Input((8, 8, 1)),
             kl.Conv2D(2, 3),
-            kl.BatchNormalization(name="bn"),
+            kl.LayerNormalization(name="ln"),
             kl.AveragePooling2D(2, name="avg"),
             kl.Flatten(),
             kl.Dense(3),
         ]
     )
-    with pytest.raises(ValueError, match=r"unsupported layer.*'bn' \(BatchNormalization\).*'avg'"):
+    with pytest.raises(ValueError, match=r"unsupported layer.*'ln' \(LayerNormalization\).*'avg'"):
         from_keras(keras_model)
 
 

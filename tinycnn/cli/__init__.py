@@ -39,8 +39,10 @@ COMMANDS: tuple[str, ...] = (
     "serve",
     "summary",
     "gradcheck",
+    "exercises",
     "doctor",
     "bench",
+    "experiment",
 )
 
 

@@ -31,7 +31,7 @@ def format_confusion(cm: np.ndarray) -> str:
 def run(args: argparse.Namespace) -> int:
     """Load, predict the test set, print accuracy, confusion matrix and report."""
     from tinycnn.cli.train import load_data
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
     from tinycnn.training.metrics import accuracy, classification_report, confusion_matrix
 
     model = load_model(args.model)

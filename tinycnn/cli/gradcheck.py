@@ -1,5 +1,8 @@
 """``tinycnn gradcheck``: check every built-in layer's backward pass against central differences.
 
+``--layer module:Class`` (or ``path/to/file.py:Class``) checks a layer of your own instead,
+built as ``Class(**json.loads(--config))`` for an input of ``--input-shape``.
+
 Each case builds one layer (or the loss, or a miniature of the seed model) on a tiny random
 input and runs ``tinycnn.teach.gradcheck.gradcheck`` in float64; the report of each is printed and
 the
@@ -31,6 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tolerance", type=float, default=1e-6, help="largest relative error that passes"
     )
+    parser.add_argument(
+        "--layer",
+        metavar="MODULE:CLASS",
+        help="check your own layer instead, e.g. my_layers:LeakyReLU or my_layers.py:LeakyReLU",
+    )
+    parser.add_argument(
+        "--config", default="{}", help="JSON keyword arguments for --layer's class ({})"
+    )
+    parser.add_argument(
+        "--input-shape",
+        default="2,5,6,3",
+        help="comma-separated input shape N,... for --layer (2,5,6,3)",
+    )
+    parser.add_argument("--training", action="store_true", help="run --layer in training mode")
 
 
 def _built(layer: Any, input_shape: tuple[int, ...], rng: np.random.Generator) -> Any:
@@ -120,12 +137,65 @@ CASES: list[tuple[str, Callable[[np.random.Generator], Case]]] = [
 ]  # fmt: skip
 
 
+def user_class(spec: str) -> type:
+    """The class named by ``module:Class`` or ``path/to/file.py:Class``."""
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from tinycnn.cli import CommandError
+
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise CommandError(f"--layer expects MODULE:CLASS, got {spec!r}")
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise CommandError(f"--layer: no file {path}")
+        loader = importlib.util.spec_from_file_location(path.stem, path)
+        assert loader is not None and loader.loader is not None
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+    else:
+        sys.path.insert(0, ".")  # a module in the current folder, as python -m would find it
+        try:
+            module = importlib.import_module(where)
+        except ImportError as error:
+            raise CommandError(f"--layer: cannot import {where!r} ({error})") from None
+        finally:
+            sys.path.remove(".")
+    if not isinstance(getattr(module, name, None), type):
+        raise CommandError(f"--layer: {where} has no class {name!r}")
+    return getattr(module, name)
+
+
+def _user_case(args: argparse.Namespace) -> tuple[str, Callable[[np.random.Generator], Case]]:
+    import json
+
+    from tinycnn.cli import CommandError
+
+    cls = user_class(args.layer)
+    try:
+        shape = tuple(int(n) for n in args.input_shape.split(","))
+        config = json.loads(args.config)
+    except ValueError as error:
+        raise CommandError(f"--input-shape or --config: {error}") from None
+
+    def make(rng: np.random.Generator) -> Case:
+        layer = _built(cls(**config), shape[1:], rng)
+        return layer, rng.standard_normal(shape), {"training": args.training}
+
+    return f"{cls.__name__}({args.config}), input {shape}", make
+
+
 def run(args: argparse.Namespace) -> int:
     """Run every case, print its report; exit status 1 if any check fails."""
     from tinycnn.teach.gradcheck import gradcheck
 
+    cases = [_user_case(args)] if args.layer else CASES
     failed, passed = [], 0
-    for index, (label, make) in enumerate(CASES):
+    for index, (label, make) in enumerate(cases):
         try:
             target, x, options = make(np.random.default_rng([args.seed, index]))
         except ImportError as error:

@@ -10,10 +10,24 @@ as the fallback; ``--limit N`` keeps the first N test images):
 - ``filters``: every filter of the first conv layer, or of ``--layer NAME``.
 - ``feature-maps``: test image ``--index I`` at every conv and pool layer.
 - ``probabilities``: the softmax output for test image ``--index I``.
-- ``im2col``: test image ``--index I``, the most inked receptive field of the first conv layer
-  (or ``--layer NAME``) and the im2col row it becomes.
+- ``im2col``: test image ``--index I``, the receptive field with the most contrast of the first
+  conv layer (or ``--layer NAME``) and the im2col row it becomes.
 - ``shift``: accuracy on test images shifted right by 0..``--max-shift`` pixels, one line per
   model file given (e.g. ``tinycnn plot shift cnn.npz dense.npz --out shift.png``).
+
+Concept figures (no model file needed; ``architecture``, ``backward`` and ``receptive-field``
+draw the seed CNN unless one model file is given), e.g. ``tinycnn plot sliding --out s.png``:
+
+- ``sliding``: a 3x3 kernel over a 5x5 input with ``--strides S`` and ``--padding P``
+  (default 2 and 1), and the output size formula; ``sliding-gif``: the same as an animated GIF.
+- ``multichannel``: a 5x5x3 input, one 3x3x3 filter, one output map (``--strides``,
+  ``--padding``).
+- ``maxpool``: max pooling forward and its gradient routing, ties included.
+- ``architecture``: every layer with its output shape and parameter count.
+- ``backward``: values forward and gradients backward, with every gradient's shape.
+- ``dropout``: dropout in training vs at inference.
+- ``receptive-field``: what one unit of each conv and pool layer sees of the input.
+- ``optimizers``: SGD, momentum and Adam paths on the loss surface 0.1 w1² + 2 w2².
 """
 
 from __future__ import annotations
@@ -26,7 +40,7 @@ from typing import Any
 
 from tinycnn.cli import CommandError, check_output
 
-HELP = "draw a picture of a trained model (curves, confusion, mistakes, filters, ...)"
+HELP = "draw a picture of a trained model or of a concept (curves, filters, sliding, ...)"
 
 KINDS = (
     "curves",
@@ -38,29 +52,52 @@ KINDS = (
     "im2col",
     "shift",
 )
+CONCEPT_KINDS = (
+    "sliding",
+    "sliding-gif",
+    "multichannel",
+    "maxpool",
+    "architecture",
+    "backward",
+    "dropout",
+    "receptive-field",
+    "optimizers",
+)
+MODEL_OPTIONAL = ("architecture", "backward", "receptive-field")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the kind, the model file(s) and the options."""
-    parser.add_argument("kind", choices=KINDS, help="which picture to draw")
+    parser.add_argument("kind", choices=KINDS + CONCEPT_KINDS, help="which picture to draw")
     parser.add_argument(
-        "model", nargs="+", type=Path, help="model file(s) (.npz); 'shift' takes several"
+        "model", nargs="*", type=Path, help="model file(s) (.npz); 'shift' takes several"
     )
-    parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("--out", type=Path, required=True, help="file to write (PNG; GIF)")
     parser.add_argument("--data", type=Path, metavar="DIR", help="folder with the MNIST files")
     parser.add_argument("--index", type=int, default=0, help="test image to show (default 0)")
     parser.add_argument("--layer", metavar="NAME", help="conv layer for filters / im2col")
     parser.add_argument("--history", type=Path, metavar="JSON", help="history file for curves")
     parser.add_argument("--limit", type=int, metavar="N", help="use only the first N test images")
     parser.add_argument("--max-shift", type=int, default=4, help="largest shift in pixels")
+    parser.add_argument("--strides", type=int, default=2, help="stride S for sliding (2)")
+    parser.add_argument("--padding", type=int, default=1, help="padding P for sliding (1)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the model(s), draw the picture, write ``--out``; returns the exit status."""
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
-    if args.kind != "shift" and len(args.model) != 1:
-        raise CommandError(f"'{args.kind}' takes one model file, got {len(args.model)}")
+    count = len(args.model)
+    if args.kind in MODEL_OPTIONAL:
+        if count > 1:
+            raise CommandError(f"'{args.kind}' takes at most one model file, got {count}")
+    elif args.kind in CONCEPT_KINDS:
+        if count:
+            raise CommandError(f"'{args.kind}' takes no model file, got {count}")
+    elif args.kind == "shift" and not count:
+        raise CommandError("'shift' takes one or more model files, got none")
+    elif args.kind != "shift" and count != 1:
+        raise CommandError(f"'{args.kind}' takes one model file, got {count}")
     check_output(args.out, "--out")
     models = [load_model(path, compile=False) for path in args.model]
     DRAW[args.kind](args, models)
@@ -150,12 +187,12 @@ def _probabilities(args: argparse.Namespace, models: list[Any]) -> Any:
 def _im2col(args: argparse.Namespace, models: list[Any]) -> Any:
     from tinycnn.plots import plot_im2col
     from tinycnn.plots.filters import find_conv_layer
-    from tinycnn.plots.im2col_picture import most_inked_position
+    from tinycnn.plots.im2col_picture import clearest_position
 
     conv = find_conv_layer(models[0], args.layer)
     image, _ = _test_image(args)
     geometry = {"kernel_size": conv.kernel_size, "strides": conv.strides, "padding": conv.padding}
-    position = most_inked_position(image, **geometry)
+    position = clearest_position(image, **geometry)
     return plot_im2col(image, **geometry, position=position, out=args.out)
 
 
@@ -174,6 +211,44 @@ def _shift(args: argparse.Namespace, models: list[Any]) -> Any:
     return plot_shift_accuracy(shifts, curves, out=args.out)
 
 
+def _sliding(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_sliding_kernel
+
+    return plot_sliding_kernel(strides=args.strides, padding=args.padding, out=args.out)
+
+
+def _sliding_gif(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import animate_sliding_kernel
+
+    return animate_sliding_kernel(args.out, strides=args.strides, padding=args.padding)
+
+
+def _multichannel(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_multichannel
+
+    return plot_multichannel(strides=args.strides, padding=args.padding, out=args.out)
+
+
+def _model_figure(name: str) -> Callable[[argparse.Namespace, list[Any]], Any]:
+    """A drawer for a figure of one model: the given one, else the seed CNN."""
+
+    def draw(args: argparse.Namespace, models: list[Any]) -> Any:
+        import tinycnn.plots
+
+        return getattr(tinycnn.plots, name)(models[0] if models else None, out=args.out)
+
+    return draw
+
+
+def _no_options(name: str) -> Callable[[argparse.Namespace, list[Any]], Any]:
+    def draw(args: argparse.Namespace, models: list[Any]) -> Any:
+        import tinycnn.plots
+
+        return getattr(tinycnn.plots, name)(out=args.out)
+
+    return draw
+
+
 DRAW: dict[str, Callable[[argparse.Namespace, list[Any]], Any]] = {
     "curves": _curves,
     "confusion": _confusion,
@@ -183,4 +258,13 @@ DRAW: dict[str, Callable[[argparse.Namespace, list[Any]], Any]] = {
     "probabilities": _probabilities,
     "im2col": _im2col,
     "shift": _shift,
+    "sliding": _sliding,
+    "sliding-gif": _sliding_gif,
+    "multichannel": _multichannel,
+    "maxpool": _no_options("plot_maxpool"),
+    "architecture": _model_figure("plot_architecture"),
+    "backward": _model_figure("plot_backward_flow"),
+    "dropout": _no_options("plot_dropout"),
+    "receptive-field": _model_figure("plot_receptive_field"),
+    "optimizers": _no_options("plot_optimizer_paths"),
 }

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print one line per picture: ``digit.png: 7 (97.1%)  1 (1.9%)  9 (0.4%)``."""
     from tinycnn.data.preprocess import preprocess_image
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
     model = load_model(args.model)
     images = np.stack([preprocess_image(path) for path in args.images])  # (N, 28, 28, 1)

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C."""
     from tinycnn.cli import CommandError
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
     from tinycnn.serve import load_default_model, make_server
 
     if not 0 <= args.port <= 65535:

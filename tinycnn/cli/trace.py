@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinycnn import zoo
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
     from tinycnn.teach.trace import trace
 
     if args.path is not None and args.model is not None:
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.path, compile=False)
     else:
         model = getattr(zoo, ZOO[args.model or "cnn"])(seed=0)
+    if model.input_shape is None:
+        raise CommandError(f"{args.path}: the model has no input shape to trace")
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, *model.input_shape), dtype=np.float32)
     print(trace(model, x))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 HELP = "train a model on MNIST and print its test accuracy"
-MODELS = ("cnn", "dense")
+MODELS = ("cnn", "dense", "cnn_bn", "cnn_bn_deep")  # tinycnn.zoo.MODELS, without importing it
 
 
 # -- helpers shared by the commands ---------------------------------------------------------
@@ -52,18 +52,19 @@ def load_data(args: argparse.Namespace) -> tuple:
 
 
 def build_model(name: str, seed: int | None) -> Any:
-    """A fresh ``seed_cnn`` ("cnn") or ``dense_baseline`` ("dense")."""
+    """A fresh zoo model: ``seed_cnn`` ("cnn"), ``dense_baseline`` ("dense"), ``seed_cnn_bn``
+    ("cnn_bn") or ``deep_cnn_bn`` ("cnn_bn_deep")."""
     from tinycnn.cli import CommandError
-    from tinycnn.zoo import dense_baseline, seed_cnn
+    from tinycnn.zoo import MODELS as ZOO
 
     if name not in MODELS:
         raise CommandError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
-    return seed_cnn(seed) if name == "cnn" else dense_baseline(seed)
+    return ZOO[name](seed)
 
 
 def model_from_spec(spec: str, seed: int | None = 0) -> Any:
     """ "cnn" / "dense" for a fresh model, anything else is the path of a model file."""
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
     return build_model(spec, seed) if spec in MODELS else load_model(spec)
 
@@ -84,10 +85,16 @@ def positive(kind: type) -> Any:
 # -- the command ----------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options mirror ``fit``'s arguments."""
-    parser.add_argument("--model", choices=MODELS, default="cnn", help="architecture (cnn)")
-    parser.add_argument("--epochs", type=positive(int), default=10, help="epochs (10)")
+    parser.add_argument(
+        "--model", choices=MODELS, default="cnn",
+        help="architecture (cnn); cnn_bn and cnn_bn_deep train with the zoo's recipe "
+        "(augmentation, cosine learning-rate schedule, 15 epochs)",
+    )  # fmt: skip
+    parser.add_argument("--epochs", type=positive(int), help="epochs (10, recipes 15)")
     parser.add_argument("--batch-size", type=positive(int), default=64, help="batch size (64)")
-    parser.add_argument("--lr", type=positive(float), default=1e-3, help="Adam learning rate")
+    parser.add_argument(
+        "--lr", type=positive(float), help="Adam learning rate (1e-3; not with a recipe)"
+    )
     parser.add_argument("--augment", action="store_true", help="random shifts and rotations")
     parser.add_argument(
         "--jit-compile",
@@ -119,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinycnn.cli import CommandError, check_output
-    from tinycnn.optim import Adam
     from tinycnn.train import TrainingError, TrainingInterrupted
 
     if not 0 <= args.validation_split < 1:
@@ -140,15 +146,15 @@ def run(args: argparse.Namespace) -> int:
         f"the training set, stratified, seed {seed}); {len(x_test):,} test images"
     )
     model = build_model(args.model, seed)
-    model.compile(optimizer=Adam(args.lr), jit_compile=args.jit_compile)
+    epochs, augment = _compile(model, args, len(x_train) - n_val)
     checkpoint = args.checkpoint or _checkpoint_path(args.out)
     print(f"Model: {args.model}, {model.count_params():,} parameters; checkpoint {checkpoint}")
     start = time.perf_counter()
     try:
         history = model.fit(
-            x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+            x_train, y_train, epochs=epochs, batch_size=args.batch_size,
             validation_split=args.validation_split, seed=seed, verbose=args.verbose,
-            augment=args.augment, checkpoint=checkpoint, resume=args.resume,
+            augment=augment, checkpoint=checkpoint, resume=args.resume,
         )  # fmt: skip
     except TrainingInterrupted as stop:
         print(f"\ntinycnn train: {stop}", file=sys.stderr)
@@ -166,6 +172,23 @@ def run(args: argparse.Namespace) -> int:
 def _checkpoint_path(out: Path) -> Path:
     """The default checkpoint file beside ``--out``: ``model.npz`` -> ``model.ckpt.npz``."""
     return out.with_name(out.stem + ".ckpt.npz")
+
+
+def _compile(model: Any, args: argparse.Namespace, train_samples: int) -> tuple[int, Any]:
+    """Compile with Adam(--lr), or with the zoo recipe's optimizer; (epochs, augment)."""
+    from tinycnn.cli import CommandError
+    from tinycnn.optim import Adam
+    from tinycnn.zoo import RECIPE_MODELS, recipe
+
+    if args.model not in RECIPE_MODELS:
+        model.compile(optimizer=Adam(args.lr or 1e-3), jit_compile=args.jit_compile)
+        return args.epochs or 10, args.augment
+    if args.lr is not None:
+        raise CommandError(f"--model {args.model} follows its recipe's schedule; drop --lr")
+    plan = recipe(args.model, train_samples, args.epochs)
+    model.compile(optimizer=plan.optimizer, jit_compile=args.jit_compile)
+    print(f"Recipe: {plan.epochs} epochs, augmentation, Adam with {plan.optimizer.schedule}")
+    return plan.epochs, plan.augment
 
 
 def _resume_seed(resume: Path | None) -> int | None:

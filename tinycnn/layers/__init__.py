@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tinycnn.layers.activation import get_activation
 from tinycnn.layers.base import Layer
+from tinycnn.layers.batchnorm import BatchNormalization
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.dense import Dense
 from tinycnn.layers.dropout import Dropout
@@ -17,11 +18,13 @@ from tinycnn.layers.relu import ReLU
 from tinycnn.layers.softmax import Softmax
 
 LAYERS: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (Conv2D, MaxPool2D, Dense, Flatten, ReLU, Softmax, Dropout)
+    cls.__name__: cls
+    for cls in (Conv2D, MaxPool2D, Dense, Flatten, ReLU, Softmax, Dropout, BatchNormalization)
 }
 
 __all__ = [
     "LAYERS",
+    "BatchNormalization",
     "Conv2D",
     "Dense",
     "Dropout",

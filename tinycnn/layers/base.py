@@ -52,6 +52,10 @@ class Layer:
         Trainable tensors, in Keras's ``get_weights`` order (e.g. ``{"w": ..., "b": ...}``).
     grads : dict of str to ndarray
         ∂loss/∂param for each key of ``params``, same shapes, written by ``backward``.
+    state : dict of str to ndarray
+        Non-trainable tensors that ``forward(training=True)`` updates itself (BatchNormalization's
+        moving statistics). No gradients, never touched by an optimizer; saved, counted and copied
+        with the weights, after ``params`` (Keras's ``non_trainable_weights``).
     input_shape : tuple of int or None
         Shape of one example (no batch axis), set by ``build``.
     """
@@ -60,6 +64,7 @@ class Layer:
         self.name = check_name(name)
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
+        self.state: dict[str, Array] = {}
         self.input_shape: Shape | None = None
         self.built = False
         self._cache: Any = None
@@ -85,35 +90,52 @@ class Layer:
 
     # -- weights and configuration --------------------------------------------------------
     def count_params(self) -> int:
-        """Number of scalar trainable parameters."""
+        """Number of scalar weights, trainable and not (Keras's ``count_params``)."""
+        return self.count_trainable_params() + int(sum(s.size for s in self.state.values()))
+
+    def count_trainable_params(self) -> int:
+        """Number of scalar trainable parameters (those in ``params``)."""
         return int(sum(p.size for p in self.params.values()))
 
+    def weight_names(self) -> list[str]:
+        """Keys of ``get_weights``' arrays: ``params`` then ``state``."""
+        return [*self.params, *self.state]
+
     def get_weights(self) -> list[Array]:
-        """Copies of the parameters in Keras's order and shapes (kernel, then bias)."""
-        return [p.copy() for p in self.params.values()]
+        """Copies of the weights in Keras's order and shapes: parameters (kernel, then bias),
+        then non-trainable state."""
+        return [w.copy() for w in (*self.params.values(), *self.state.values())]
 
     def set_weights(self, weights: list[Array]) -> None:
-        """Load parameters given in Keras's order and shapes; shapes are checked."""
-        if len(weights) != len(self.params):
+        """Load weights given in Keras's order and shapes; shapes are checked."""
+        names = self.weight_names()
+        if len(weights) != len(names):
             raise ValueError(
-                f"{self.describe()}: expected {len(self.params)} weight arrays "
-                f"({', '.join(self.params)}), got {len(weights)}"
+                f"{self.describe()}: expected {len(names)} weight arrays "
+                f"({', '.join(names)}), got {len(weights)}"
             )
-        for (key, current), new in zip(self.params.items(), weights, strict=True):
-            new = np.asarray(new)
-            if new.shape != current.shape:
+        current = [*self.params.values(), *self.state.values()]
+        for key, old, new in zip(names, current, weights, strict=True):
+            if np.shape(new) != old.shape:
                 raise ValueError(
-                    f"{self.describe()}: weight {key!r} expected shape {current.shape}, "
-                    f"got {new.shape}"
+                    f"{self.describe()}: weight {key!r} expected shape {old.shape}, "
+                    f"got {np.shape(new)}"
                 )
-            self.params[key] = new.astype(current.dtype, copy=True)
-            self.grads[key] = np.zeros_like(self.params[key])
+        for key, old, new in zip(names, current, weights, strict=True):
+            if key in self.params:
+                self.params[key] = np.asarray(new).astype(old.dtype, copy=True)
+                self.grads[key] = np.zeros_like(self.params[key])
+            else:
+                self.state[key] = np.asarray(new).astype(old.dtype, copy=True)
 
     def astype(self, dtype: type | np.dtype) -> Layer:
-        """Cast parameters and gradients to ``dtype`` in place (float64 for gradient checks)."""
+        """Cast parameters, gradients and state to ``dtype`` in place (float64 for gradient
+        checks)."""
         for key in self.params:
             self.params[key] = self.params[key].astype(dtype)
             self.grads[key] = np.zeros_like(self.params[key])
+        for key in self.state:
+            self.state[key] = self.state[key].astype(dtype)
         return self
 
     def get_config(self) -> dict[str, Any]:

@@ -10,11 +10,27 @@ from typing import Any
 
 from tinycnn.optim.adam import Adam
 from tinycnn.optim.base import Optimizer
+from tinycnn.optim.schedules import (
+    CosineDecay,
+    ExponentialDecay,
+    LearningRateSchedule,
+    PiecewiseConstantDecay,
+)
 from tinycnn.optim.sgd import SGD
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
 
-__all__ = ["OPTIMIZERS", "SGD", "Adam", "Optimizer", "get_optimizer"]
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "CosineDecay",
+    "ExponentialDecay",
+    "LearningRateSchedule",
+    "Optimizer",
+    "PiecewiseConstantDecay",
+    "get_optimizer",
+]
 
 
 def get_optimizer(optimizer: str | Optimizer | dict[str, Any]) -> Optimizer:

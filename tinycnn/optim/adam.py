@@ -34,6 +34,7 @@ import numpy as np
 from tinycnn import kernels
 from tinycnn.layers.base import Array
 from tinycnn.optim.base import Optimizer
+from tinycnn.optim.schedules import LearningRateSchedule
 
 
 class Adam(Optimizer):
@@ -41,8 +42,8 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float
-        ``lr`` (> 0).
+    learning_rate : float or LearningRateSchedule
+        ``lr`` (> 0), or a schedule of it (``tinycnn.optim.schedules``).
     beta_1, beta_2 : float
         Decay rates of the first and second moment averages, in [0, 1).
     epsilon : float
@@ -51,7 +52,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 1e-3,
+        learning_rate: float | LearningRateSchedule = 1e-3,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
@@ -71,7 +72,7 @@ class Adam(Optimizer):
         t = self.iterations
         # Keras computes the step size in the parameter's dtype; so do we.
         dtype = p.dtype.type
-        lr_t = dtype(self.learning_rate) * np.sqrt(1 - dtype(self.beta_2) ** t)
+        lr_t = dtype(self.current_lr) * np.sqrt(1 - dtype(self.beta_2) ** t)
         lr_t = lr_t / (1 - dtype(self.beta_1) ** t)
         kernels.adam_update(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon)
 

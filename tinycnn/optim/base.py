@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn.layers.base import Array
+from tinycnn.optim.schedules import LearningRateSchedule, get_schedule, serialize
 
 
 class Optimizer:
@@ -20,8 +21,10 @@ class Optimizer:
 
     Parameters
     ----------
-    learning_rate : float
-        Step size. May be changed between steps (e.g. by a learning-rate callback).
+    learning_rate : float, LearningRateSchedule or dict
+        Step size, or a schedule evaluated at ``iterations`` before each update (a dict is a
+        saved schedule, see ``tinycnn.optim.schedules``). A float may be changed between steps
+        (e.g. by ``ReduceLROnPlateau``).
     slot_names : tuple of str
         Names of the per-parameter state arrays, e.g. ``("m", "v")`` for Adam.
 
@@ -29,17 +32,54 @@ class Optimizer:
     ----------
     iterations : int
         Number of ``update`` calls so far (Keras's ``optimizer.iterations``).
+    learning_rate : float
+        The rate the next update uses (a schedule's value at ``iterations``).
+    current_lr : float
+        The rate of the update in progress (read by ``_step``).
     slots : dict of str to list of ndarray
         Per-parameter state, e.g. ``slots["m"][i]`` is shaped like ``params[i]``.
     """
 
-    def __init__(self, learning_rate: float, slot_names: tuple[str, ...] = ()) -> None:
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
+    def __init__(
+        self,
+        learning_rate: float | LearningRateSchedule | dict[str, Any],
+        slot_names: tuple[str, ...] = (),
+    ) -> None:
+        self._learning_rate: float | LearningRateSchedule
+        if isinstance(learning_rate, (LearningRateSchedule, dict)):
+            self._learning_rate = get_schedule(learning_rate)
+        else:
+            if not learning_rate > 0:
+                raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+            self._learning_rate = float(learning_rate)
+        self.current_lr = 0.0  # set by each update
         self.slot_names = slot_names
         self.iterations = 0
         self.slots: dict[str, list[Array]] = {}
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate of the next update: the float given, or the schedule at ``iterations``."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return self._learning_rate(self.iterations)
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise ValueError(
+                f"this optimizer follows the schedule {self._learning_rate!r}; its learning "
+                "rate cannot be set"
+            )
+        if not value > 0:
+            raise ValueError(f"learning_rate must be > 0, got {value!r}")
+        self._learning_rate = float(value)
+
+    @property
+    def schedule(self) -> LearningRateSchedule | None:
+        """The learning-rate schedule, or None for a fixed (settable) rate."""
+        lr = self._learning_rate
+        return lr if isinstance(lr, LearningRateSchedule) else None
 
     def update(self, params: list[Array], grads: list[Array]) -> None:
         """Update every array of ``params`` in place from the matching array of ``grads``.
@@ -59,6 +99,7 @@ class Optimizer:
         self._check(params, grads)
         if not self.slots:
             self.slots = {s: [np.zeros_like(p) for p in params] for s in self.slot_names}
+        self.current_lr = self.learning_rate  # a schedule's value at the step count before it
         self.iterations += 1
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             self._step(i, p, np.asarray(g))
@@ -85,14 +126,17 @@ class Optimizer:
 
     # -- saving and restoring -------------------------------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:
-        """Step count and state arrays as plain arrays (fits in an ``.npz``).
+        """Step count, a fixed learning rate and state arrays as plain arrays (fits in an ``.npz``).
 
         Returns
         -------
         dict of str to ndarray
-            ``"iterations"`` (a 0-d int64 array) and ``"<slot>_<i>"`` copies, e.g. ``"m_0"``.
+            ``"iterations"`` (a 0-d int64 array), ``"learning_rate"`` (0-d float64, unless a
+            schedule sets it) and ``"<slot>_<i>"`` copies, e.g. ``"m_0"``.
         """
         state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        if self.schedule is None:  # a callback may have changed it since compile
+            state["learning_rate"] = np.array(self.learning_rate, dtype=np.float64)
         for name, arrays in self.slots.items():
             for i, a in enumerate(arrays):
                 state[f"{name}_{i}"] = a.copy()
@@ -101,6 +145,8 @@ class Optimizer:
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what ``get_state`` returned (copies are taken)."""
         self.iterations = int(state["iterations"])
+        if "learning_rate" in state and self.schedule is None:
+            self.learning_rate = float(state["learning_rate"])
         self.slots = {}
         for name in self.slot_names:
             count = sum(1 for key in state if key.rsplit("_", 1)[0] == name)
@@ -109,7 +155,8 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         """Hyperparameters that rebuild this optimizer with ``type(opt)(**config)``."""
-        return {"learning_rate": self.learning_rate}
+        schedule = self.schedule
+        return {"learning_rate": self.learning_rate if schedule is None else serialize(schedule)}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -22,6 +22,7 @@ from typing import Any
 
 from tinycnn.layers.base import Array
 from tinycnn.optim.base import Optimizer
+from tinycnn.optim.schedules import LearningRateSchedule
 
 
 class SGD(Optimizer):
@@ -29,8 +30,8 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float
-        Step size ``lr`` (> 0).
+    learning_rate : float or LearningRateSchedule
+        Step size ``lr`` (> 0), or a schedule of it (``tinycnn.optim.schedules``).
     momentum : float
         ``μ`` in [0, 1); 0 disables the velocity state.
     nesterov : bool
@@ -38,7 +39,10 @@ class SGD(Optimizer):
     """
 
     def __init__(
-        self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False
+        self,
+        learning_rate: float | LearningRateSchedule = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
     ) -> None:
         # Like Keras, keep a velocity only when there is momentum.
         super().__init__(learning_rate, ("velocity",) if momentum > 0 else ())
@@ -48,7 +52,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _step(self, i: int, p: Array, g: Array) -> None:
-        lr = self.learning_rate
+        lr = self.current_lr
         if not self.slot_names:
             p -= g * lr
             return

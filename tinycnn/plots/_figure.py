@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 DPI = 100
+PathLike = str | os.PathLike[str]
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -50,6 +52,31 @@ def save_png(figure: Figure, out: str | os.PathLike[str]) -> Path:
     os.close(handle)
     try:
         figure.savefig(temp_name, format="png", dpi=figure.dpi)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_gif(
+    figure: Figure, draw_frame: Callable[[int], None], frames: int, out: PathLike, fps: int
+) -> Path:
+    """Write an animated GIF, atomically: ``draw_frame(k)`` redraws ``figure`` as frame k.
+
+    Uses matplotlib's ``PillowWriter``. Every frame is the whole figure at its fixed size (no
+    ``bbox_inches="tight"``, which could crop frames differently), so all frames are equal-sized.
+    """
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    path = Path(out)
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot save the animation: folder {str(path.parent)!r} does not exist")
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".gif")
+    os.close(handle)
+    animation = FuncAnimation(figure, draw_frame, frames=frames, repeat=False)
+    try:
+        animation.save(temp_name, writer=PillowWriter(fps=fps), dpi=figure.dpi)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -3,8 +3,11 @@
 A convolution slides a KH x KW window over the (padded) input. ``im2col`` copies the window at
 output position ``(i, j)`` into row ``r = i*OW + j`` of ``cols``, flattened in (p, q, c) order,
 so that the whole convolution becomes one matrix product ``cols @ w.reshape(-1, F)``.
-The picture shows the four steps: the input with the window, the window itself, the row it
-becomes, and that row inside the full ``(OH*OW, KH*KW*C)`` matrix.
+The picture shows the four steps: the input with the window, the window itself (each cell
+numbered with the column it goes to), the row it becomes (columns labelled ``(p, q, c)``), and
+that row inside the full ``(OH*OW, KH*KW*C)`` matrix. By default the window is the one with the
+most contrast (:func:`clearest_position`), half stroke and half background, so the order in
+which its cells are laid out along the row can be seen.
 """
 
 from __future__ import annotations
@@ -85,6 +88,31 @@ def most_inked_position(
     return r // OW, r % OW
 
 
+def clearest_position(
+    image: NDArray[np.floating],
+    kernel_size: int | tuple[int, int] = 3,
+    strides: int | tuple[int, int] = 1,
+    padding: str = "valid",
+) -> tuple[int, int]:
+    """The output position ``(i, j)`` whose receptive field varies most (largest variance).
+
+    A window on the edge of a stroke, part ink and part background: its row in ``cols`` shows
+    a visible pattern, so the (p, q, c) order of the columns can be followed cell by cell.
+    """
+    x, (KH, KW), (SH, SW), cols = _geometry(image, kernel_size, strides, padding)
+    OW = conv_output_size(x.shape[1], KW, SW, padding)
+    r = int(np.argmax(cols.var(axis=1)))
+    return r // OW, r % OW
+
+
+def _number_cells(ax: Axes, KH: int, KW: int, C: int) -> None:
+    """Write in each window cell the column of ``cols`` it goes to: ``(p*KW + q)*C`` (c = 0)."""
+    for p in range(KH):
+        for q in range(KW):
+            ax.text(q - 0.45, p - 0.45, f"#{(p * KW + q) * C}", ha="left", va="top",
+                    fontsize=7, color=HIGHLIGHT)  # fmt: skip
+
+
 def _draw_window(
     figure: Figure, ax_in: Axes, ax: Axes, window: Rectangle, patch: NDArray, vmax: float
 ) -> None:
@@ -147,7 +175,7 @@ def plot_im2col(
     padding : {"valid", "same"}
     position : (int, int), optional
         Output position ``(i, j)``, ``0 <= i < OH``, ``0 <= j < OW``; by default
-        :func:`most_inked_position`.
+        :func:`clearest_position`.
     out : path, optional
         Where to save the figure as a PNG (1200 x 600 pixels).
 
@@ -161,7 +189,7 @@ def plot_im2col(
     x, (KH, KW), (SH, SW), cols = _geometry(image, kernel_size, strides, padding)
     H, W, C = x.shape
     OH, OW = conv_output_size(H, KH, SH, padding), conv_output_size(W, KW, SW, padding)
-    i, j = position if position is not None else most_inked_position(x, (KH, KW), (SH, SW), padding)
+    i, j = position if position is not None else clearest_position(x, (KH, KW), (SH, SW), padding)
     if not (0 <= i < OH and 0 <= j < OW):
         raise ValueError(f"position must lie in the {OH}x{OW} output, got {position}")
     pads = (*same_padding(H, KH, SH), *same_padding(W, KW, SW)) if padding == "same" else (0,) * 4
@@ -175,11 +203,15 @@ def plot_im2col(
     window = _draw_input(ax_in, x, (SH * i - pads[0], SW * j - pads[2], KH, KW), pads, vmax)
     ax_in.set_title(f"1. input {H}x{W}x{C}, window of output pixel ({i}, {j})")
     _draw_window(figure, ax_in, ax_patch, window, cols[r].reshape(KH, KW, C)[:, :, 0], vmax)
+    _number_cells(ax_patch, KH, KW, C)
     ax_patch.set_title(f"2. the {KH}x{KW} window" + (" (channel 0)" if C > 1 else ""))
     ax_row.imshow(cols[r][None, :], cmap="gray_r", vmin=0, vmax=vmax, aspect="auto")
     _annotate_values(ax_row, cols[r][None, :], vmax)
     ax_row.set_yticks([])
-    ax_row.set_xlabel("column  p*KW*C + q*C + c")
+    if cols.shape[1] <= 27:  # label each column with the window cell it came from
+        labels = [f"{p},{q},{c}" for p in range(KH) for q in range(KW) for c in range(C)]
+        ax_row.set_xticks(range(cols.shape[1]), labels, fontsize=7, rotation=90)
+    ax_row.set_xlabel("column (p, q, c) = p*KW*C + q*C + c")
     ax_row.set_title(f"3. flattened in (p, q, c) order: row r = i*OW + j = {r} of cols")
     _draw_cols(ax_cols, cols, r, vmax)
     figure.suptitle(f"im2col: kernel {KH}x{KW}, stride {SH}x{SW}, padding {padding!r}")

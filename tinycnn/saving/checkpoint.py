@@ -45,6 +45,7 @@ class Checkpoint:
     fit_config: dict[str, Any]
     partial: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def model_generators(model: Any) -> dict[str, np.random.Generator]:
@@ -92,6 +93,7 @@ def save_checkpoint(
     history: dict[str, Any],
     fit_config: dict[str, Any],
     partial: dict[str, float] | None = None,
+    callbacks: list[dict[str, Any]] | None = None,
 ) -> None:
     """Write a checkpoint of ``model`` (weights, optimizer state) and the loop's position.
 
@@ -111,6 +113,8 @@ def save_checkpoint(
         The settings a resumed run must repeat (checked by ``fit``).
     partial : dict of str to float, optional
         Running sums of the unfinished epoch.
+    callbacks : list of dict, optional
+        The callbacks' states (``tinycnn.training.callbacks.callback_states``).
     """
     meta, arrays = io.model_meta(model, kind=io.CHECKPOINT_FORMAT)
     optimizer_state = model.optimizer.get_state()
@@ -121,6 +125,7 @@ def save_checkpoint(
         "history": history,
         "fit_config": fit_config,
         "partial": dict(partial or {}),
+        "callbacks": list(callbacks or []),
         "optimizer_keys": sorted(optimizer_state),
     }
     for key, value in optimizer_state.items():
@@ -162,6 +167,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             fit_config=dict(state["fit_config"]),
             partial=dict(state.get("partial", {})),
             meta=meta,
+            callbacks=list(state.get("callbacks", [])),
         )
     except KeyError as error:
         raise ValueError(f"{path}: checkpoint state is missing {error}") from None
@@ -175,7 +181,7 @@ def restore_model(model: Any, checkpoint: Checkpoint) -> None:
     The architecture and the optimizer's class must match (``ValueError`` otherwise: Adam's
     moments mean nothing to SGD); the model must be compiled.
     """
-    io._check_architecture(checkpoint.path, checkpoint.meta, model)
+    io.check_architecture(checkpoint.path, checkpoint.meta, model)
     _check_optimizer_class(checkpoint, model.optimizer)
     model.set_weights(checkpoint.weights)
     model.optimizer.set_state(checkpoint.optimizer_state)

@@ -13,7 +13,8 @@ Both libraries store activations as NHWC, conv kernels as ``(KH, KW, C, F)``, de
 
 Supported layers (tinycnn name, Keras name): ``Conv2D``/``Conv2D``, ``MaxPool2D``/``MaxPooling2D``,
 ``Dense``/``Dense``, ``Flatten``/``Flatten``, ``ReLU``/``ReLU``, ``Softmax``/``Softmax``,
-``Dropout``/``Dropout``; from Keras also ``Activation("relu" | "softmax" | "linear")``.
+``Dropout``/``Dropout``, ``BatchNormalization``/``BatchNormalization`` (last axis, with its
+moving statistics); from Keras also ``Activation("relu" | "softmax" | "linear")``.
 Activations ``"relu"``, ``"softmax"`` and ``"linear"`` (none) are carried over, as are padding,
 strides, pool sizes, the dropout rate and seed, layer names and the dtype (float32 or float64).
 Anything else (another layer type, a dilation, ``use_bias=False``, a regulariser, ...) raises a
@@ -30,7 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax
+from tinycnn.layers import (
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Softmax,
+)
 from tinycnn.layers.base import Layer
 from tinycnn.model import Sequential
 
@@ -75,6 +85,7 @@ def _to_keras_layer(keras: Any, layer: Layer, dtype: str) -> Any:
         "ReLU": keras.layers.ReLU,
         "Softmax": keras.layers.Softmax,
         "Dropout": keras.layers.Dropout,
+        "BatchNormalization": keras.layers.BatchNormalization,
     }
     if kind not in makers:
         raise ValueError(
@@ -217,6 +228,13 @@ def _from_dropout(config: dict[str, Any], where: str) -> Layer:
     return Dropout(config["rate"], seed=config.get("seed"), name=config["name"])
 
 
+def _from_batchnorm(config: dict[str, Any], where: str) -> Layer:
+    regularisers = ["beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"]
+    _expect(config, where, axis=-1, center=True, scale=True, **dict.fromkeys(regularisers))
+    _expect(config, where, synchronized=False, renorm=False)
+    return BatchNormalization(config["momentum"], config["epsilon"], name=config["name"])
+
+
 def _from_activation(config: dict[str, Any], where: str) -> Layer | None:
     """Keras ``Activation``: ReLU, Softmax, or nothing at all for ``"linear"``."""
     name = _activation_name(config, where)
@@ -233,6 +251,7 @@ FROM_KERAS: dict[str, Callable[[dict[str, Any], str], Layer | None]] = {
     "ReLU": _from_relu,
     "Softmax": _from_softmax,
     "Dropout": _from_dropout,
+    "BatchNormalization": _from_batchnorm,
     "Activation": _from_activation,
 }
 

@@ -97,9 +97,9 @@ def meta_array(meta: dict[str, Any]) -> np.ndarray:
 
 def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Descriptions and arrays of the model's weights, in ``get_weights`` order."""
-    names = [name for name, _, _ in model.params_and_grads()]
+    names = model.weight_names()
     weights = model.get_weights()
-    assert len(names) == len(weights), "params_and_grads and get_weights disagree"
+    assert len(names) == len(weights), "weight_names and get_weights disagree"
     entries, arrays = [], {}
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
         if not np.isfinite(np.sum(w, dtype=np.float64)) and not np.isfinite(w).all():
@@ -172,8 +172,12 @@ def read_npz(path: PathLike) -> dict[str, np.ndarray]:
         return {name: _read_entry(archive, info, path) for name, info in infos.items()}
 
 
-def read_file(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_file(
+    path: PathLike, classes: Mapping[str, type] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The checked ``meta`` document and exactly the entries it lists (model or checkpoint).
+
+    ``classes``: the layer classes a file may name (default tinycnn's own).
 
     The ``meta`` entry is read and checked first; an entry it does not list is refused before
     its data is read (see ``tinycnn.saving.validate`` for every check, in order).
@@ -182,7 +186,7 @@ def read_file(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if "meta" not in infos:
             raise ValueError(f"{path}: missing the 'meta' entry; not a tinycnn model file")
         meta = read_meta(path, {"meta": _read_entry(archive, infos["meta"], path)})
-        validate.check_meta(path, meta)
+        validate.check_meta(path, meta, classes)
         validate.check_entry_names(path, set(infos), validate.expected_entries(path, meta))
         arrays = {
             name: _read_entry(archive, info, path) for name, info in infos.items() if name != "meta"
@@ -255,8 +259,8 @@ def read_meta(path: PathLike, arrays: Mapping[str, np.ndarray]) -> dict[str, Any
 
 
 def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> list:
-    """The weight arrays listed in ``meta``: shapes as recorded, dtypes as declared, finite."""
-    validate.check_meta(path, meta)
+    """The weight arrays listed in ``meta`` (checked by :func:`read_file`): shapes as recorded,
+    dtypes as declared, finite."""
     weights = []
     for entry in meta["weights"]:
         key = entry["key"]
@@ -272,48 +276,6 @@ def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.n
     return weights
 
 
-def load_model(path: PathLike, compile: bool = True) -> Any:
-    """Rebuild a model saved by ``save_model`` (or a training checkpoint).
-
-    Parameters
-    ----------
-    path : str or PathLike
-    compile : bool
-        Compile the model with the saved optimizer settings and loss when the file has them
-        (the optimizer's state is not in a model file; resume training from a checkpoint).
-
-    Returns
-    -------
-    Sequential
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        See the module docstring for every refused case; the message names the file.
-    """
-    from tinycnn.model import Sequential
-
-    meta, arrays = read_file(path)
-    weights = read_weights(path, meta, arrays)
-    validate.check_declared_shapes(path, meta)  # so building allocates only what the file holds
-    try:
-        model = Sequential.from_config(meta["architecture"])
-    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
-        raise ValueError(f"{path}: cannot rebuild the architecture ({error})") from None
-    _check_architecture(path, meta, model)
-    model.set_weights(weights)
-    config = meta.get("training_config")
-    if compile and config:
-        from tinycnn.optim import get_optimizer
-
-        try:
-            optimizer = get_optimizer(config["optimizer"])
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: cannot rebuild the optimizer ({error})") from None
-        model.compile(optimizer=optimizer)
-    return model
-
-
 def load_weights(model: Any, path: PathLike) -> None:
     """Load the weights of a model file into ``model``, which must have the same architecture.
 
@@ -324,7 +286,7 @@ def load_weights(model: Any, path: PathLike) -> None:
     """
     meta, arrays = read_file(path)
     weights = read_weights(path, meta, arrays)
-    _check_architecture(path, meta, model)
+    check_architecture(path, meta, model)
     model.set_weights(weights)
 
 
@@ -333,10 +295,12 @@ def _layer_signature(architecture: dict[str, Any]) -> list[str]:
     return [str(layer.get("class_name")) for layer in layers]
 
 
-def _check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
+def check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
     """Refuse weights whose names and shapes differ from the model's."""
     file_weights = [(e["name"], tuple(e["shape"])) for e in meta["weights"]]
-    model_weights = [(name, p.shape) for name, p, _ in model.params_and_grads()]
+    model_weights = [
+        (name, w.shape) for name, w in zip(model.weight_names(), model.get_weights(), strict=True)
+    ]
     file_layers = _layer_signature(meta["architecture"])
     model_layers = _layer_signature(model.get_config())
     if file_weights == model_weights and (not file_layers or file_layers == model_layers):

@@ -30,6 +30,7 @@ import json
 import math
 import re
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -131,9 +132,12 @@ def _max_depth(text: str) -> int:
     return deepest
 
 
-def check_meta(path: Any, meta: dict[str, Any]) -> None:
-    """Types and ranges of every field used to rebuild the model."""
+def check_meta(path: Any, meta: dict[str, Any], classes: Mapping[str, type] | None = None) -> None:
+    """Types and ranges of every field used to rebuild the model; layer class names must be
+    among ``classes`` (tinycnn's layers and the caller's ``custom_objects``)."""
     from tinycnn.layers import LAYERS
+
+    classes = LAYERS if classes is None else classes
     from tinycnn.layers.base import check_name
 
     architecture = _field(path, meta, "architecture", dict)
@@ -142,11 +146,16 @@ def check_meta(path: Any, meta: dict[str, Any]) -> None:
         raise ValueError(f"{path}: {len(layers)} layers; at most {MAX_LAYERS}")
     for i, spec in enumerate(layers):
         name = spec.get("class_name") if isinstance(spec, dict) else None
-        if not isinstance(name, str) or name not in LAYERS:
+        if not isinstance(name, str) or name not in classes:
             found = spec.get("class_name") if isinstance(spec, dict) else spec
+            hint = (
+                f" (a layer of your own? pass custom_objects={{{found!r}: {found}}} to load_model)"
+                if isinstance(found, str) and found.isidentifier() and len(found) <= 40
+                else ""
+            )
             raise ValueError(
                 f"{path}: layer {i} has unknown class {str(found)[:40]!r}; "
-                f"expected one of {sorted(LAYERS)}"
+                f"expected one of {sorted(classes)}{hint}"
             )
         config = _field(path, spec, "config", dict)
         try:
@@ -206,8 +215,19 @@ def _check_training_config(path: Any, config: Any) -> None:
 
 
 def _is_setting(value: Any) -> bool:
-    """An optimizer setting: a flag or a finite number."""
-    return type(value) is bool or (type(value) in (int, float) and math.isfinite(value))
+    """An optimizer setting: a flag, a finite number, or a learning-rate schedule's
+    ``{"class_name", "config"}`` whose values are numbers, flags, None or lists of numbers."""
+    if type(value) is bool or (type(value) in (int, float) and math.isfinite(value)):
+        return True
+    from tinycnn.optim.schedules import SCHEDULES
+
+    if not (isinstance(value, dict) and value.get("class_name") in SCHEDULES):
+        return False
+    config = value.get("config", {})
+    return isinstance(config, dict) and all(
+        v is None or _is_setting(v) or (isinstance(v, list) and all(map(_is_setting, v)))
+        for v in config.values()
+    )
 
 
 def expected_entries(path: Any, meta: dict[str, Any]) -> set[str]:
@@ -237,16 +257,20 @@ def check_entry_names(path: Any, present: set[str], expected: set[str]) -> None:
         raise ValueError(f"{path}: unexpected entries {extra[:5]} (refused before reading them)")
 
 
-def check_declared_shapes(path: Any, meta: dict[str, Any]) -> None:
+def check_declared_shapes(
+    path: Any, meta: dict[str, Any], classes: Mapping[str, type] | None = None
+) -> None:
     """The weight shapes the architecture implies must be the file's, before building."""
     from tinycnn.layers import LAYERS
+
+    classes = LAYERS if classes is None else classes
 
     architecture = meta["architecture"]
     declared = [tuple(entry["shape"]) for entry in meta["weights"]]
     shape = architecture.get("input_shape")
     implied: list[tuple[int, ...]] = []
     try:
-        layers = [LAYERS[spec["class_name"]](**spec["config"]) for spec in architecture["layers"]]
+        layers = [classes[spec["class_name"]](**spec["config"]) for spec in architecture["layers"]]
         if shape is not None:
             shape = tuple(shape)
             for layer in layers:
@@ -273,6 +297,10 @@ def param_shapes(layer: Any, input_shape: tuple[int, ...]) -> list[tuple[int, ..
         if len(input_shape) != 1:
             raise ValueError(f"Dense needs input (D,), got {input_shape}")
         return [(input_shape[0], layer.units), (layer.units,)]
+    if name == "BatchNormalization":  # gamma, beta, moving mean, moving variance
+        if len(input_shape) < 1:
+            raise ValueError(f"BatchNormalization needs input (..., C), got {input_shape}")
+        return [(input_shape[-1],)] * 4
     return []
 
 

@@ -21,6 +21,9 @@ Each feature map f of a conv layer is sent as ``round(255 * (v - low[f]) / (high
 with ``low = min(0, min v)`` and ``high = max v`` over that map (zeros when the map is flat):
 one byte per value keeps a live update under ~40 kB for the seed CNN.
 
+A canvas whose ink spans less than ``MIN_INK_EXTENT`` (15%) of its shorter side, a dot or a
+click, gets a friendly 422 ("too little ink ...") instead of a confident prediction.
+
 Every malformed request raises :class:`RequestError` carrying the HTTP status and a short message.
 """
 
@@ -41,6 +44,7 @@ MIN_SIDE = 8
 MAX_SIDE = 1024
 MAX_PIXELS = 512 * 512
 INPUT_SHAPE = (28, 28, 1)
+MIN_INK_EXTENT = 0.15
 
 
 class RequestError(ValueError):
@@ -75,6 +79,11 @@ def parse_request(body: bytes) -> NDArray[np.float64]:
         400 for bad JSON, missing fields, wrong types, NaN/Infinity or values outside 0..255;
         422 for sizes out of range or a pixel count other than ``width * height``.
     """
+    return canvas_of(decode(body))
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    """The JSON object in a request body (raises :class:`RequestError` 400 otherwise)."""
     try:
         request = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except UnicodeDecodeError:
@@ -89,6 +98,11 @@ def parse_request(body: bytes) -> NDArray[np.float64]:
         raise RequestError(400, f"malformed JSON: {str(error)[:100]}") from None
     if not isinstance(request, dict):
         raise RequestError(400, "expected a JSON object with width, height and pixels")
+    return request
+
+
+def canvas_of(request: dict[str, Any]) -> NDArray[np.float64]:
+    """The checked canvas of a decoded request, shape (H, W), float64 in [0, 1]."""
     missing = [key for key in ("width", "height", "pixels") if key not in request]
     if missing:
         raise RequestError(400, f"missing field(s): {', '.join(missing)}")
@@ -146,12 +160,10 @@ def predict(model: Any, grey: NDArray[np.float64]) -> dict[str, Any]:
     Raises
     ------
     RequestError
-        422 when the canvas holds no digit (blank, or no ink distinct from the background).
+        422 when the canvas holds no digit (blank, no ink distinct from the background, or
+        too little ink: see :func:`ink_extent`).
     """
-    try:
-        image = mnist_style(cast(Any, grey))  # (28, 28, 1) float32 in [0, 1]
-    except ValueError as error:
-        raise RequestError(422, str(error)) from None
+    image = network_input(grey)  # (28, 28, 1)
     x = image.astype(model_dtype(model))[np.newaxis]  # (1, 28, 28, 1)
     probabilities = class_probabilities(model, x)[0]  # (K,)
     conv_names = {layer.describe() for layer in conv_layers(model)}
@@ -162,6 +174,55 @@ def predict(model: Any, grey: NDArray[np.float64]) -> dict[str, Any]:
         "image": to_bytes(image[..., 0]).ravel().tolist(),
         "feature_maps": [encode_maps(name, maps) for name, maps in conv_maps],
     }
+
+
+def network_input(grey: NDArray[np.float64]) -> NDArray[np.float32]:
+    """The canvas as the network sees it, shape (28, 28, 1), or a friendly 422 refusal.
+
+    A dot or a short dash would otherwise be blown up to fill the 20x20 digit box and get a
+    confident but meaningless answer, so ink spanning less than ``MIN_INK_EXTENT`` of the
+    canvas's shorter side (a pen dot on the page's 280x280 canvas spans 0.07; an MNIST digit
+    spans about 0.7 of its 28x28 field) is refused.
+    """
+    try:
+        image = mnist_style(cast(Any, grey))  # (28, 28, 1) float32 in [0, 1]
+    except ValueError as error:
+        raise RequestError(422, str(error)) from None
+    extent = ink_extent(grey)
+    if extent < MIN_INK_EXTENT:
+        raise RequestError(
+            422,
+            f"too little ink to read as a digit (it spans {extent:.0%} of the canvas, "
+            f"a digit needs {MIN_INK_EXTENT:.0%}): draw a whole digit, larger",
+        )
+    return image
+
+
+def ink_extent(grey: NDArray[np.float64], ink_threshold: float = 0.2) -> float:
+    """The longer side of the ink's bounding box over the canvas's shorter side, in [0, 1].
+
+    Ink is found as :func:`tinycnn.data.preprocess.mnist_style` finds it: the background is the
+    median of the border (inverted when it is light), and a pixel is ink when it rises above
+    the background by more than ``ink_threshold`` of the brightest pixel's rise.
+
+    Parameters
+    ----------
+    grey : ndarray, shape (H, W)
+        Canvas grey levels in [0, 1].
+    """
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 0.5:
+        grey, border = 1.0 - grey, 1.0 - border
+    background = float(np.median(border))
+    span = float(grey.max()) - background
+    if span <= 0:
+        return 0.0
+    ink = (grey - background) / span > ink_threshold  # (H, W) bool
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return 0.0
+    longest = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    return float(longest / min(grey.shape))
 
 
 def model_dtype(model: Any) -> np.dtype:

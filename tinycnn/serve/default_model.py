@@ -14,14 +14,14 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "default_model.npz"
 
 
 def load_default_model() -> Any:
-    """The shipped model, loaded with ``tinycnn.saving.io.load_model``.
+    """The shipped model, loaded with ``tinycnn.load_model``.
 
     Raises
     ------
     FileNotFoundError
         The file is missing from this installation; the message says how to make it.
     """
-    from tinycnn.saving.io import load_model
+    from tinycnn.model import load_model
 
     if not DEFAULT_MODEL_PATH.is_file():
         raise FileNotFoundError(

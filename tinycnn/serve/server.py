@@ -3,8 +3,12 @@
 Routes (nothing else exists; no file-system path is ever taken from a request):
 
 - ``GET /`` (and ``/index.html``): the one static page, read once from the package at start;
+- ``GET /app.js``: the page's script (kept out of the HTML, so a ``script-src 'self'`` policy
+  allows it);
 - ``GET /api/model``: the model's layers and parameter count, for the page's caption;
-- ``POST /api/predict``: the prediction endpoint (see :mod:`tinycnn.serve.api`).
+- ``POST /api/predict``: the prediction endpoint (see :mod:`tinycnn.serve.api`);
+- ``POST /api/explain``: the multiply-adds behind one feature-map value
+  (see :mod:`tinycnn.serve.explain`).
 
 Every refusal is a 4xx answer with a JSON body ``{"error": "<short message>"}``: 404 unknown
 path, 405 wrong or unknown method (with ``Allow``), 408 a request not read within
@@ -40,7 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
-from tinycnn.serve import api
+from tinycnn.serve import api, explain
 
 MAX_BODY = 2 * 1024 * 1024
 TIMEOUT = 10.0
@@ -57,7 +61,15 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 PAGE_PATHS = ("/", "/index.html")
-ROUTES = {"/": "GET", "/index.html": "GET", "/api/model": "GET", "/api/predict": "POST"}
+SCRIPT_PATH = "/app.js"
+ROUTES = {
+    "/": "GET",
+    "/index.html": "GET",
+    SCRIPT_PATH: "GET",
+    "/api/model": "GET",
+    "/api/predict": "POST",
+    "/api/explain": "POST",
+}
 
 
 class DigitServer(ThreadingHTTPServer):
@@ -82,7 +94,9 @@ class DigitServer(ThreadingHTTPServer):
         self.model = model
         self.model_lock = threading.Lock()
         self.log = log
-        self.page = resources.files("tinycnn.serve").joinpath("static/index.html").read_bytes()
+        static = resources.files("tinycnn.serve").joinpath("static")
+        self.page = static.joinpath("index.html").read_bytes()
+        self.script = static.joinpath("app.js").read_bytes()
         self.model_info = _model_info(model)
         self.request_deadline = REQUEST_DEADLINE
         self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
@@ -125,6 +139,11 @@ class DigitServer(ThreadingHTTPServer):
         grey = api.parse_request(body)
         with self.model_lock:
             return api.predict(self.model, grey)
+
+    def explain(self, body: bytes) -> dict[str, Any]:
+        """Answer an explain request (inference serialised by the same lock)."""
+        with self.model_lock:
+            return explain.explain(self.model, body)
 
     @property
     def url(self) -> str:
@@ -200,6 +219,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self._route("HEAD" if head else "GET")
         if path in PAGE_PATHS:
             self._send(200, self.server.page, "text/html; charset=utf-8", head=head)
+        elif path == SCRIPT_PATH:
+            self._send(200, self.server.script, "text/javascript; charset=utf-8", head=head)
         elif path == "/api/model":
             self._send_json(200, self.server.model_info, head=head)
 
@@ -207,11 +228,13 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET(head=True)
 
     def do_POST(self) -> None:  # noqa: N802
-        if self._route("POST") is None:
+        path = self._route("POST")
+        if path is None:
             return
         try:
             body = self._read_json_body()
-            self._send_json(200, self.server.predict(body))
+            answer = self.server.explain if path == "/api/explain" else self.server.predict
+            self._send_json(200, answer(body))
         except api.RequestError as error:
             self._send_json(error.status, {"error": error.message})
         except TimeoutError:
@@ -329,6 +352,7 @@ def make_server(
     """
     server = DigitServer((host, port), model, log=log)
     warm = [0] * (28 * 28)
-    warm[14 * 28 + 14] = 255
+    for row in range(4, 24):  # a "1": enough ink to be read as a digit
+        warm[row * 28 + 14] = 255
     server.predict(json.dumps({"width": 28, "height": 28, "pixels": warm}).encode())
     return server

@@ -21,7 +21,8 @@ element does not reach cancel exactly and add no rounding noise.
 **Relative error.** Per element, with analytic ``a`` and numeric ``n``::
 
     error = |a - n| / max(|a| + terms, floor)
-    terms = Σ_k |Δvalue_k * weight_k| / (2*eps)       (>= |n|, the size of what n is summed from)
+    terms = Σ_k |Δvalue_k * weight_k| / (12*eps)      (>= |n|, the size of what n is summed from)
+    Δvalue_k = 8*(value_k(t+eps) - value_k(t-eps)) - (value_k(t+2eps) - value_k(t-2eps))
     floor = 0.1 * max over the tensor of (|a| + terms)
 
 The numeric value carries rounding noise of about 1e-16 * |out| / eps (some 1e-10 absolute at

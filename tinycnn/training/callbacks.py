@@ -14,8 +14,10 @@ epoch so far); after an epoch also ``val_loss`` and ``val_accuracy`` when there 
 data. A callback stops training by setting ``self.model.stop_training = True``; ``fit`` finishes
 the current epoch and returns.
 
-The callbacks' own state (EarlyStopping's patience counter, for instance) is not part of a training
-checkpoint: after a resume it starts afresh.
+A callback whose state must survive a resume (ReduceLROnPlateau: its best value and counters)
+returns it from ``get_state`` (JSON-serialisable); training checkpoints keep it and a resumed
+``fit`` hands it back with ``set_state`` before ``on_train_begin``. The others (EarlyStopping's
+patience counter, for instance) start afresh after a resume.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ class Callback:
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         """After the optimizer step of batch ``batch`` (0-based within the epoch)."""
+
+    def get_state(self) -> dict[str, Any]:
+        """What a training checkpoint keeps of this callback (JSON-serialisable; none here)."""
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Take back ``get_state``'s dict when a run resumes (before ``on_train_begin``)."""
 
 
 class LambdaCallback(Callback):
@@ -236,3 +245,101 @@ class ModelCheckpoint(Callback):
         path = self.path.format(epoch=epoch + 1, **logs)
         save_model(self.model, path)
         self.saved.append(path)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when a metric has stopped improving (Keras's rule).
+
+    After each epoch: an improvement (by more than ``min_delta``) resets the wait; otherwise,
+    outside a cool-down, the wait grows, and at ``patience`` epochs the rate becomes
+    ``max(lr * factor, min_lr)`` (if it is above ``min_lr``), the wait restarts and a cool-down of
+    ``cooldown`` epochs begins, during which the wait stays at 0. Each epoch's ``logs`` gain
+    ``"learning_rate"``, the rate the epoch used (for the callbacks after this one).
+
+    Parameters
+    ----------
+    monitor : str
+    factor : float
+        In (0, 1).
+    patience : int
+        Epochs without improvement before a reduction.
+    mode : {"auto", "min", "max"}
+    min_delta : float
+    cooldown : int
+    min_lr : float
+
+    Raises
+    ------
+    ValueError
+        For ``factor`` outside (0, 1); when it would reduce the rate of an optimizer that
+        follows a learning-rate schedule (such a rate cannot be set).
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
+        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
+        self.mode, self.min_delta = mode, float(min_delta)
+        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        self._restored: dict[str, Any] | None = None
+        self.on_train_begin()
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._tracker = _Monitor("ReduceLROnPlateau", self.monitor, self.mode, self.min_delta)
+        self.wait, self.cooldown_counter = 0, 0
+        if self._restored is not None:
+            self._tracker.best = float(self._restored["best"])
+            self.wait = int(self._restored["wait"])
+            self.cooldown_counter = int(self._restored["cooldown_counter"])
+            self._restored = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = optimizer.learning_rate
+        current = self._tracker.value(logs)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._tracker.improved(current):
+            self.wait = 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
+                optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+    @property
+    def best(self) -> float:
+        return self._tracker.best
+
+    def get_state(self) -> dict[str, Any]:
+        """``{"best", "wait", "cooldown_counter"}``; the rate itself is the optimizer's state."""
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Keep ``state`` for the next ``on_train_begin`` (a resumed ``fit``)."""
+        self._restored = dict(state)
+
+
+def callback_states(callbacks: list[Callback]) -> list[dict[str, Any]]:
+    """``[{"class_name", "state"}, ...]``, each callback's ``get_state``, for a checkpoint."""
+    return [{"class_name": type(cb).__name__, "state": cb.get_state()} for cb in callbacks]
+
+
+def restore_callback_states(callbacks: list[Callback], saved: list[dict[str, Any]]) -> None:
+    """Give each callback its saved state, matched by position and class name."""
+    for callback, entry in zip(callbacks, saved, strict=False):
+        if entry.get("class_name") == type(callback).__name__ and entry.get("state"):
+            callback.set_state(entry["state"])

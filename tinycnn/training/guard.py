@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.training.errors import NonFiniteLossError
+
 SNAPSHOT_EVERY = 100
 RISKY_NORM = 1e6  # a gradient norm above this (or weights above its square) may overflow
 
@@ -145,7 +147,6 @@ class FiniteGuard:
         self._stop(what, kept, epoch, batch, history)
 
     def _stop(self, what: str, kept: str, epoch: int, batch: int, history: Any) -> None:
-        from tinycnn.training.run import NonFiniteLossError
 
         if history is not None:
             history.stopped = "non_finite_update"

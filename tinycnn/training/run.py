@@ -35,7 +35,8 @@ from tinycnn import threads
 from tinycnn.saving import checkpoint as ckpt
 from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
-from tinycnn.training.callbacks import Callback
+from tinycnn.training.callbacks import Callback, callback_states, restore_callback_states
+from tinycnn.training.errors import NonFiniteLossError, TrainingInterrupted
 from tinycnn.training.guard import FiniteGuard
 from tinycnn.training.history import History
 from tinycnn.training.inference import evaluate_arrays
@@ -45,35 +46,6 @@ from tinycnn.training.protocol import Model, model_dtype
 
 SHUFFLE_KEY = "fit.shuffle"
 AUGMENT_KEY = "fit.augment"
-
-
-class TrainingError(RuntimeError):
-    """Training could not continue; ``history`` holds what was recorded until then."""
-
-    def __init__(self, message: str, history: History | None = None) -> None:
-        super().__init__(message)
-        self.history = history
-
-
-class NonFiniteLossError(TrainingError, FloatingPointError):
-    """The loss became NaN or infinite; ``epoch`` and ``batch`` are 1-based."""
-
-    def __init__(self, message: str, epoch: int, batch: int, history: History) -> None:
-        super().__init__(message, history)
-        self.epoch = epoch
-        self.batch = batch
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped ``fit`` after a batch; ``checkpoint`` is where the state was saved."""
-
-    def __init__(self, message: str, checkpoint: str | None, history: History) -> None:
-        super().__init__(message)
-        self.checkpoint = checkpoint
-        self.history = history
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -188,6 +160,7 @@ class Run:
                 f"than epochs={self.epochs_total} to continue"
             )
         ckpt.restore_model(self.model, state)
+        restore_callback_states(self.callbacks, state.callbacks)
         ckpt.set_generator_state(self.shuffle_rng, state.generators[SHUFFLE_KEY])
         ckpt.set_generator_state(self.augment_rng, state.generators[AUGMENT_KEY])
         self.history = History.from_dict(state.history)
@@ -345,6 +318,7 @@ class Run:
         ckpt.save_checkpoint(
             self.checkpoint, self.model, epoch=epoch, step=step, generators=generators,
             history=self.history.to_dict(), fit_config=self.fit_config, partial=partial,
+            callbacks=callback_states(self.callbacks),
         )  # fmt: skip
 
     def _stop_interrupted(self, epoch: int, step: int, shuffle_state: dict | None) -> None:

@@ -1,0 +1,138 @@
+"""Exercise relu: the rectified linear unit and its gradient.
+
+Shapes: ``x``, ``out``, ``dout`` and ``dx`` all have the same shape (any shape, e.g.
+(N, H, W, C) or (N, D)). The math::
+
+    out = max(x, 0)
+    dx  = dout * (x > 0)
+
+At ``x == 0`` ReLU has a kink; use the subgradient 0 there (``x > 0``, not ``x >= 0``), as
+TensorFlow does.
+
+Worked example: x = [-2, 0, 3], dout = [1, 1, 1]: out = [0, 0, 3], dx = [0, 0, 1].
+
+Check your answer: ``tinycnn exercises check relu DIR``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def relu_forward(x):
+    """``max(x, 0)`` elementwise.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, ...)
+
+    Returns
+    -------
+    out : ndarray, shape (N, ...), same dtype as ``x``
+    """
+    ### BEGIN SOLUTION
+    return np.maximum(x, 0)
+    ### END SOLUTION
+
+
+def relu_backward(dout, x):
+    """The gradient through ReLU.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, ...)
+        ∂loss/∂out.
+    x : ndarray, shape (N, ...)
+        The forward input.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, ...)
+    """
+    ### BEGIN SOLUTION
+    return dout * (x > 0)
+    ### END SOLUTION
+
+
+### BEGIN HIDDEN TESTS
+from hypothesis import strategies as st  # noqa: E402
+
+from tinycnn.teach.exercises.grading import (  # noqa: E402
+    Check,
+    CheckError,
+    Exercise,
+    against_reference,
+    compare,
+)
+from tinycnn.testing.strategies import images  # noqa: E402
+
+__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+
+def _backward_mistakes(dout, x):
+    return [
+        (lambda: dout * (x >= 0), "at x == 0 use the subgradient 0: mask with x > 0, not x >= 0"),
+        (
+            lambda: np.maximum(dout, 0),
+            "dx = dout * (x > 0): the mask comes from the forward "
+            "input x, not from the sign of dout",
+        ),
+        (
+            lambda: dout * np.maximum(x, 0),
+            "dx multiplies dout by the 0/1 mask (x > 0), not by relu(x)",
+        ),
+    ]
+
+
+def _check_both(student, x, dout, prefix=""):
+    compare(
+        prefix + "relu_forward(x)",
+        np.maximum(x, 0),
+        student.call("relu_forward", x),
+        [(lambda: np.abs(x), "negative inputs become 0, not their absolute value")],
+    )
+    compare(
+        prefix + "relu_backward(dout, x)",
+        dout * (x > 0),
+        student.call("relu_backward", dout, x),
+        _backward_mistakes(dout, x),
+    )
+
+
+def check_shapes(student) -> None:
+    x = np.linspace(-1, 1, 2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    for name, got in (
+        ("relu_forward", student.call("relu_forward", x)),
+        ("relu_backward", student.call("relu_backward", x, x)),
+    ):
+        if not isinstance(got, np.ndarray) or got.shape != x.shape or got.dtype != x.dtype:
+            raise CheckError(
+                f"{name} on float32 x of shape {x.shape} should return float32 of the "
+                f"same shape, got {getattr(got, 'dtype', type(got).__name__)} "
+                f"{getattr(got, 'shape', '')}"
+            )
+
+
+def check_worked_example(student) -> None:
+    _check_both(student, np.array([[-2.0, 0.0, 3.0]]), np.ones((1, 3)), "worked example: ")
+
+
+def check_reference(student) -> None:
+    def case(drawn):
+        x, seed = drawn
+        _check_both(student, x, np.random.default_rng(seed).standard_normal(x.shape))
+
+    against_reference(st.tuples(images(ties=True), st.integers(0, 2**32 - 1)), case)
+
+
+EXERCISE = Exercise(
+    name="relu",
+    topic="ReLU forward and backward (the kink at 0)",
+    functions=("relu_forward", "relu_backward"),
+    checks=(
+        Check("shapes and dtypes", check_shapes),
+        Check("worked example (x = 0 included)", check_worked_example),
+        Check("matches the reference on drawn inputs (with zeros)", check_reference),
+    ),
+)
+### END HIDDEN TESTS

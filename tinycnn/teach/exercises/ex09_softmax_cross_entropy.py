@@ -1,0 +1,159 @@
+"""Exercise softmax_cross_entropy: the stable loss on logits and its gradient.
+
+Shapes: ``logits`` (N, K), ``y`` (N,) integer classes in [0, K), ``dlogits`` (N, K). The math,
+with ``Y`` the one-hot labels and ``m[n] = max_k logits[n,k]``::
+
+    log p[n,k] = logits[n,k] - m[n] - log Σ_k exp(logits[n,k] - m[n])     (log-sum-exp)
+    loss       = -(1/N) Σ_n log p[n, y[n]]                                  a float
+    dlogits    = (p - Y) / N                                                rows sum to 0
+
+Subtracting the row maximum ``m`` first is what makes it stable: the largest exponent is
+``exp(0) = 1``, so logits of 1000 do not overflow, and the log never sees 0.
+
+Worked example: logits = [[0, 0]], y = [1]: p = [0.5, 0.5], loss = log 2 = 0.693147,
+dlogits = [[0.5, -0.5]].
+
+Properties: adding a constant to a row of logits changes neither the loss nor the gradient.
+
+Check your answer: ``tinycnn exercises check softmax_cross_entropy DIR``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax_cross_entropy(logits, y):
+    """Batch-mean cross-entropy of ``softmax(logits)`` against the labels, and its gradient.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (N, K)
+    y : ndarray of int, shape (N,)
+
+    Returns
+    -------
+    loss : float
+    dlogits : ndarray, shape (N, K)
+    """
+    ### BEGIN SOLUTION
+    N = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)  # largest logit of each row is 0
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (N, K)
+    loss = -log_p[np.arange(N), y].mean()
+    dlogits = np.exp(log_p)
+    dlogits[np.arange(N), y] -= 1
+    return float(loss), dlogits / N
+    ### END SOLUTION
+
+
+### BEGIN HIDDEN TESTS
+from hypothesis import strategies as st  # noqa: E402
+
+from tinycnn.teach.exercises import reference  # noqa: E402
+from tinycnn.teach.exercises.grading import (  # noqa: E402
+    Check,
+    CheckError,
+    Exercise,
+    against_reference,
+    compare,
+)
+
+__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+
+def _check(student, logits, y, prefix=""):
+    loss, dlogits = reference.softmax_cross_entropy(logits, y)
+    got = student.call("softmax_cross_entropy", logits, y)
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise CheckError("softmax_cross_entropy should return a tuple (loss, dlogits)")
+    N = len(y)
+    with np.errstate(all="ignore"):
+        naive = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    compare(
+        prefix + "loss",
+        loss,
+        got[0],
+        [
+            (lambda: loss * N, "the loss is the batch MEAN: divide the sum by N"),
+            (
+                lambda: -np.log(naive[np.arange(N), y]).mean(),
+                "softmax without the max shift "
+                "overflows: subtract each row's maximum before exp (log-sum-exp)",
+            ),
+        ],
+    )
+    compare(
+        prefix + "dlogits",
+        dlogits,
+        got[1],
+        [
+            (lambda: dlogits * N, "a missing 1/N: dlogits = (p - Y) / N for a batch-mean loss"),
+            (
+                lambda: naive - np.eye(logits.shape[1])[y],
+                "a missing 1/N, and softmax without the max shift",
+            ),
+            (
+                lambda: (naive - np.eye(logits.shape[1])[y]) / N,
+                "softmax without the max shift overflows: subtract each row's maximum before exp",
+            ),
+        ],
+    )
+
+
+def check_shapes(student) -> None:
+    logits, y = np.zeros((4, 3)), np.array([0, 1, 2, 0])
+    got = student.call("softmax_cross_entropy", logits, y)
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise CheckError("softmax_cross_entropy should return a tuple (loss, dlogits)")
+    if np.ndim(got[0]) != 0:
+        raise CheckError(
+            f"loss should be one number (the batch mean), got shape {np.shape(got[0])}"
+        )
+    if np.shape(got[1]) != logits.shape:
+        raise CheckError(f"dlogits should have the logits' shape (4, 3), got {np.shape(got[1])}")
+
+
+def check_worked_example(student) -> None:
+    _check(student, np.zeros((1, 2)), np.array([1]), "worked example: ")
+
+
+def _drawn():
+    @st.composite
+    def cases(draw):
+        N, K = draw(st.integers(1, 4)), draw(st.integers(2, 5))
+        rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+        scale = draw(st.sampled_from([1.0, 10.0, 1000.0]))
+        return rng.standard_normal((N, K)) * scale, rng.integers(0, K, N)
+
+    return cases()
+
+
+def check_shift_invariance(student) -> None:
+    def case(drawn):
+        logits, y = drawn
+        _check(student, logits + 500.0, y, "logits + 500 (must not change the result): ")
+
+    against_reference(_drawn(), case, describe=lambda c: f"logits {c[0].tolist()}, y {c[1]}")
+
+
+def check_reference(student) -> None:
+    against_reference(
+        _drawn(),
+        lambda drawn: _check(student, *drawn),
+        describe=lambda c: f"logits {c[0].tolist()}, y {c[1]}",
+    )
+
+
+EXERCISE = Exercise(
+    name="softmax_cross_entropy",
+    topic="stable softmax cross-entropy, forward and backward",
+    functions=("softmax_cross_entropy",),
+    checks=(
+        Check("shapes and dtypes", check_shapes),
+        Check("worked example", check_worked_example),
+        Check("matches the reference on drawn logits (up to 1000)", check_reference),
+        Check("property: shift invariance (logits + 500)", check_shift_invariance),
+    ),
+)
+### END HIDDEN TESTS

@@ -1,0 +1,165 @@
+"""Exercise dense_backward: the gradients of a fully connected layer.
+
+``dense_forward`` is given; write its backward pass. Shapes::
+
+    x    (N, D)        a batch of N vectors of D features
+    w    (D, U)        kernel (Keras's shape), U = units
+    b    (U,)          bias
+    out  (N, U)        out = x @ w + b
+    dout (N, U)        ∂loss/∂out
+
+The math (each gradient is shaped like what it is the gradient of)::
+
+    dx = dout @ w.T          (N, D)
+    dw = x.T @ dout          (D, U)
+    db = Σ_n dout[n]         (U,)      a plain sum: any 1/N is already inside dout
+
+Worked example: x = [[1, 2]], w = [[1], [1]], dout = [[3]]: dx = [[3, 3]], dw = [[3], [6]],
+db = [3].
+
+Check your answer: ``tinycnn exercises check dense_backward DIR``.
+"""
+
+from __future__ import annotations
+
+
+def dense_forward(x, w, b):
+    """``x @ w + b``: x (N, D), w (D, U), b (U,) -> out (N, U). Given, not graded."""
+    return x @ w + b
+
+
+def dense_backward(dout, x, w):
+    """Gradients of ``dense_forward(x, w, b)``.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, U)
+    x : ndarray, shape (N, D)
+    w : ndarray, shape (D, U)
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+    dw : ndarray, shape (D, U)
+    db : ndarray, shape (U,)
+    """
+    ### BEGIN SOLUTION
+    dx = dout @ w.T  # (N, D)
+    dw = x.T @ dout  # (D, U)
+    db = dout.sum(axis=0)  # (U,)
+    return dx, dw, db
+    ### END SOLUTION
+
+
+### BEGIN HIDDEN TESTS
+import numpy as np  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tinycnn.teach.exercises.grading import (  # noqa: E402
+    Check,
+    CheckError,
+    Exercise,
+    FunctionLayer,
+    against_reference,
+    compare,
+)
+from tinycnn.teach.gradcheck import gradcheck  # noqa: E402
+
+__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+
+def _check(student, dout, x, w, prefix=""):
+    got = student.call("dense_backward", dout, x, w)
+    if not isinstance(got, tuple) or len(got) != 3:
+        raise CheckError("dense_backward should return a tuple (dx, dw, db)")
+    N = len(x)
+    db = dout.sum(axis=0)
+    compare(
+        prefix + "dx",
+        dout @ w.T,
+        got[0],
+        [
+            (lambda: dout @ w.T / N, "dx has no 1/N: it is already inside dout"),
+        ],
+    )
+    compare(
+        prefix + "dw",
+        x.T @ dout,
+        got[1],
+        [
+            (
+                lambda: x.T @ dout / N,
+                "dw is a plain sum over the batch: the 1/N is already in dout",
+            ),
+        ],
+    )
+    compare(
+        prefix + "db",
+        db,
+        got[2],
+        [
+            (lambda: db / N, "db not summed: db = Σ_n dout[n], a sum, not a mean"),
+            (
+                lambda: dout[0],
+                "db not summed: add the rows of dout over the batch, db = Σ_n dout[n]",
+            ),
+            (lambda: dout.sum(axis=1), "db sums over the batch axis 0, giving shape (U,)"),
+        ],
+    )
+
+
+def check_shapes(student) -> None:
+    x, w = np.ones((4, 3), dtype=np.float32), np.ones((3, 2), dtype=np.float32)
+    got = student.call("dense_backward", np.ones((4, 2), dtype=np.float32), x, w)
+    if not isinstance(got, tuple) or len(got) != 3:
+        raise CheckError("dense_backward should return a tuple (dx, dw, db)")
+    for name, value, shape in zip(("dx", "dw", "db"), got, ((4, 3), (3, 2), (2,)), strict=True):
+        if np.shape(value) != shape:
+            raise CheckError(
+                f"x (4, 3), w (3, 2): {name} should have shape {shape}, got {np.shape(value)}"
+            )
+
+
+def check_worked_example(student) -> None:
+    _check(student, np.array([[3.0]]), np.array([[1.0, 2.0]]), np.ones((2, 1)), "worked example: ")
+
+
+@st.composite
+def _cases(draw):
+    N, D, U = draw(st.integers(1, 4)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    return rng.standard_normal((N, U)), rng.standard_normal((N, D)), rng.standard_normal((D, U))
+
+
+def check_reference(student) -> None:
+    against_reference(
+        _cases(),
+        lambda case: _check(student, *case),
+        describe=lambda c: f"N, D, U = {c[1].shape + c[2].shape[1:]}",
+    )
+
+
+def check_gradients(student) -> None:
+    rng = np.random.default_rng(2)
+    layer = FunctionLayer(
+        lambda x, w, b: x @ w + b,
+        lambda dout, x, w, b: student.call("dense_backward", dout, x, w),
+        {"w": rng.standard_normal((4, 3)), "b": rng.standard_normal(3)},
+    )
+    result = gradcheck(layer, rng.standard_normal((3, 4)))
+    if not result.ok:
+        raise CheckError(f"x (3, 4), w (4, 3):\n{result}")
+
+
+EXERCISE = Exercise(
+    name="dense_backward",
+    topic="Dense backward: dx, dw, db",
+    functions=("dense_backward",),
+    checks=(
+        Check("shapes and dtypes", check_shapes),
+        Check("worked example", check_worked_example),
+        Check("matches the reference on drawn shapes", check_reference),
+        Check("gradient check (float64 central differences)", check_gradients),
+    ),
+)
+### END HIDDEN TESTS

@@ -1,0 +1,69 @@
+"""The library's answers in the exercises' signatures, built from tinycnn's own layers, kernels,
+loss and optimizer (not from the exercise files), for the checks to compare against."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn.kernels.im2col import col2im, im2col, output_hw
+from tinycnn.kernels.pool import maxpool_backward as pool_backward
+from tinycnn.kernels.pool import maxpool_forward as pool_forward
+from tinycnn.layers.dropout import Dropout
+from tinycnn.losses import SoftmaxCrossEntropy
+from tinycnn.optim.adam import Adam
+
+__all__: list[str] = []  # internal to the exercises
+
+
+def conv2d_forward(x, w, b, S, padding):
+    """``out`` (N, OH, OW, F) of ``x`` (N, H, W, C) with ``w`` (KH, KW, C, F), ``b`` (F,)."""
+    KH, KW, C, F = w.shape
+    OH, OW = output_hw(x.shape, KH, KW, S, padding)
+    cols = im2col(np.asarray(x, dtype=w.dtype), KH, KW, S, padding)  # (N*OH*OW, KH*KW*C)
+    return (cols @ w.reshape(-1, F) + b).reshape(x.shape[0], OH, OW, F)
+
+
+def conv2d_backward(dout, x, w, S, padding):
+    """``(dx, dw, db)`` for ``conv2d_forward``."""
+    KH, KW, C, F = w.shape
+    cols = im2col(np.asarray(x, dtype=w.dtype), KH, KW, S, padding)
+    dout2d = dout.reshape(-1, F)  # (N*OH*OW, F)
+    dw = (cols.T @ dout2d).reshape(KH, KW, C, F)
+    db = dout2d.sum(axis=0)
+    dx = col2im(dout2d @ w.reshape(-1, F).T, x.shape, KH, KW, S, padding)
+    return dx, dw, db
+
+
+def maxpool_forward(x, KH, KW, S, padding):
+    """``out`` (N, OH, OW, C): window maxima."""
+    return pool_forward(np.asarray(x, dtype=np.float64), KH, KW, S, padding)[0]
+
+
+def maxpool_backward(dout, x, KH, KW, S, padding):
+    """``dx`` (N, H, W, C): ``dout`` routed to each window's first maximum."""
+    _, argmax = pool_forward(np.asarray(x, dtype=np.float64), KH, KW, S, padding)
+    return pool_backward(dout, argmax, x.shape, KH, KW, S, padding)
+
+
+def dropout_forward(x, rate, training, rng):
+    """``(out, mask)`` as the library's Dropout draws it from ``rng``."""
+    layer = Dropout(rate)
+    layer.rng = rng
+    out = layer.forward(x, training)
+    return out, layer._cache
+
+
+def softmax_cross_entropy(logits, y):
+    """``(loss, dlogits)``: batch-mean cross-entropy and its gradient."""
+    loss = SoftmaxCrossEntropy()
+    value = loss.forward(logits, y)
+    return value, loss.backward()
+
+
+def adam_step(p, g, m, v, t, learning_rate, beta_1, beta_2, epsilon):
+    """``(p, m, v)`` after step ``t`` of the library's Adam (Keras's form), on copies."""
+    optimizer = Adam(learning_rate, beta_1, beta_2, epsilon)
+    optimizer.set_state({"iterations": np.array(t - 1), "m_0": m, "v_0": v})
+    p = p.copy()
+    optimizer.update([p], [g])  # step t
+    return p, optimizer.slots["m"][0], optimizer.slots["v"][0]
