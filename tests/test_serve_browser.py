@@ -227,7 +227,7 @@ def test_clicking_a_feature_map_shows_its_filter_and_clear_empties_the_maps(
     )
     zoom = box["width"] / size
     canvas.click(position={"x": (col + 0.5) * zoom, "y": (row + 0.5) * zoom})
-    page.wait_for_function("window.tinycnn.explained !== null", timeout=30_000)
+    page.wait_for_function("() => window.tinycnn.explained !== null", timeout=30_000)
     answer = page.evaluate("window.tinycnn.explained")
     assert (answer["layer"], answer["channel"], answer["row"], answer["col"]) == (
         ["conv2d", "conv2d_1"][layer],
