@@ -894,8 +894,10 @@ def server_refused(ctx: Any, raw: bytes, status: int, fragment: str = "") -> str
 
 
 def pixels(n: int = 28 * 28, value: Any = 0) -> list:
+    """A 28x28 canvas holding a vertical stroke (a "1") of ``value``, or of 255 on black."""
     values = [value] * n
-    values[n // 2] = 255 if value == 0 else value
+    for row in range(4, 24):
+        values[row * 28 + 14] = 255 if value == 0 else value
     return values
 
 
