@@ -20,10 +20,16 @@ Safety and robustness
   ``fsync``-ed, then renamed over the final name with ``os.replace``. A crash or ``kill -9``
   mid-write leaves the previous file (or none) under the final name, never half a file; the
   stray ``.<name>.<pid>.*.tmp`` file it leaves is removed by the next save to that name.
-- Refused with a ``ValueError`` naming the file: a file that is not a zip archive or is
-  truncated or corrupt (the zip CRC is checked), an entry with pickled objects, a missing
-  ``meta`` or weight entry, a format version newer than this tinycnn reads, a file of another
-  kind, and (``load_weights``) weights of a different architecture than the given model.
+- Reading trusts nothing in the file (``tinycnn.saving.validate`` lists every check, in the
+  order they run): limits on the number of entries, their inflated size and the JSON's nesting,
+  checked before decompressing or allocating; exactly the entries the JSON lists; weight dtypes
+  exactly as declared (float32 or float64, never cast) and finite; layer names from a safe set
+  (no markup can reach the draw-a-digit page); the weight shapes the architecture implies
+  checked against the file's arrays before the model is built.
+- Refused with a ``ValueError`` that starts with the file's path: every case above, a file that
+  is not a regular file or not a zip archive or is truncated or corrupt (the zip CRC is checked),
+  an entry with pickled objects, a format version newer than this tinycnn reads, a file of
+  another kind, and (``load_weights``) weights of a different architecture than the given model.
 """
 
 from __future__ import annotations
@@ -160,7 +166,7 @@ def read_npz(path: PathLike) -> dict[str, np.ndarray]:
         No file at ``path``.
     ValueError
         Not a regular file, not a zip archive, truncated, corrupt (bad CRC), over the limits of
-        :mod:`tinycnn.saving.validate`, or an entry holds Python objects.
+        ``tinycnn.saving.validate``, or an entry holds Python objects.
     """
     with _open_archive(path) as (archive, infos):
         return {name: _read_entry(archive, info, path) for name, info in infos.items()}
@@ -174,7 +180,7 @@ def read_file(
     ``classes``: the layer classes a file may name (default tinycnn's own).
 
     The ``meta`` entry is read and checked first; an entry it does not list is refused before
-    its data is read (see :mod:`tinycnn.saving.validate` for every check, in order).
+    its data is read (see ``tinycnn.saving.validate`` for every check, in order).
     """
     with _open_archive(path) as (archive, infos):
         if "meta" not in infos:
