@@ -403,6 +403,8 @@ FILE_CASES: list[tuple[str, Callable[[Path], Path], tuple[str, ...]]] = [
      ("'layers' must be a list",)),
     ("unknown layer class", _meta_edit(lambda m, a: _set(_layer(1)(m), "class_name", "Lambda")),
      ("unknown class 'Lambda'",)),
+    ("class_name a list", _meta_edit(lambda m, a: _set(_layer(3)(m), "class_name", [])),
+     ("unknown class",)),  # found by the fuzz test: an unhashable class name
     ("class_name __class__", _meta_edit(
         lambda m, a: _set(_layer(1)(m), "class_name", "__class__")
     ), ("unknown class",)),
@@ -892,8 +894,10 @@ def server_refused(ctx: Any, raw: bytes, status: int, fragment: str = "") -> str
 
 
 def pixels(n: int = 28 * 28, value: Any = 0) -> list:
+    """A 28x28 canvas holding a vertical stroke (a "1") of ``value``, or of 255 on black."""
     values = [value] * n
-    values[n // 2] = 255 if value == 0 else value
+    for row in range(4, 24):
+        values[row * 28 + 14] = 255 if value == 0 else value
     return values
 
 
@@ -998,7 +1002,8 @@ def _(ctx: Any) -> str:
 
 @case("server", "a good drawing is answered")
 def _(ctx: Any) -> str:
-    status, headers, data = http(ctx, post(body()))
+    drawing = [255 if 11 <= i % 28 <= 16 and 5 <= i // 28 <= 22 else 0 for i in range(28 * 28)]
+    status, headers, data = http(ctx, post(body(pixels=drawing)))  # a thick "1", not a dot
     answer = json.loads(data)
     assert status == 200 and 0 <= answer["prediction"] <= 9
     assert "object-src 'none'" in headers["Content-Security-Policy"]

@@ -16,7 +16,10 @@ from tinycnn.serve.default_model import load_default_model
 from tinycnn.serve.server import SECURITY_HEADERS, make_server
 
 pytestmark = pytest.mark.timeout(120)
-CSP = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "object-src 'none'; base-uri 'none'"
+)
 
 
 @pytest.fixture

@@ -20,10 +20,16 @@ Safety and robustness
   ``fsync``-ed, then renamed over the final name with ``os.replace``. A crash or ``kill -9``
   mid-write leaves the previous file (or none) under the final name, never half a file; the
   stray ``.<name>.<pid>.*.tmp`` file it leaves is removed by the next save to that name.
-- Refused with a ``ValueError`` naming the file: a file that is not a zip archive or is
-  truncated or corrupt (the zip CRC is checked), an entry with pickled objects, a missing
-  ``meta`` or weight entry, a format version newer than this tinycnn reads, a file of another
-  kind, and (``load_weights``) weights of a different architecture than the given model.
+- Reading trusts nothing in the file (``tinycnn.saving.validate`` lists every check, in the
+  order they run): limits on the number of entries, their inflated size and the JSON's nesting,
+  checked before decompressing or allocating; exactly the entries the JSON lists; weight dtypes
+  exactly as declared (float32 or float64, never cast) and finite; layer names from a safe set
+  (no markup can reach the draw-a-digit page); the weight shapes the architecture implies
+  checked against the file's arrays before the model is built.
+- Refused with a ``ValueError`` that starts with the file's path: every case above, a file that
+  is not a regular file or not a zip archive or is truncated or corrupt (the zip CRC is checked),
+  an entry with pickled objects, a format version newer than this tinycnn reads, a file of
+  another kind, and (``load_weights``) weights of a different architecture than the given model.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import numpy as np
 from tinycnn._version import __version__
 from tinycnn.saving import validate
 from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
+from tinycnn.training.protocol import Model
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"
@@ -89,7 +96,7 @@ def meta_array(meta: dict[str, Any]) -> np.ndarray:
     return np.array(json.dumps(meta, sort_keys=True))
 
 
-def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def weight_entries(model: Model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Descriptions and arrays of the model's weights, in ``get_weights`` order."""
     names = model.weight_names()
     weights = model.get_weights()
@@ -104,7 +111,7 @@ def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarr
     return entries, arrays
 
 
-def training_config(model: Any) -> dict[str, Any] | None:
+def training_config(model: Model) -> dict[str, Any] | None:
     """What ``compile`` was given, as JSON, or None for a model that was never compiled."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
@@ -117,7 +124,7 @@ def training_config(model: Any) -> dict[str, Any] | None:
     }
 
 
-def model_meta(model: Any, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], dict]:
+def model_meta(model: Model, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], dict]:
     """The ``meta`` document and the weight arrays shared by model files and checkpoints."""
     entries, arrays = weight_entries(model)
     meta = {
@@ -131,7 +138,7 @@ def model_meta(model: Any, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], di
     return meta, arrays
 
 
-def save_model(model: Any, path: PathLike, history: Any = None) -> None:
+def save_model(model: Model, path: PathLike, history: Any = None) -> None:
     """Save ``model`` (architecture, weights, training config) to one ``.npz`` file, atomically.
 
     Parameters
@@ -160,7 +167,7 @@ def read_npz(path: PathLike) -> dict[str, np.ndarray]:
         No file at ``path``.
     ValueError
         Not a regular file, not a zip archive, truncated, corrupt (bad CRC), over the limits of
-        :mod:`tinycnn.saving.validate`, or an entry holds Python objects.
+        ``tinycnn.saving.validate``, or an entry holds Python objects.
     """
     with _open_archive(path) as (archive, infos):
         return {name: _read_entry(archive, info, path) for name, info in infos.items()}
@@ -174,7 +181,7 @@ def read_file(
     ``classes``: the layer classes a file may name (default tinycnn's own).
 
     The ``meta`` entry is read and checked first; an entry it does not list is refused before
-    its data is read (see :mod:`tinycnn.saving.validate` for every check, in order).
+    its data is read (see ``tinycnn.saving.validate`` for every check, in order).
     """
     with _open_archive(path) as (archive, infos):
         if "meta" not in infos:
@@ -270,7 +277,7 @@ def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.n
     return weights
 
 
-def load_weights(model: Any, path: PathLike) -> None:
+def load_weights(model: Model, path: PathLike) -> None:
     """Load the weights of a model file into ``model``, which must have the same architecture.
 
     Raises
@@ -289,7 +296,7 @@ def _layer_signature(architecture: dict[str, Any]) -> list[str]:
     return [str(layer.get("class_name")) for layer in layers]
 
 
-def check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
+def check_architecture(path: PathLike, meta: dict[str, Any], model: Model) -> None:
     """Refuse weights whose names and shapes differ from the model's."""
     file_weights = [(e["name"], tuple(e["shape"])) for e in meta["weights"]]
     model_weights = [

@@ -18,8 +18,9 @@ before reading it), 415 content type other than JSON, 400 malformed request line
 sizes or no digit. ``HEAD`` is answered for every ``GET`` route.
 
 Every answer carries ``Content-Security-Policy: default-src 'self'; script-src 'self';
-object-src 'none'; base-uri 'none'`` (no inline script can run, even if a model-controlled
-string reached the page as markup) and ``X-Content-Type-Options: nosniff``.
+style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'`` (no inline script or
+event-handler attribute can run, even if a model-controlled string reached the page as markup;
+the page's inline stylesheet may) and ``X-Content-Type-Options: nosniff``.
 
 A handler thread serves each connection (``ThreadingHTTPServer``), at most ``MAX_CONNECTIONS``
 at once: one more gets a 503 JSON answer and is closed at once. Each request must arrive whole
@@ -43,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
+from tinycnn.model import Sequential
 from tinycnn.serve import api, explain
 
 MAX_BODY = 2 * 1024 * 1024
@@ -50,9 +52,12 @@ TIMEOUT = 10.0
 REQUEST_DEADLINE = 10.0  # seconds for a whole request (line, headers, body) to arrive
 MAX_CONNECTIONS = 256  # as many as the listen backlog; slow ones are dropped by the deadline
 LINGER = 0.5  # seconds to read a client's unread bytes before closing
+# Scripts only from this server's own files: no inline <script>, no onerror= attributes, no
+# eval. The page's stylesheet is inline, hence the one relaxation, for styles only.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'"
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "object-src 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
 }
@@ -85,7 +90,7 @@ class DigitServer(ThreadingHTTPServer):
     request_queue_size = 256  # a burst of clients must not overflow the listen backlog
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], model: Any, log: bool = False) -> None:
+    def __init__(self, address: tuple[str, int], model: Sequential, log: bool = False) -> None:
         api.check_model(model)
         self.model = model
         self.model_lock = threading.Lock()
@@ -150,7 +155,7 @@ class DigitServer(ThreadingHTTPServer):
         return f"http://{host}:{port}/"
 
 
-def _model_info(model: Any) -> dict[str, Any]:
+def _model_info(model: Sequential) -> dict[str, Any]:
     return {
         "layers": [layer.describe() for layer in model.layers],
         "params": int(model.count_params()),
@@ -338,7 +343,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    model: Any, host: str = "127.0.0.1", port: int = 8000, log: bool = False
+    model: Sequential, host: str = "127.0.0.1", port: int = 8000, log: bool = False
 ) -> DigitServer:
     """A :class:`DigitServer` bound to ``(host, port)``, not yet serving.
 
