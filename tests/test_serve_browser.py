@@ -88,11 +88,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, url):
-    # bypass_csp: Playwright's wait_for_function evaluates its string in the page, which the
-    # server's policy (no eval) forbids; the policy itself is tested in test_serve_markup_browser
-    context = browser.new_context(
-        viewport={"width": 1180, "height": 1000}, has_touch=True, bypass_csp=True
-    )
+    context = browser.new_context(viewport={"width": 1180, "height": 1000}, has_touch=True)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

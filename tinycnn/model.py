@@ -293,6 +293,12 @@ class Sequential:
             layer.astype(dtype)
         return self
 
+    def built_input_shape(self) -> Shape:
+        """``input_shape`` of a built model, e.g. ``(28, 28, 1)``; ValueError when not built."""
+        self._require_built()
+        assert self.input_shape is not None
+        return self.input_shape
+
     def _require_built(self) -> None:
         if not self.built:
             raise ValueError("the model is not built: give input_shape or call build() first")

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tinycnn.model import Sequential
+
 HELP = "train a model on MNIST and print its test accuracy"
 MODELS = ("cnn", "dense", "cnn_bn", "cnn_bn_deep")  # tinycnn.zoo.MODELS, without importing it
 
@@ -174,7 +176,7 @@ def _checkpoint_path(out: Path) -> Path:
     return out.with_name(out.stem + ".ckpt.npz")
 
 
-def _compile(model: Any, args: argparse.Namespace, train_samples: int) -> tuple[int, Any]:
+def _compile(model: Sequential, args: argparse.Namespace, train_samples: int) -> tuple[int, Any]:
     """Compile with Adam(--lr), or with the zoo recipe's optimizer; (epochs, augment)."""
     from tinycnn.cli import CommandError
     from tinycnn.optim import Adam

@@ -13,6 +13,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from tinycnn.model import Sequential
 from tinycnn.plots._cells import INPUT, OUTPUT
 from tinycnn.plots._figure import PathLike, finish, new_figure
 
@@ -45,11 +46,11 @@ def layer_label(layer: Any) -> str:
     return kind
 
 
-def architecture_rows(model: Any) -> list[LayerRow]:
+def architecture_rows(model: Sequential) -> list[LayerRow]:
     """The input and every layer of a built ``Sequential``, with output shapes and counts."""
     if not model.built:
         raise ValueError("the model is not built: give it an input_shape or call build first")
-    rows = [LayerRow("input", "Input", tuple(model.input_shape), 0)]
+    rows = [LayerRow("input", "Input", model.built_input_shape(), 0)]
     for layer, shape in zip(model.layers, model.output_shapes, strict=True):
         rows.append(
             LayerRow(layer.describe(), layer_label(layer), tuple(shape), layer.count_params())
@@ -57,7 +58,7 @@ def architecture_rows(model: Any) -> list[LayerRow]:
     return rows
 
 
-def plot_architecture(model: Any = None, out: PathLike | None = None) -> Figure:
+def plot_architecture(model: Sequential | None = None, out: PathLike | None = None) -> Figure:
     """Boxes left to right, heights growing with each output's spatial size.
 
     Parameters

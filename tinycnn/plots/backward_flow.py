@@ -9,7 +9,6 @@ parameters. Every gradient has the shape of the array it belongs to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -17,6 +16,7 @@ from numpy.typing import NDArray
 
 from tinycnn.layers import Softmax
 from tinycnn.losses import SoftmaxCrossEntropy
+from tinycnn.model import Sequential
 from tinycnn.plots._cells import GRADIENT, VALUE
 from tinycnn.plots._figure import PathLike, finish, new_figure
 
@@ -42,7 +42,9 @@ class FlowStep:
     grads: dict[str, NDArray[np.floating]]
 
 
-def gradient_flow(model: Any, x: NDArray[np.floating], y: NDArray[np.integer]) -> list[FlowStep]:
+def gradient_flow(
+    model: Sequential, x: NDArray[np.floating], y: NDArray[np.integer]
+) -> list[FlowStep]:
     """One forward and backward pass, layer by layer, keeping every value and gradient.
 
     The last layer's softmax is left to the fused loss, as in training. Dropout layers draw
@@ -55,7 +57,8 @@ def gradient_flow(model: Any, x: NDArray[np.floating], y: NDArray[np.integer]) -
     for k, layer in enumerate(layers):
         last = k == len(layers) - 1
         if last and isinstance(getattr(layer, "activation", None), Softmax):
-            values.append(layer.forward(values[-1], training=True, apply_activation=False))
+            forward = layer.forward  # Dense or Conv2D: they take apply_activation
+            values.append(forward(values[-1], training=True, apply_activation=False))  # type: ignore[call-arg]
         else:
             values.append(layer.forward(values[-1], training=True))
     loss = SoftmaxCrossEntropy()
@@ -74,7 +77,7 @@ def _shape(array: NDArray[np.floating]) -> str:
     return "(" + ", ".join(["N", *map(str, array.shape[1:])]) + ")"
 
 
-def plot_backward_flow(model: Any = None, out: PathLike | None = None) -> Figure:
+def plot_backward_flow(model: Sequential | None = None, out: PathLike | None = None) -> Figure:
     """Layers top to bottom; values and their shapes on the left, gradients on the right.
 
     Parameters
@@ -94,7 +97,7 @@ def plot_backward_flow(model: Any = None, out: PathLike | None = None) -> Figure
 
         model = seed_cnn(seed=0)
     rng = np.random.default_rng(0)
-    x = rng.random((2, *model.input_shape)).astype(np.float32)
+    x = rng.random((2, *model.built_input_shape())).astype(np.float32)
     steps = gradient_flow(model, x, rng.integers(0, model.output_shapes[-1][-1], 2))
     figure = new_figure(11, 8)
     ax = figure.add_subplot()

@@ -8,18 +8,18 @@ coarser and more abstract. Each map has its own colour scale (bright = strong ac
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from tinycnn.model import Sequential
 from tinycnn.plots._figure import finish, new_figure
 from tinycnn.teach.experiments import feature_maps
 
 
 def plot_feature_maps(
-    model: Any,
+    model: Sequential,
     image: NDArray[np.floating],
     max_channels: int = 8,
     out: str | os.PathLike[str] | None = None,

@@ -19,17 +19,18 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from tinycnn.model import Sequential
 from tinycnn.plots._figure import finish, new_figure
 
 CMAP = "RdBu_r"
 
 
-def conv_layers(model: Any) -> list[Any]:
+def conv_layers(model: Sequential) -> list[Any]:
     """The ``Conv2D`` layers of ``model``, in order."""
     return [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
 
 
-def find_conv_layer(model: Any, name: str | None = None) -> Any:
+def find_conv_layer(model: Sequential, name: str | None = None) -> Any:
     """The conv layer called ``name``, or the first one when ``name`` is None."""
     layers = conv_layers(model)
     if not layers:
@@ -103,7 +104,7 @@ def _plot_mosaic(figure: Figure, w: NDArray[np.floating], limit: float) -> Any:
 
 
 def plot_filters(
-    model: Any, layer: str | None = None, out: str | os.PathLike[str] | None = None
+    model: Sequential, layer: str | None = None, out: str | os.PathLike[str] | None = None
 ) -> Figure:
     """Every filter of one conv layer: a grid of images (one input channel) or a mosaic.
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
+from tinycnn.model import Sequential
 from tinycnn.plots._figure import finish, new_figure
 from tinycnn.teach.experiments import class_probabilities
 
 
 def plot_probabilities(
-    model: Any,
+    model: Sequential,
     image: NDArray[np.floating],
     label: int | None = None,
     class_names: Sequence[str] | None = None,

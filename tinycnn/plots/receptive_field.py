@@ -13,7 +13,6 @@ output sees all 9 inputs of a 3x3 image.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -21,6 +20,8 @@ from matplotlib.patches import Rectangle
 from numpy.typing import NDArray
 
 from tinycnn.kernels.im2col import same_padding
+from tinycnn.layers import Conv2D, MaxPool2D
+from tinycnn.model import Sequential
 from tinycnn.plots._figure import PathLike, finish, new_figure
 
 
@@ -39,20 +40,20 @@ class Field:
     unit: int
 
 
-def receptive_fields(model: Any, corner: int = 8) -> list[Field]:
+def receptive_fields(model: Sequential, corner: int = 8) -> list[Field]:
     """The fields of the conv and pool layers up to the first non-spatial layer.
 
     For each layer the unit chosen is the one whose field starts at input pixel ``corner``
     (or the nearest before it), so the fields are nested squares sharing a corner.
     """
-    size, jump, first, H = 1, 1, 0, model.input_shape[0]
+    size, jump, first, H = 1, 1, 0, model.built_input_shape()[0]
     fields = []
     for layer, shape in zip(model.layers, model.output_shapes, strict=True):
         if len(shape) != 3:
             break
-        window = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
-        if window is None:  # ReLU, Dropout, ...: same field
+        if not isinstance(layer, (Conv2D, MaxPool2D)):  # ReLU, Dropout, ...: same field
             continue
+        window = layer.kernel_size if isinstance(layer, Conv2D) else layer.pool_size
         K, S = window[0], layer.strides[0]
         top = same_padding(H, K, S)[0] if layer.padding == "same" else 0
         size, first, jump = size + (K - 1) * jump, first - top * jump, jump * S
@@ -63,7 +64,9 @@ def receptive_fields(model: Any, corner: int = 8) -> list[Field]:
 
 
 def plot_receptive_field(
-    model: Any = None, image: NDArray[np.floating] | None = None, out: PathLike | None = None
+    model: Sequential | None = None,
+    image: NDArray[np.floating] | None = None,
+    out: PathLike | None = None,
 ) -> Figure:
     """Nested squares on the input: what one unit of each conv and pool layer sees.
 
@@ -85,7 +88,7 @@ def plot_receptive_field(
         from tinycnn.zoo import seed_cnn
 
         model = seed_cnn(seed=0)
-    H, W = model.input_shape[:2]
+    H, W = model.built_input_shape()[:2]
     fields = receptive_fields(model)
     figure = new_figure(8, 6)
     ax = figure.add_subplot()

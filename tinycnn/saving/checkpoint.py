@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn.saving import io, validate
+from tinycnn.training.protocol import Model
 
 OPTIMIZER_PREFIX = "opt_"
 
@@ -48,7 +49,7 @@ class Checkpoint:
     callbacks: list[dict[str, Any]] = field(default_factory=list)
 
 
-def model_generators(model: Any) -> dict[str, np.random.Generator]:
+def model_generators(model: Model) -> dict[str, np.random.Generator]:
     """Every random generator the model owns, keyed ``"<layer name>.<attribute>"``.
 
     Found by looking for ``np.random.Generator`` attributes on the model and its layers (Dropout's
@@ -85,7 +86,7 @@ def _jsonable(value: Any) -> Any:
 
 def save_checkpoint(
     path: str | Path,
-    model: Any,
+    model: Model,
     *,
     epoch: int,
     step: int,
@@ -175,7 +176,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise ValueError(f"{path}: checkpoint state is malformed ({error})") from None
 
 
-def restore_model(model: Any, checkpoint: Checkpoint) -> None:
+def restore_model(model: Model, checkpoint: Checkpoint) -> None:
     """Load a checkpoint's weights, optimizer state and layer generators into ``model``.
 
     The architecture and the optimizer's class must match (``ValueError`` otherwise: Adam's

@@ -49,6 +49,7 @@ import numpy as np
 from tinycnn._version import __version__
 from tinycnn.saving import validate
 from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
+from tinycnn.training.protocol import Model
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"
@@ -95,7 +96,7 @@ def meta_array(meta: dict[str, Any]) -> np.ndarray:
     return np.array(json.dumps(meta, sort_keys=True))
 
 
-def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def weight_entries(model: Model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Descriptions and arrays of the model's weights, in ``get_weights`` order."""
     names = model.weight_names()
     weights = model.get_weights()
@@ -110,7 +111,7 @@ def weight_entries(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarr
     return entries, arrays
 
 
-def training_config(model: Any) -> dict[str, Any] | None:
+def training_config(model: Model) -> dict[str, Any] | None:
     """What ``compile`` was given, as JSON, or None for a model that was never compiled."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
@@ -123,7 +124,7 @@ def training_config(model: Any) -> dict[str, Any] | None:
     }
 
 
-def model_meta(model: Any, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], dict]:
+def model_meta(model: Model, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], dict]:
     """The ``meta`` document and the weight arrays shared by model files and checkpoints."""
     entries, arrays = weight_entries(model)
     meta = {
@@ -137,7 +138,7 @@ def model_meta(model: Any, kind: str = MODEL_FORMAT) -> tuple[dict[str, Any], di
     return meta, arrays
 
 
-def save_model(model: Any, path: PathLike, history: Any = None) -> None:
+def save_model(model: Model, path: PathLike, history: Any = None) -> None:
     """Save ``model`` (architecture, weights, training config) to one ``.npz`` file, atomically.
 
     Parameters
@@ -276,7 +277,7 @@ def read_weights(path: PathLike, meta: dict[str, Any], arrays: Mapping[str, np.n
     return weights
 
 
-def load_weights(model: Any, path: PathLike) -> None:
+def load_weights(model: Model, path: PathLike) -> None:
     """Load the weights of a model file into ``model``, which must have the same architecture.
 
     Raises
@@ -295,7 +296,7 @@ def _layer_signature(architecture: dict[str, Any]) -> list[str]:
     return [str(layer.get("class_name")) for layer in layers]
 
 
-def check_architecture(path: PathLike, meta: dict[str, Any], model: Any) -> None:
+def check_architecture(path: PathLike, meta: dict[str, Any], model: Model) -> None:
     """Refuse weights whose names and shapes differ from the model's."""
     file_weights = [(e["name"], tuple(e["shape"])) for e in meta["weights"]]
     model_weights = [

@@ -38,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tinycnn.data.preprocess import mnist_style
+from tinycnn.model import Sequential
 from tinycnn.teach.experiments import class_probabilities, feature_maps
 
 MIN_SIDE = 8
@@ -140,14 +141,14 @@ def _pixels(pixels: Any, H: int, W: int) -> NDArray[np.float64]:
     return values.reshape(H, W)
 
 
-def check_model(model: Any) -> None:
+def check_model(model: Sequential) -> None:
     """Refuse a model the page cannot drive: its input must be one 28x28 grey image."""
     shape = tuple(getattr(model, "input_shape", ()) or ())
     if shape != INPUT_SHAPE:
         raise ValueError(f"the model must take input of shape {INPUT_SHAPE}, got {shape}")
 
 
-def predict(model: Any, grey: NDArray[np.float64]) -> dict[str, Any]:
+def predict(model: Sequential, grey: NDArray[np.float64]) -> dict[str, Any]:
     """Preprocess a canvas, run the model and build the JSON-ready answer.
 
     Parameters
@@ -225,7 +226,7 @@ def ink_extent(grey: NDArray[np.float64], ink_threshold: float = 0.2) -> float:
     return float(longest / min(grey.shape))
 
 
-def model_dtype(model: Any) -> np.dtype:
+def model_dtype(model: Sequential) -> np.dtype:
     """The dtype of the model's first parameter (float32 for a model file of tinycnn)."""
     for layer in model.layers:
         for value in layer.params.values():
@@ -233,7 +234,7 @@ def model_dtype(model: Any) -> np.dtype:
     return np.dtype(np.float32)
 
 
-def conv_layers(model: Any) -> list[Any]:
+def conv_layers(model: Sequential) -> list[Any]:
     """The model's Conv2D layers, in order."""
     return [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
 

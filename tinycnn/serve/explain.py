@@ -33,6 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tinycnn.kernels.im2col import pad_amounts, pad_input
+from tinycnn.layers import Conv2D, MaxPool2D
+from tinycnn.model import Sequential
 from tinycnn.serve.api import (
     RequestError,
     canvas_of,
@@ -43,7 +45,7 @@ from tinycnn.serve.api import (
 )
 
 
-def parse_target(request: dict[str, Any], model: Any) -> tuple[int, int, int, int]:
+def parse_target(request: dict[str, Any], model: Sequential) -> tuple[int, int, int, int]:
     """The checked ``(layer, channel, row, col)`` of a decoded explain request.
 
     Raises
@@ -68,7 +70,7 @@ def parse_target(request: dict[str, Any], model: Any) -> tuple[int, int, int, in
     return k, f, i, j
 
 
-def explain(model: Any, body: bytes) -> dict[str, Any]:
+def explain(model: Sequential, body: bytes) -> dict[str, Any]:
     """Decode an explain request and answer it (see the module docstring)."""
     request = decode(body)
     grey = canvas_of(request)
@@ -77,7 +79,9 @@ def explain(model: Any, body: bytes) -> dict[str, Any]:
     return explain_value(model, x, k, f, i, j)
 
 
-def explain_value(model: Any, x: NDArray[Any], k: int, f: int, i: int, j: int) -> dict[str, Any]:
+def explain_value(
+    model: Sequential, x: NDArray[Any], k: int, f: int, i: int, j: int
+) -> dict[str, Any]:
     """The multiply-adds behind ``out[0, i, j, f]`` of the model's ``k``-th Conv2D layer.
 
     Parameters
@@ -122,26 +126,26 @@ def explain_value(model: Any, x: NDArray[Any], k: int, f: int, i: int, j: int) -
     }
 
 
-def receptive_field(model: Any, target: Any, i: int, j: int) -> dict[str, int]:
+def receptive_field(model: Sequential, target: Any, i: int, j: int) -> dict[str, int]:
     """The input pixels that can change ``target``'s output at ``(i, j)``, as inclusive bounds.
 
     Walks back from ``target`` through the layers before it; a layer without a window (ReLU,
     Dropout, ...) keeps the span as it is. Bounds are clipped to the model's input.
     """
     chain = model.layers[: model.layers.index(target) + 1]
-    shapes = [tuple(model.input_shape)]
+    shapes = [model.built_input_shape()]
     for layer in chain[:-1]:
         shapes.append(tuple(layer.output_shape(shapes[-1])))
     (top, bottom), (left, right) = (i, i), (j, j)
     for layer, shape in zip(reversed(chain), reversed(shapes), strict=True):
-        K = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
-        if K is None:
+        if not isinstance(layer, (Conv2D, MaxPool2D)):  # ReLU, Flatten...: the same span
             continue
+        K = layer.kernel_size if isinstance(layer, Conv2D) else layer.pool_size
         S = layer.strides
         pads = pad_amounts_of(layer, shape, K, S)
         top, bottom = top * S[0] - pads[0], bottom * S[0] - pads[0] + K[0] - 1
         left, right = left * S[1] - pads[1], right * S[1] - pads[1] + K[1] - 1
-    H, W = model.input_shape[0], model.input_shape[1]
+    H, W = model.built_input_shape()[0], model.built_input_shape()[1]
     return {
         "top": max(top, 0),
         "left": max(left, 0),
@@ -156,8 +160,8 @@ def pad_amounts_of(layer: Any, shape: tuple[int, ...], K: Any, S: Any) -> tuple[
     return top, left
 
 
-def _output_shape(model: Any, target: Any) -> tuple[int, int, int]:
-    shape = tuple(model.input_shape)
+def _output_shape(model: Sequential, target: Any) -> tuple[int, int, int]:
+    shape = model.built_input_shape()
     for layer in model.layers:
         shape = tuple(layer.output_shape(shape))
         if layer is target:

@@ -44,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
+from tinycnn.model import Sequential
 from tinycnn.serve import api, explain
 
 MAX_BODY = 2 * 1024 * 1024
@@ -89,7 +90,7 @@ class DigitServer(ThreadingHTTPServer):
     request_queue_size = 256  # a burst of clients must not overflow the listen backlog
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], model: Any, log: bool = False) -> None:
+    def __init__(self, address: tuple[str, int], model: Sequential, log: bool = False) -> None:
         api.check_model(model)
         self.model = model
         self.model_lock = threading.Lock()
@@ -154,7 +155,7 @@ class DigitServer(ThreadingHTTPServer):
         return f"http://{host}:{port}/"
 
 
-def _model_info(model: Any) -> dict[str, Any]:
+def _model_info(model: Sequential) -> dict[str, Any]:
     return {
         "layers": [layer.describe() for layer in model.layers],
         "params": int(model.count_params()),
@@ -342,7 +343,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    model: Any, host: str = "127.0.0.1", port: int = 8000, log: bool = False
+    model: Sequential, host: str = "127.0.0.1", port: int = 8000, log: bool = False
 ) -> DigitServer:
     """A :class:`DigitServer` bound to ``(host, port)``, not yet serving.
 

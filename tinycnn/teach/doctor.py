@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.model import Sequential
 from tinycnn.training.metrics import to_labels
 
 STATUSES = ("ok", "warn", "fail")
@@ -85,7 +86,7 @@ class DoctorReport:
 
 
 def doctor(
-    model: Any,
+    model: Sequential,
     x: np.ndarray,
     y: np.ndarray,
     *,
@@ -140,7 +141,7 @@ def doctor(
     return report
 
 
-def _fresh_copy(model: Any) -> tuple[Any, Any]:
+def _fresh_copy(model: Sequential) -> tuple[Any, Any]:
     """A deep copy of the model and a new optimizer like the model's (Adam(1e-3) if none)."""
     from tinycnn.losses import SoftmaxCrossEntropy
     from tinycnn.optim import Adam, Optimizer, get_optimizer
@@ -156,7 +157,7 @@ def _fresh_copy(model: Any) -> tuple[Any, Any]:
     return clone, optimizer
 
 
-def _train_step(model: Any, xb: np.ndarray, yb: np.ndarray) -> float:
+def _train_step(model: Sequential, xb: np.ndarray, yb: np.ndarray) -> float:
     logits = model.forward(xb, training=True, logits=True)
     loss = float(model.loss.forward(logits, yb))
     model.backward(model.loss.backward())
@@ -184,7 +185,7 @@ def check_input_scale(x: np.ndarray) -> Check:
     return Check(name, "ok", summary, values=values)
 
 
-def check_initial_loss(model: Any, x: np.ndarray, y: np.ndarray, K: int) -> Check:
+def check_initial_loss(model: Sequential, x: np.ndarray, y: np.ndarray, K: int) -> Check:
     """Cross-entropy of the model as it is, compared with ln K."""
     from tinycnn.losses import SoftmaxCrossEntropy
 
@@ -223,7 +224,12 @@ def _few_examples(labels: np.ndarray, count: int, rng: np.random.Generator) -> n
 
 
 def check_overfit(
-    model: Any, x: np.ndarray, labels: np.ndarray, count: int, steps: int, rng: np.random.Generator
+    model: Sequential,
+    x: np.ndarray,
+    labels: np.ndarray,
+    count: int,
+    steps: int,
+    rng: np.random.Generator,
 ) -> Check:
     """Train a copy on ``count`` examples for up to ``steps`` full-batch steps."""
     name = f"overfit {count} examples"
@@ -253,7 +259,7 @@ def check_overfit(
     return Check(name, "warn" if accuracy >= 0.8 else "fail", summary, hint, values=values)
 
 
-def check_update_ratio(model: Any, x: np.ndarray, y: np.ndarray, steps: int = 5) -> Check:
+def check_update_ratio(model: Sequential, x: np.ndarray, y: np.ndarray, steps: int = 5) -> Check:
     """``||Δw|| / ||w||`` of each weight tensor over the last of a few steps on batches of 64."""
     clone, _ = _fresh_copy(model)
     before: list[np.ndarray] = []
@@ -289,7 +295,7 @@ def check_update_ratio(model: Any, x: np.ndarray, y: np.ndarray, steps: int = 5)
     return Check("update/weight ratio", "ok", summary, details=rows, values=values)
 
 
-def _layer_outputs(model: Any, x: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+def _layer_outputs(model: Sequential, x: np.ndarray) -> list[tuple[Any, np.ndarray]]:
     """Each layer with its output (inference mode), stopping before a final softmax."""
     outputs = []
     for i, layer in enumerate(model.layers):
@@ -298,11 +304,7 @@ def _layer_outputs(model: Any, x: np.ndarray) -> list[tuple[Any, np.ndarray]]:
             break
         activation = getattr(layer, "activation", None)
         if last and type(activation).__name__ == "Softmax":
-            layer.activation = None
-            try:
-                x = layer.forward(x, False)
-            finally:
-                layer.activation = activation
+            x = layer.forward(x, False, apply_activation=False)  # type: ignore[call-arg]
         else:
             x = layer.forward(x, False)
         outputs.append((layer, x))
@@ -315,7 +317,7 @@ def _is_relu(layer: Any) -> bool:
     )
 
 
-def check_dead_relus(model: Any, x: np.ndarray) -> Check:
+def check_dead_relus(model: Sequential, x: np.ndarray) -> Check:
     """Per channel of each ReLU layer: fraction of zero outputs, and channels that are all zero."""
     rows, dead_share, values = [], {}, {}
     for layer, out in _layer_outputs(copy.deepcopy(model), x):
@@ -341,7 +343,7 @@ def check_dead_relus(model: Any, x: np.ndarray) -> Check:
     return Check("dead ReLUs", status, summary, hint, rows, {"zero_fraction": values})
 
 
-def check_activation_scale(model: Any, x: np.ndarray) -> Check:
+def check_activation_scale(model: Sequential, x: np.ndarray) -> Check:
     """RMS of each layer's output (logits for the last), looking for vanishing or exploding."""
     rows, rms = [], {}
     for layer, out in _layer_outputs(copy.deepcopy(model), x):

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tinycnn.losses import softmax
+from tinycnn.model import Sequential
 
 Array = NDArray[np.floating]
 
@@ -27,7 +28,7 @@ Array = NDArray[np.floating]
 MAP_LAYERS = ("Conv2D", "MaxPool2D")
 
 
-def class_probabilities(model: Any, x: Array, batch_size: int = 256) -> Array:
+def class_probabilities(model: Sequential, x: Array, batch_size: int = 256) -> Array:
     """Softmax probabilities of every image, in chunks of ``batch_size``.
 
     Parameters
@@ -54,7 +55,7 @@ def class_probabilities(model: Any, x: Array, batch_size: int = 256) -> Array:
     return np.concatenate(chunks, axis=0)
 
 
-def feature_maps(model: Any, image: Array) -> list[tuple[str, Array]]:
+def feature_maps(model: Sequential, image: Array) -> list[tuple[str, Array]]:
     """The activations of one image at the input and after every conv and pool layer.
 
     Parameters
@@ -112,7 +113,7 @@ def shift_images(x: NDArray[Any], dy: int, dx: int) -> NDArray[Any]:
 
 
 def shift_accuracy(
-    model: Any,
+    model: Sequential,
     x: Array,
     y: NDArray[np.integer],
     shifts: Iterable[int] = range(5),

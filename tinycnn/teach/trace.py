@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn.layers.base import Array
+from tinycnn.model import Sequential
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _layer_cost(layer: Any, x: Array, out: Array, itemsize: int) -> LayerCost:
     )
 
 
-def trace(model: Any, x: Array) -> Trace:
+def trace(model: Sequential, x: Array) -> Trace:
     """Run one training step's forward and backward pass on a copy of ``model``, recording shapes.
 
     Parameters
@@ -212,8 +213,8 @@ def trace(model: Any, x: Array) -> Trace:
     params = [p for layer in model.layers for p in layer.params.values()]
     dtype = params[0].dtype if params else np.float32
     x = np.asarray(x, dtype=np.result_type(dtype, np.float32))
-    if x.shape[1:] != tuple(model.input_shape):
-        expected = ", ".join(["N", *map(str, model.input_shape)])
+    if x.shape[1:] != model.built_input_shape():
+        expected = ", ".join(["N", *map(str, model.built_input_shape())])
         raise ValueError(f"trace expected input of shape ({expected}), got {x.shape}")
     result = Trace(batch_size=len(x), dtype=str(x.dtype))
     result.record("forward", "input", "x", x.shape)

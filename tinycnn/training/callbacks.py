@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn.training.history import resolve_mode
+from tinycnn.training.protocol import Model
 
 Logs = dict[str, float]
 
@@ -37,9 +38,9 @@ class Callback:
     """Base class; every hook does nothing. ``self.model`` is set by ``fit`` before training."""
 
     def __init__(self) -> None:
-        self.model: Any = None
+        self.model: Model = None  # type: ignore[assignment]  # set before any hook runs
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: Model) -> None:
         """Called by ``fit`` before ``on_train_begin``."""
         self.model = model
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn.training.errors import NonFiniteLossError
+from tinycnn.training.protocol import Model
 
 SNAPSHOT_EVERY = 100
 RISKY_NORM = 1e6  # a gradient norm above this (or weights above its square) may overflow
@@ -78,7 +79,7 @@ class FiniteGuard:
 
     def __init__(
         self,
-        model: Any,
+        model: Model,
         epochs: int,
         steps: int,
         snapshot_every: int = SNAPSHOT_EVERY,

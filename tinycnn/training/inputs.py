@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.training.protocol import Model
+
 MAX_ABS = 1e4  # the largest input magnitude accepted
 ROW_SUM_TOLERANCE = 1e-3  # |sum of a probability row - 1| allowed (float32 rounding)
 
 
-def check_inputs(model: Any, x: Any, name: str = "x") -> np.ndarray:
+def check_inputs(model: Model, x: Any, name: str = "x") -> np.ndarray:
     """``x`` as an array, after the dtype, shape, emptiness, finiteness and range checks.
 
     Parameters
@@ -72,13 +74,13 @@ def _check_values(x: np.ndarray, name: str) -> None:
         )
 
 
-def check_xy(model: Any, x: Any, y: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
+def check_xy(model: Model, x: Any, y: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
     """:func:`check_inputs` on ``x`` and :func:`check_labels` on ``y``; ``name`` ends in x."""
     x = check_inputs(model, x, name)
     return x, check_labels(model, y, x.shape[0], name[:-1] + "y")
 
 
-def check_labels(model: Any, y: Any, N: int, name: str = "y") -> np.ndarray:
+def check_labels(model: Model, y: Any, N: int, name: str = "y") -> np.ndarray:
     """``y`` as an array: N integer labels in 0..K-1, or N probability rows of length K.
 
     Raises
@@ -100,7 +102,7 @@ def check_labels(model: Any, y: Any, N: int, name: str = "y") -> np.ndarray:
     return y
 
 
-def _classes(model: Any) -> int | None:
+def _classes(model: Model) -> int | None:
     shapes = getattr(model, "output_shapes", None) or []
     return int(shapes[-1][0]) if shapes and len(shapes[-1]) == 1 else None
 
@@ -160,7 +162,9 @@ def check_fit_options(callbacks: Any, augment: Any) -> tuple[list[Any], Any]:
     return callbacks, augment
 
 
-def check_validation_data(model: Any, validation_data: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def check_validation_data(
+    model: Model, validation_data: Any
+) -> tuple[np.ndarray, np.ndarray] | None:
     """``fit``'s ``validation_data``: None, or a pair ``(x_val, y_val)`` meeting the contract."""
     if validation_data is None:
         return None
