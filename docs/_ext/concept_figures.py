@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sphinx.application import Sphinx
+if TYPE_CHECKING:  # Sphinx is needed only by the hook, so tests can import this module
+    from sphinx.application import Sphinx
 
 FOLDER = "concepts/figures"
 
