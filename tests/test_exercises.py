@@ -19,6 +19,7 @@ import pytest
 import tinycnn
 from tinycnn.cli import main
 from tinycnn.teach.exercises import exercises, handout
+from tinycnn.teach.exercises.ex13_capstone import PIECES
 from tinycnn.teach.exercises.handout import clear_hidden_tests, clear_solutions, solution_text
 
 NAMES = [exercise.name for exercise in exercises()]
@@ -132,6 +133,25 @@ MUTANTS = [
     ("capstone", "            update(layer, key)", "            pass", "one training step", None),
     ("capstone", "for layer in reversed(layers):", "for layer in layers[::-1][:-1]:",
      "one training step", None),
+    # batchnorm
+    ("batchnorm", "var = ((x - mean) ** 2).mean(axis=axes)  # (C,), biased",
+     "var = ((x - mean) ** 2).sum(axis=axes) / (x.size // x.shape[-1] - 1)  # (C,), biased",
+     "worked example", "unbiased variance"),
+    ("batchnorm", "x_hat = (x - mean) / np.sqrt(var + epsilon)",
+     "x_hat = (x - mean) / (np.sqrt(var) + epsilon)", "worked example", "inside the square root"),
+    ("batchnorm", "dx = gamma * inv_std * (dout - dbeta / M - x_hat * dgamma / M)",
+     "dx = gamma * inv_std * dout", "worked example", "two extra terms"),
+    ("batchnorm", "moving_mean = momentum * moving_mean + (1 - momentum) * mean",
+     "moving_mean = (1 - momentum) * moving_mean + momentum * mean", "moving statistics",
+     "wrong way round"),
+    ("batchnorm", "if training:", "if True:", "inference uses the moving statistics",
+     "batch's statistics were used at inference"),
+    ("batchnorm", "axes = tuple(range(x.ndim - 1))  # every axis", "axes = 0  # every axis",
+     "shapes and dtypes", "every axis but the last"),
+    ("batchnorm", "M = x.size // x.shape[-1]", "M = len(x)", REF, "N*H*W"),
+    ("batchnorm", "moving_variance = momentum * moving_variance + (1 - momentum) * var",
+     "moving_variance = momentum * moving_variance + (1 - momentum) * var * x.size "
+     "/ (x.size - x.shape[-1])", "moving statistics", "PyTorch"),
 ]  # fmt: skip
 
 
@@ -163,7 +183,7 @@ def test_list_shows_at_least_twelve_exercises_in_course_order(capsys, tmp_path):
     listed = [line.split()[0] for line in out.splitlines()[1:] if line.strip()][: len(NAMES)]
     assert listed == NAMES and len(NAMES) >= 13
     assert NAMES[:4] == ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
-    assert NAMES[-1] == "capstone"
+    assert NAMES.index("capstone") > max(map(NAMES.index, PIECES))  # after the pieces it uses
 
 
 @pytest.mark.parametrize("name", NAMES)

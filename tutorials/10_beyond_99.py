@@ -200,6 +200,7 @@ figure
 #
 # Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
 # them all.
+# One more: `batchnorm`, the BatchNormalization above by hand (both modes and the backward pass).
 
 # %%
 from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)

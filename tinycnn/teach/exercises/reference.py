@@ -8,6 +8,7 @@ import numpy as np
 from tinycnn.kernels.im2col import col2im, im2col, output_hw
 from tinycnn.kernels.pool import maxpool_backward as pool_backward
 from tinycnn.kernels.pool import maxpool_forward as pool_forward
+from tinycnn.layers.batchnorm import BatchNormalization
 from tinycnn.layers.dropout import Dropout
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.optim.adam import Adam
@@ -67,3 +68,28 @@ def adam_step(p, g, m, v, t, learning_rate, beta_1, beta_2, epsilon):
     p = p.copy()
     optimizer.update([p], [g])  # step t
     return p, optimizer.slots["m"][0], optimizer.slots["v"][0]
+
+
+def _batchnorm(gamma, beta, moving_mean, moving_variance, momentum, epsilon):
+    """The library's float64 BatchNormalization holding these weights (copies)."""
+    layer = BatchNormalization(momentum, epsilon)
+    layer.build((len(gamma),))
+    layer.astype(np.float64)
+    layer.set_weights([gamma, beta, moving_mean, moving_variance])
+    return layer
+
+
+def batchnorm_forward(x, gamma, beta, moving_mean, moving_variance, training, momentum, epsilon):
+    """``(out, moving_mean, moving_variance)`` of the library's BatchNormalization, in float64."""
+    layer = _batchnorm(gamma, beta, moving_mean, moving_variance, momentum, epsilon)
+    out = layer.forward(np.asarray(x, dtype=np.float64), training)
+    return out, layer.state["moving_mean"], layer.state["moving_variance"]
+
+
+def batchnorm_backward(dout, x, gamma, epsilon):
+    """``(dx, dgamma, dbeta)`` of the library's BatchNormalization in training mode."""
+    C = len(gamma)
+    layer = _batchnorm(gamma, np.zeros(C), np.zeros(C), np.ones(C), 0.99, epsilon)
+    layer.forward(np.asarray(x, dtype=np.float64), training=True)
+    dx = layer.backward(np.asarray(dout, dtype=np.float64))
+    return dx, layer.grads["gamma"], layer.grads["beta"]
