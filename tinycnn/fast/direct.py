@@ -21,12 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 from tinycnn.fast import direct_numba, fused_numba
-from tinycnn.fast.fused import convolve, convolve_backward
+from tinycnn.fast.fused import convolve, convolve_backward, is_conv3x3_relu_pool2
 from tinycnn.fast.workspace import Workspace
 from tinycnn.layers.base import Array, Layer
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
-from tinycnn.layers.relu import ReLU
 
 __all__ = ["DirectConvReluPool", "can_direct"]
 
@@ -34,18 +33,7 @@ __all__ = ["DirectConvReluPool", "can_direct"]
 def can_direct(first: Layer, second: Layer) -> bool:
     """True for a built ``Conv2D(F, 3, strides=1, padding="valid", activation="relu")`` with
     one input channel, then ``MaxPool2D(2)`` ("valid", strides 2)."""
-    if not (isinstance(first, Conv2D) and isinstance(second, MaxPool2D)) or not first.built:
-        return False
-    return (
-        isinstance(first.activation, ReLU)
-        and first.kernel_size == (3, 3)
-        and first.strides == (1, 1)
-        and first.padding == "valid"
-        and first.params["w"].shape[2] == 1
-        and second.pool_size == (2, 2)
-        and second.strides == (2, 2)
-        and second.padding == "valid"
-    )
+    return is_conv3x3_relu_pool2(first, second) and first.params["w"].shape[2] == 1
 
 
 class DirectConvReluPool:

@@ -14,6 +14,8 @@ direct and Winograd steps take the pairs they fit and this one takes the rest.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
 
 from tinycnn import kernels
@@ -24,7 +26,7 @@ from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
 
-__all__ = ["ConvReluPool", "can_fuse", "convolve", "convolve_backward"]
+__all__ = ["ConvReluPool", "can_fuse", "convolve", "convolve_backward", "is_conv3x3_relu_pool2"]
 
 
 def can_fuse(first: Layer, second: Layer) -> bool:
@@ -39,6 +41,23 @@ def can_fuse(first: Layer, second: Layer) -> bool:
         and SH >= PH
         and SW >= PW
         and PH * PW <= 128
+    )
+
+
+def is_conv3x3_relu_pool2(first: Layer, second: Layer) -> TypeGuard[Conv2D]:
+    """True for a built ``Conv2D(F, 3, strides=1, padding="valid", activation="relu")`` then
+    ``MaxPool2D(2)`` ("valid", strides 2): the pairs the direct and Winograd steps compute, each
+    2x2 pooling window from its 4x4 input patch."""
+    if not (isinstance(first, Conv2D) and isinstance(second, MaxPool2D)) or not first.built:
+        return False
+    return (
+        isinstance(first.activation, ReLU)
+        and first.kernel_size == (3, 3)
+        and first.strides == (1, 1)
+        and first.padding == "valid"
+        and second.pool_size == (2, 2)
+        and second.strides == (2, 2)
+        and second.padding == "valid"
     )
 
 

@@ -177,7 +177,7 @@ class Run:
             self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
         self.model.stop_training = False
         self._guard = FiniteGuard(self.model, self.epochs_total, self.steps, note=self._saved)
-        self._last_loss: tuple[float, str] | None = None  # the last finite loss, and where
+        self._last_loss: tuple[float, int, int] | None = None  # last finite loss, epoch, batch
         self.progress.message(f"Runs: {self.model.describe_runtime()}")
         for callback in self.callbacks:
             callback.set_model(self.model)
@@ -234,9 +234,8 @@ class Run:
 
         No weights need restoring: every update so far was checked finite (``check_weights``).
         """
-        where = f"epoch {self.epoch + 1}, batch {self.batch + 1}"
         if np.isfinite(loss):
-            self._last_loss = (float(loss), where)
+            self._last_loss = (float(loss), self.epoch, self.batch)  # formatted only if needed
             return
         self.history.stopped = "non_finite_loss"
         where = f"epoch {self.epoch + 1}/{self.epochs_total}, batch {self.batch + 1}/{self.steps}"
@@ -245,7 +244,8 @@ class Run:
         else:
             kept = (
                 "the model keeps the last weights, all finite (the finite loss "
-                f"{self._last_loss[0]:.4g} was seen at {self._last_loss[1]})"
+                f"{self._last_loss[0]:.4g} was seen at epoch {self._last_loss[1] + 1}, "
+                f"batch {self._last_loss[2] + 1})"
             )
         raise NonFiniteLossError(
             f"loss became {loss} at {where}: training stopped; {kept}{self._saved()}. Try a lower "
