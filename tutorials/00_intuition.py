@@ -121,10 +121,16 @@ plot_sliding_kernel(strides=2, padding=1, frame=4, out=out("00_sliding.png"))
 
 # %% [markdown]
 # **Translation**: because every window uses the same kernel, shifting the input shifts the
-# output by the same amount, and the values stay the same (the convolution is *equivariant*).
-# A dense layer has no such property: its weights for the shifted pixels are different weights.
+# output by the same amount, and the values stay the same up to float32 rounding (the
+# convolution is *equivariant*). A dense layer has no such property: its weights for the
+# shifted pixels are different weights.
+#
+# **Predict, then run.** Shift a digit 3 pixels to the right. By how much, at most, do the
+# conv maps change (once shifted back), and the dense layer's outputs: 0, about 0.001, or about
+# as much as the outputs themselves? Write your guesses in the first lines of the next cell.
 
 # %%
+my_guess_conv, my_guess_dense = None, None  # your guesses, e.g. 0.001 and 0.5
 digit = x_test[0]  # (28, 28, 1)
 shift = 3
 shifted = np.roll(digit, shift, axis=1)  # 3 pixels to the right (the border is empty)
@@ -136,6 +142,8 @@ dense_gap = np.abs(dense_out - dense_out_shifted).max()
 print(f"conv:  shift the input, the maps shift: largest difference {conv_gap:.2g}")
 print(f"dense: shift the input, outputs change by up to {dense_gap:.3f} "
       f"(their size: {np.abs(dense_out).max():.3f})")  # fmt: skip
+print(f"your guesses: conv {my_guess_conv}, dense {my_guess_dense}")
+assert conv_gap < 1e-5 < dense_gap  # equal to rounding, against a real change
 
 # %% [markdown]
 # Pooling then makes the answer *tolerant* of small shifts; tutorial 6 measures how much better
@@ -184,8 +192,9 @@ figure
 # ## 4. The learning rate and the batch size
 #
 # The **learning rate** is the size of each step. Too small and training crawls; too large and
-# it overshoots and the loss jumps around or grows. Small runs of the same dense model,
-# the same data and seed, differing only in the learning rate:
+# every step overshoots the bottom of the valley: the loss leaps above where it started and
+# jumps around instead of settling. Small runs of the same dense model, the same data and
+# seed, differing only in the learning rate (the cell checks each claim it prints):
 
 # %%
 n_images, epochs = (2000, 3) if FAST else (10_000, 5)
@@ -208,6 +217,16 @@ for rate, history in by_rate.items():
     print(f"learning rate {rate:<6g}: training loss per epoch "
           + " ".join(f"{v:.3f}" for v in history.history["loss"])
           + f", test accuracy {history.history['val_accuracy'][-1]:.1%}")  # fmt: skip
+
+slow, good, large = (by_rate[rate].history for rate in rates)
+# The first epoch's mean loss is the running mean over its steps: above the untrained model's
+# loss means the steps made things worse before they made them better.
+print(f"rate {rates[2]:g}: first epoch's mean loss {large['loss'][0]:.2f}, above the untrained "
+      f"{before:.2f}; test loss per epoch " + " ".join(f"{v:.2f}" for v in large["val_loss"])
+      + " (up and down)")  # fmt: skip
+assert large["loss"][0] > before > good["loss"][0]
+assert np.any(np.diff(large["val_loss"]) > 0)  # the test loss rises at least once
+assert slow["loss"][-1] > good["loss"][-1] and large["val_accuracy"][-1] < good["val_accuracy"][-1]
 
 # %% [markdown]
 # The curves of the middle learning rate, per epoch, on the training images and on the test
@@ -233,3 +252,26 @@ for batch_size in (8, 64, 512):
 # That is training: a loss, its gradient from the backward pass, and many small steps whose size
 # the learning rate sets and whose noise the batch size sets. Tutorial 1 reads the MNIST files,
 # tutorials 2 and 3 open up the layers, and tutorial 5 trains the seed CNN shown at the top.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write the loss of section 3 yourself: the softmax cross-entropy of a batch of logits, stable
+# for large logits, and its gradient. Exercise: `softmax_cross_entropy`. Start it in a folder of
+# your own (it writes `my_exercises/softmax_cross_entropy.py`, with the math, every shape and a
+# `raise NotImplementedError` where your answer goes), fill it in, and run the cell below (or
+# `tinycnn exercises check softmax_cross_entropy my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start softmax_cross_entropy my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all. Then rerun section 4 with a learning rate of your own between 0.1 and 5 and find
+# where the first epoch's loss starts to rise above the untrained model's.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["softmax_cross_entropy"]:
+    print(check(name, "my_exercises"), end="\n\n")

@@ -72,14 +72,19 @@ def out(name):
 # | then | the numbers |
 #
 # Let us write a 2 x 3 array of bytes and look at what lands on disk.
+#
+# **Predict, then run.** How many bytes long is the file? Use the table, write your guess in
+# the first line of the next cell, then run it.
 
 # %%
+my_guess = None  # your guess, a whole number of bytes
 workdir = Path(tempfile.mkdtemp())
 tiny = np.array([[1, 2, 3], [250, 251, 252]], dtype=np.uint8)
 save_idx(workdir / "tiny-idx2-ubyte", tiny)
 
 raw = (workdir / "tiny-idx2-ubyte").read_bytes()
 print(len(raw), "bytes:", raw.hex(" "))
+print("your guess:", my_guess)
 
 # %% [markdown]
 # `00 00` (magic), `08` (unsigned bytes), `02` (two dimensions), then `00 00 00 02` and
@@ -102,9 +107,10 @@ assert np.array_equal(load_idx(workdir / "tiny-idx2-ubyte"), tiny)
 #
 # ## The real MNIST files
 #
-# The full data set lives wherever `TINYCNN_DATA_DIR` points (tinycnn never needs the
-# internet; see the FAQ). Without it, tinycnn falls back to a subset of real MNIST embedded in
-# the package: 10,000 training and 2,000 test images, stored in the same format. Either way
+# The full data set lives wherever `TINYCNN_DATA_DIR` points, or in tinycnn's cache folder,
+# where `load_mnist()` downloads it when it is nowhere else (the FAQ has the order). This
+# tutorial needs no internet: without the full set it reads the subset of real MNIST embedded
+# in the package, 10,000 training and 2,000 test images stored in the same format. Either way
 # the files are gzipped IDX, recognised by the gzip magic bytes `1f 8b`.
 
 # %%
@@ -207,3 +213,26 @@ print("share of each digit, validation:", np.round(np.bincount(y_val) / len(y_va
 # The test set stays untouched until the very end: it is the estimate of how the network does
 # on digits it has never seen. Next, [tutorial 2](02_convolution_by_hand.py) builds the
 # operation that makes a network convolutional.
+
+# %% [markdown]
+# ## Your turn
+#
+# No exercise grades reading IDX files: change `tiny` above to a float32 array, predict the
+# file's length and type code from the table, and rerun the two cells. The first graded
+# exercise, `im2col`, is the next tutorial's subject; start it in a folder of your own (it writes
+# `my_exercises/im2col.py`, with the math, every shape and a `raise NotImplementedError` where
+# your answer goes), fill it in after tutorial 2, and run the cell below (or
+# `tinycnn exercises check im2col my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start im2col my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["im2col"]:
+    print(check(name, "my_exercises"), end="\n\n")

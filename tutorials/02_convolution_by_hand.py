@@ -221,13 +221,16 @@ macs = batch.shape[0] * 26 * 26 * 32 * 9
 print(f"{batch.shape[0]} images, {macs:,} multiply-adds")
 print(f"loops:           {seconds_loops * 1e3:8.2f} ms")
 print(f"im2col + matmul: {seconds_im2col * 1e3:8.2f} ms")
-print(f"speedup:         {seconds_loops / seconds_im2col:8.0f}x")
+speedup = seconds_loops / seconds_im2col
+orders = int(np.floor(np.log10(speedup)))  # whole powers of ten in the factor
+print(f"speedup:         {speedup:8.0f}x, more than {orders} order{'s' * (orders != 1)} of "
+      f"magnitude (10^{orders} = {10**orders:,}) and less than {orders + 1}")  # fmt: skip
 
 # %% [markdown]
-# About two orders of magnitude faster (the exact factor depends on the machine and on how busy
-# it is): the copying is done by nine large NumPy slices (one per kernel offset `(p, q)`, each
-# covering every window at once) and the arithmetic by an optimised matrix multiply (BLAS),
-# while the loops pay an interpreter round trip for every single multiply-add. The price is
+# The factor printed above depends on the machine and on how busy it is. It is large because
+# the copying is done by nine large NumPy slices (one per kernel offset `(p, q)`, each covering
+# every window at once) and the arithmetic by an optimised matrix multiply (BLAS), while the
+# loops pay an interpreter round trip for every single multiply-add. The price is
 # memory: every pixel is copied into up to `KH*KW` = 9 rows.
 #
 # ## The Conv2D layer does exactly this
@@ -289,12 +292,19 @@ for S, padding in [(1, "valid"), (2, "same"), (3, "valid")]:
 #
 # Does col2im undo im2col? No. Going there and back *adds* the copies: every pixel comes back
 # multiplied by the number of windows that cover it.
+#
+# **Predict, then run.** On a 6 x 6 image of ones, with a 3 x 3 kernel and stride 1, how many
+# windows cover pixel (1, 1), one step in from the top-left corner? And the corner (0, 0)? Write
+# your guesses in the first line of the next cell.
 
 # %%
+my_guess_11, my_guess_00 = None, None  # your guesses: windows covering (1, 1) and (0, 0)
 ones = np.ones((1, 6, 6, 1))
 counts = col2im(im2col(ones, 3, 3, 1), ones.shape, 3, 3, 1)
 print("col2im(im2col(ones)), 3 x 3 kernel, stride 1:")
 print(counts[0, :, :, 0].astype(int))
+print(f"pixel (1, 1): {counts[0, 1, 1, 0]:.0f} windows, pixel (0, 0): {counts[0, 0, 0, 0]:.0f} "
+      f"(your guesses: {my_guess_11}, {my_guess_00})")  # fmt: skip
 
 x6 = rng.normal(size=(1, 6, 6, 1))
 back = col2im(im2col(x6, 3, 3, 1), x6.shape, 3, 3, 1)

@@ -212,16 +212,16 @@ print(overlapping.backward(np.ones_like(out))[0, :, :, 0])
 #
 # ## Flatten
 #
-# `(N, H, W, C)` becomes `(N, H*W*C)` in $(h, w, c)$ order, Keras's order, so a dense layer
-# after it has the same weights as in Keras. The backward pass reshapes back; no number changes.
+# `(N, H, W, C)` becomes `(N, H*W*C)` in (row, column, channel) order, Keras's order, so a
+# dense layer after it has the same weights as in Keras. The backward pass reshapes back; no number changes.
 
 # %%
 x = np.arange(8.0).reshape(1, 2, 2, 2)  # N=1, H=2, W=2, C=2
 flatten = Flatten()
 flatten.build((2, 2, 2))
-for h in range(2):
-    for w in range(2):
-        print(f"pixel (h={h}, w={w}) holds channels {x[0, h, w].tolist()}")
+for row in range(2):
+    for col in range(2):
+        print(f"pixel (row {row}, column {col}) holds channels {x[0, row, col].tolist()}")
 print("Flatten.forward:", flatten.forward(x))
 print("backward shape:", flatten.backward(np.ones((1, 8))).shape)
 

@@ -250,8 +250,8 @@ print(gradcheck(layer, x, dout=np.ones((5, 3))))
 # `(N, H, W, C)` to `(N, C)`:
 #
 # $$
-# \mathrm{out}[n,c] = \frac{1}{H W}\sum_{h,w} x[n,h,w,c], \qquad
-# dx[n,h,w,c] = \frac{dout[n,c]}{H W}.
+# \mathrm{out}[n,c] = \frac{1}{H W}\sum_{u,v} x[n,u,v,c], \qquad
+# dx[n,u,v,c] = \frac{dout[n,c]}{H W}.
 # $$
 #
 # A layer needs `forward`, `backward` and `output_shape` (see `tinycnn.layers.Layer`). Here are
@@ -353,9 +353,10 @@ assert H != W and counterexample(GlobalAveragePool2D) is None
 # above), exactly the case the bug needs. More properties worth stating for
 # this layer: the output of a constant image is that constant; the output shape is `(N, C)`;
 # scaling the input scales the output. tinycnn's own test suite states such properties for
-# every layer and kernel (`tests/test_*.py`), with shapes drawn by the strategies in
-# `tests/strategies.py`: batch sizes 1 to 3, heights different from widths, non-square
-# kernels, strides 1 to 3 and both paddings.
+# every layer and kernel, with shapes drawn by the strategies it installs with the package,
+# `tinycnn.testing.strategies` (`from tinycnn.testing import conv_configs, pool_configs`):
+# batch sizes 1 to 3, heights different from widths, non-square kernels, strides 1 to 3 and
+# both paddings. The docs page "Check your own layer" uses them on a layer of its own.
 #
 # Next, [tutorial 5](05_train_seed_cnn.py) puts the checked layers to work and trains a CNN.
 

@@ -81,9 +81,9 @@ print("TensorFlow", tf.__version__, " Keras", keras.__version__)
 #
 # `tinycnn.saving.interop.to_keras` builds the Keras twin of a tinycnn model and copies the weights.
 # Nothing needs converting: both libraries keep activations as NHWC, conv kernels as
-# `(KH, KW, C, F)`, dense kernels as `(D, units)`, and flatten in $(h, w, c)$ order, so the copy
-# is `keras_model.set_weights(model.get_weights())`. With `logits=True` the twin stops before
-# the final softmax, like `model.forward(x, logits=True)`.
+# `(KH, KW, C, F)`, dense kernels as `(D, units)`, and flatten in (row, column, channel) order,
+# so the copy is `keras_model.set_weights(model.get_weights())`. With `logits=True` the twin
+# stops before the final softmax, like `model.forward(x, logits=True)`.
 
 # %%
 model = seed_cnn(seed=0)

@@ -19,10 +19,14 @@ The paper's Algorithm 1 bias-corrects the moments and puts ε outside the correc
 
     m_hat = m / (1 - β1**t)    v_hat = v / (1 - β2**t)    w = w - lr * m_hat / (sqrt(v_hat) + ε)
 
-Both are equal except for where ε sits: Keras's form equals the paper's with
-``ε_paper = ε / sqrt(1 - β2**t)`` (the "epsilon hat" of the paper's Section 2), a larger
-effective ε in the first steps. The difference matters only when ``sqrt(v)`` is near ε,
-i.e. for tiny gradients. PyTorch uses the paper's form with ε = 1e-8; Keras's default is 1e-7.
+The last paragraph of the paper's Section 2 gives Keras's form as a faster ordering of
+Algorithm 1, ``lr_t`` as above and ``w = w - lr_t * m / (sqrt(v) + ε̂)``, with ε̂ ("epsilon
+hat") in place of Algorithm 1's ε. Keras's ``epsilon`` is that ε̂, as its docstring says ("the
+'epsilon hat' in the Kingma and Ba paper (in the formula just before Section 2.1), not the
+epsilon in Algorithm 1"), and so is ours. The two forms differ only in where ε sits: ε̂ equals
+Algorithm 1's ε when ``ε = ε̂ / sqrt(1 - β2**t)``, so a fixed ε̂ is a larger Algorithm-1 ε in
+the first steps. The difference matters only when ``sqrt(v)`` is near ε̂, i.e. for tiny
+gradients. PyTorch uses Algorithm 1's form with ε = 1e-8; Keras's default ε̂ is 1e-7.
 """
 
 from __future__ import annotations
