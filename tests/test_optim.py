@@ -37,7 +37,7 @@ def sgd_reference(w, grads, lr, momentum, nesterov):
 
 
 def adam_reference(w, grads, lr, b1, b2, eps):
-    """The paper's Algorithm 1 (its epsilon from Keras's epsilon hat), in float64 Python arithmetic."""
+    """The paper's Algorithm 1 (its epsilon from Keras's epsilon hat), in float64 arithmetic."""
     w, m, v = list(w), [0.0] * len(w), [0.0] * len(w)
     for t, g in enumerate(grads, start=1):
         for k in range(len(w)):

@@ -213,7 +213,8 @@ print(overlapping.backward(np.ones_like(out))[0, :, :, 0])
 # ## Flatten
 #
 # `(N, H, W, C)` becomes `(N, H*W*C)` in (row, column, channel) order, Keras's order, so a
-# dense layer after it has the same weights as in Keras. The backward pass reshapes back; no number changes.
+# dense layer after it has the same weights as in Keras. The backward pass reshapes back; no
+# number changes.
 
 # %%
 x = np.arange(8.0).reshape(1, 2, 2, 2)  # N=1, H=2, W=2, C=2

@@ -24,8 +24,8 @@
 # **How long it takes.** By default both networks train for 1 epoch on the full MNIST set
 # (about a minute and a half on a 2-core machine; the embedded subset if the full set is not
 # found). With `TINYCNN_TUTORIAL_FAST=1` (the test suite and the docs build) they train 1 epoch
-# on the subset, so the rendered numbers are lower than a default run prints. After ten epochs on the full set the dense network reaches about 98% and the
-# CNN about 99.2%.
+# on the subset, so the rendered numbers are lower than a default run prints. After ten epochs
+# on the full set the dense network reaches about 98% and the CNN about 99.2%.
 
 # %%
 # %matplotlib inline
@@ -102,8 +102,9 @@ assert cnn.count_params() < dense.count_params() and flops["cnn"] > flops["dense
 
 # %% [markdown]
 # The CNN uses about a third of the parameters but about four times the arithmetic (the two
-# ratios printed): each shared weight is used at every position. That is the trade convolutions make, and why the seed
-# CNN's speed depends on the convolution kernels (tutorial 8).
+# ratios printed): each shared weight is used at every position. That is the trade
+# convolutions make, and why the seed CNN's speed depends on the convolution kernels
+# (tutorial 8).
 #
 # ## Accuracy
 #
