@@ -142,6 +142,8 @@ def test_nothing_found_says_where_it_looked_and_what_to_do(monkeypatch, tmp_path
     assert f"{mnist.cache_dir()} (cache)" in message
     assert "downloading was turned off" in message
     assert f"copy them into {mnist.cache_dir()}" in message and "set TINYCNN_DATA_DIR" in message
+    # what to pass instead, as README and docs say (load_mnist never swaps the subset in silently)
+    assert "load_mnist(subset=True)" in message and "load_mnist_or_subset()" in message
 
 
 def test_nothing_found_and_no_mirror_reports_the_failed_download():

@@ -11,10 +11,13 @@ Where the data comes from, in order:
    ``XDG_CACHE_HOME`` is unset),
 4. then a download from public mirrors into the cache folder (see ``tinycnn.data.download``).
 
-If all of this fails, ``MnistNotFoundError`` (a ``FileNotFoundError``) says where it looked and
-how to provide the files offline. ``load_mnist(subset=True)`` instead returns the small real-MNIST
-subset shipped inside the package (10,000 training and 2,000 test images), and
-``load_mnist_or_subset`` falls back to it so that everything runs without a network.
+If all of this fails, ``MnistNotFoundError`` (a ``FileNotFoundError``) says where it looked, how
+to provide the files offline, and what to call instead: ``load_mnist(subset=True)`` returns the
+small real-MNIST subset shipped inside the package (10,000 training and 2,000 test images), and
+``load_mnist_or_subset()`` falls back to it with a notice. ``load_mnist()`` itself never swaps
+the subset in silently: a result of 12,000 images where 70,000 were asked for would make every
+figure computed from it wrong without a word. The command line falls back (``tinycnn train``
+says so on its first line).
 """
 
 from __future__ import annotations
@@ -224,6 +227,8 @@ def _not_found_message(download_outcome: str) -> str:
         f"and {download_outcome}",
         f"To work offline, set {ENV_VAR} to a folder holding the four files (raw or .gz), or copy "
         f"them into {cache_dir()}; or run 'tinycnn data download' when online.",
+        "Or use the real-MNIST subset shipped with tinycnn (10,000 training and 2,000 test "
+        "images): load_mnist(subset=True), or load_mnist_or_subset() to fall back to it.",
     ]
     return "\n".join(lines)
 
