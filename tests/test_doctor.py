@@ -99,3 +99,35 @@ def test_nan_inputs_and_bad_arguments(data):
     assert report["input scale"].status == "fail"
     with pytest.raises(ValueError, match="x has 300 examples but y has 299"):
         doctor(tiny_cnn(), *data[:1], data[1][:-1], verbose=False)
+
+
+def stated_band(summary: str) -> tuple[float, float]:
+    """The band the update/weight summary says is ok, read back from its text."""
+    import re
+
+    match = re.search(r"ok between (\S+) and (\S+);", summary)
+    assert match, summary
+    return float(match.group(1)), float(match.group(2))
+
+
+@pytest.mark.parametrize("learning_rate", [1e-3, 2.0, 1e-7])
+def test_update_ratio_verdict_matches_the_band_it_states(data, learning_rate):
+    """ok exactly when every ratio lies in the band the summary prints (doctor said "about 1e-3
+    is healthy" beside [ok] for ratios of 4e-3 to 1.3e-2)."""
+    from tinycnn.optim import SGD
+    from tinycnn.teach.doctor import RATIO_BAND, check_update_ratio
+
+    model = tiny_cnn()
+    model.compile(optimizer=SGD(learning_rate))
+    x, y = data
+    check = check_update_ratio(model, x[:128], y[:128])
+    low, high = stated_band(check.summary)
+    assert (low, high) == RATIO_BAND
+    ratios = list(check.values["ratios"].values())
+    inside = all(low <= r <= high for r in ratios)
+    assert check.status == ("ok" if inside else "warn"), (check.status, ratios)
+    assert f"{min(ratios):.1e}" in check.summary and f"{max(ratios):.1e}" in check.summary
+    if learning_rate == 1e-3:
+        assert inside
+    else:
+        assert not inside
