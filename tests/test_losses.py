@@ -134,3 +134,23 @@ def test_gradcheck_of_the_loss(shape):
     # eps = 3e-5: see test_dense.test_gradcheck (rounding ~1e-16/eps vs truncation ~eps**2).
     result = gradcheck(SoftmaxCrossEntropy(), logits, y, eps=3e-5)
     assert result.max_rel_error <= 1e-7, str(result)
+
+
+@given(
+    st.integers(1, 4),
+    st.integers(2, 10),
+    st.floats(200, 1e4),
+    st.sampled_from([np.float32, np.float64]),
+)
+def test_a_certain_prediction_has_loss_plus_zero_never_minus_zero(N, K, margin, dtype):
+    """When every true-class probability rounds to 1 the loss is 0.0, printed "0.0000"
+    (the negated sum used to give -0.0, which Keras-style progress printed as "-0.0000")."""
+    y = np.arange(N) % K
+    logits = np.zeros((N, K), dtype=dtype)
+    logits[np.arange(N), y] = margin  # (N, K): the true class far ahead
+    ce = SoftmaxCrossEntropy()
+    loss = ce.forward(logits, y)
+    assert loss == 0.0 and math.copysign(1.0, loss) == 1.0
+    assert f"{loss:.4f}" == "0.0000"
+    model_loss = f"loss: {ce.forward(logits, y):.4f}"
+    assert "-" not in model_loss

@@ -82,7 +82,9 @@ class SoftmaxCrossEntropy:
         log_p = log_softmax(logits)
         N = logits.shape[0]
         self._cache = (np.exp(log_p), Y)
-        return float(-(Y * log_p).sum() / N)
+        # A sum of terms -log p >= 0; when every p rounds to 1 the negation gives -0.0, which
+        # would print as a loss of "-0.0000". Adding +0.0 turns -0.0 into +0.0 and nothing else.
+        return float(-(Y * log_p).sum() / N) + 0.0
 
     def backward(self) -> Array:
         """Gradient of the last ``forward`` with respect to its logits.
