@@ -7,7 +7,7 @@ pass each way, starting from the convolution's matrix product ``z`` (before its 
 
 Forward, for pooling windows ``(PH, PW)`` with strides ``(SH, SW)`` (valid, non-overlapping)::
 
-    a          = relu(z + b)                       (as ReLU.forward_with_bias rounds it)
+    a          = relu(z + b)                       (as Conv2D.forward then ReLU.forward round it)
     out[n,i,j,f]    = max_pq a[n, SH*i+p, SW*j+q, f]
     winner[n,i,j,f] = k = p*PW + q of the FIRST maximum, plus INACTIVE (128) when it is <= 0
 
@@ -20,9 +20,10 @@ Backward, with ``dz`` = ∂loss/∂z and ``db`` = ∂loss/∂b::
 
 A window whose maximum is <= 0 passes no gradient: its winner is an element where ReLU was
 inactive (``z + b <= 0``), whose ReLU gradient is 0 (``dout * 0``, which keeps NumPy's signed
-zeros). So ``dz`` and ``db`` are bit-identical to ``MaxPool2D.backward`` followed by
-``ReLU.backward_with_bias_grad``, and ``out`` to ``MaxPool2D.forward`` of
-``ReLU.forward_with_bias``; ``winner % INACTIVE`` is MaxPool2D's ``argmax``. Serial loops (the
+zeros). So ``dz`` and ``db`` are bit-identical to ``MaxPool2D.backward`` followed by the ReLU's
+``backward`` and the bias gradient in ``Conv2D.backward`` (``dz2d.sum(axis=0)``), and ``out`` to
+``MaxPool2D.forward`` of ``Conv2D(activation="relu").forward``; ``winner % INACTIVE`` is
+MaxPool2D's ``argmax``. Serial loops (the
 bias gradient's order of addition must be kept); no ``fastmath``; compiled code is cached on disk.
 """
 
@@ -171,6 +172,6 @@ def maxpool_relu_backward_bias_grad(
     _backward(
         np.ascontiguousarray(dout), np.ascontiguousarray(winner), PH, PW, SH, SW, zero, dz, db
     )
-    if F == 1:  # one column: NumPy sums it pairwise, and so does ReLU.backward_with_bias_grad
+    if F == 1:  # one column: NumPy sums it pairwise, and so does Conv2D.backward (dz2d.sum(axis=0))
         db = dz.reshape(-1, 1).sum(axis=0)
     return dz, db

@@ -18,7 +18,8 @@ output) and cheap next to the products). With ``N`` images::
     Dense backward   2 * forward             (dw = x.T @ dout and dx = dout @ w.T)
 
 So one training step costs three times the forward FLOPs. For the seed CNN this gives
-5,262,080 forward FLOPs per image and 15,786,240 per training step (see PERF.md).
+5,262,080 forward FLOPs per image and 15,786,240 per image in a training step
+(``tests/test_trace.py`` recomputes both).
 
 Bytes are ``size * itemsize`` of each array as the reference implementation makes it.
 """
