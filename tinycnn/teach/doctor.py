@@ -17,8 +17,8 @@ Checks
 4. **Update-to-weight ratio**: ``||Δw|| / ||w||`` per weight tensor after a few optimizer steps.
    Karpathy's rule of thumb puts a typical value near 1e-3; the check is ok anywhere in
    ``RATIO_BAND`` (1e-5 to 1e-1, two orders of magnitude either side of it) and warns outside
-   it: far below means the layer barely learns, far above that it is being thrown around. Also flags layers whose
-   gradient is exactly zero (no gradient reaches them).
+   it: far below means the layer barely learns, far above that it is being thrown around. Also
+   flags layers whose gradient is exactly zero (no gradient reaches them).
 5. **Dead ReLUs**: per channel of each ReLU-activated layer, the fraction of outputs that are 0 on
    a batch; a channel that is 0 everywhere is dead (it passes no gradient and never recovers).
 6. **Activation scale**: the RMS of every layer's output; values shrinking towards 0 (vanishing)
