@@ -179,3 +179,14 @@ def test_model_kinds_need_their_model_files(files, tmp_path, capsys):
     models = [str(files / "cnn.npz")] * 2
     assert cli.main(["plot", "architecture", *models, "--out", out]) == 2
     assert "takes at most one model file, got 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kind", "written"), [("maxpool", "maxpool.png"), ("sliding-gif", "sliding.gif")]
+)
+def test_without_out_the_picture_is_named_after_its_kind(kind, written, tmp_path, monkeypatch):
+    """A caption quotes ``tinycnn plot maxpool``; as written, it must run."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["plot", kind]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [written]
+    assert Image.open(tmp_path / written).size[0] > 100

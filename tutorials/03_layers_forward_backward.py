@@ -101,8 +101,12 @@ print("  numeric", numeric_derivative(loss, dense.params["w"], (1, 0)))
 #
 # The gradient passes where the input was positive and is blocked elsewhere. At exactly 0 the
 # function has a kink; tinycnn, like TensorFlow, uses slope 0 there.
+#
+# **Predict, then run.** For `x = [-2, -0.5, 0, 0.5, 2]` and `dout = [10, 20, 30, 40, 50]`, what
+# does `ReLU.backward` return? Mind the 0. Write your guess in the first line of the next cell.
 
 # %%
+my_guess = None  # your guess, e.g. [0, 0, 0, 40, 50]
 relu = ReLU()
 x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
 dout = np.array([[10.0, 20.0, 30.0, 40.0, 50.0]])
@@ -110,6 +114,7 @@ print("x            ", x)
 print("ReLU.forward ", relu.forward(x))
 print("mask x > 0   ", (x > 0).astype(float))
 print("ReLU.backward", relu.backward(dout))
+print("your guess   ", my_guess)
 
 # %% [markdown]
 # ## Conv2D

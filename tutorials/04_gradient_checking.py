@@ -233,16 +233,23 @@ x = rng.normal(size=(5, 4))
 print(gradcheck(layer, x))
 
 # %% [markdown]
-# Now the reason `gradcheck` draws a random `dout` instead of the obvious all-ones: with ones,
-# every output unit gets the same upstream gradient, so mixing them up changes nothing.
+# Now the reason `gradcheck` draws a random `dout` instead of the obvious all-ones.
+#
+# **Predict, then run.** The same broken layer, checked with `dout` all ones: does the check
+# still catch the bug? Write `True` (caught) or `False` in the first line of the next cell.
 
 # %%
-print(gradcheck(layer, x, dout=np.ones((5, 3))))
+my_guess = None  # your guess: True if the check still fails, False if the bug slips through
+result = gradcheck(layer, x, dout=np.ones((5, 3)))
+print(result)
+print(f"caught: {not result.ok} (your guess: {my_guess})")
+assert result.ok  # all-ones dout hides this bug
 
 # %% [markdown]
-# The buggy layer passes. The lesson generalises: a test input with too much symmetry (all-ones
-# gradients, one example, square kernels, square images, one channel) can hide a bug. Which
-# brings us to generating test inputs systematically.
+# The buggy layer passes: with ones, every output unit gets the same upstream gradient, so
+# mixing them up changes nothing. The lesson generalises: a test input with too much symmetry
+# (all-ones gradients, one example, square kernels, square images, one channel) can hide a bug.
+# Which brings us to generating test inputs systematically.
 #
 # ## A layer of our own, tested with hypothesis
 #

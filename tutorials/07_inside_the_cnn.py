@@ -127,9 +127,14 @@ plot_feature_maps(model, image, max_channels=8, out=out("07_feature_maps.png"))
 # outlines the value's receptive field on the 28 x 28 input. The page asks the server
 # (`/api/explain`), which computes the answer from the model's own weights. Here we ask it the
 # same question about this test digit and this model, at the strongest value of map 5 of the
-# second conv layer:
+# second conv layer.
+#
+# **Predict, then run.** How many products add up to that one value (before the bias), and how
+# many pixels of the 28 x 28 input, in height and width, can change it? Write your guesses in
+# the first line of the next cell.
 
 # %%
+my_guess_products, my_guess_field = None, None  # your guesses, e.g. 9 and (3, 3)
 maps = dict(feature_maps(model, image))["conv2d_1"]  # (11, 11, 64)
 row, col = (int(i) for i in np.unravel_index(np.argmax(maps[..., 5]), maps.shape[:2]))
 canvas = np.rint(image[..., 0] * 255).astype(int)  # the digit as the page would send it
@@ -151,6 +156,7 @@ print(f"{answer['layer']}, map {answer['channel']}, row {row}, column {col}:")
 print(f"  {products.size} products (32 input channels x 9) sum to {products.sum():+.4f}")
 print(f"  + bias {answer['bias']:+.4f} = {answer['z']:+.4f};  ReLU -> {answer['value']:.4f}")
 print("  receptive field on the 28 x 28 input:", answer["receptive_field"])
+print(f"your guesses: {my_guess_products} products, a field of {my_guess_field}")
 field = answer["receptive_field"]
 assert abs(products.sum() + answer["bias"] - answer["z"]) < 1e-9
 assert field["bottom"] - field["top"] + 1 == field["right"] - field["left"] + 1 == 8

@@ -215,9 +215,14 @@ print(
 )
 
 # %% [markdown]
-# And a few whole training steps, from the same initial weights on the same batches:
+# And a few whole training steps, from the same initial weights on the same batches.
+#
+# **Predict, then run.** After 5 Adam steps on each backend, how far apart are the weights:
+# exactly 0, about 1e-7 (float32 rounding), or about 1e-3? Write your guess in the first line
+# of the next cell.
 
 # %%
+my_guess = None  # your guess: 0, 1e-7 or 1e-3
 losses = {}
 for backend in ("numpy", "numba"):
     with use_backend(backend):
@@ -229,7 +234,8 @@ print("losses, NumPy:", np.round(losses["numpy"], 6))
 print("losses, Numba:", np.round(losses["numba"], 6))
 pairs = zip(losses["numpy weights"], losses["numba weights"], strict=True)
 difference = max(np.abs(a - b).max() for a, b in pairs)
-print(f"largest weight difference after 5 steps: {difference:.1e}")
+print(f"largest weight difference after 5 steps: {difference:.1e} (your guess: {my_guess})")
+assert difference == 0  # bit for bit, as the next paragraph says
 
 # %% [markdown]
 # Identical: the Numba twins (ReLU with its mask, the Adam update, im2col...) repeat NumPy's

@@ -141,22 +141,31 @@ def compare_gradients(model, keras_logits, x, y):
     loss_keras, grads_keras = keras_gradients(keras_logits, x, y)
     print(f"loss: tinycnn {loss_ours:.10f}  Keras {loss_keras:.10f}")
     names = [name for name, _, _ in model.params_and_grads()]
+    errors = []
     for name, a, b in zip(names, grads_ours, grads_keras, strict=True):
-        error = np.abs(a - b).max() / np.abs(b).max()
-        print(f"  d{name:<12} {str(a.shape):<16} relative difference {error:.1e}")
+        errors.append(np.abs(a - b).max() / np.abs(b).max())
+        print(f"  d{name:<12} {str(a.shape):<16} relative difference {errors[-1]:.1e}")
+    return max(errors)
 
 
-compare_gradients(model, keras_logits, x, y)
+worst32 = compare_gradients(model, keras_logits, x, y)
 
 # %% [markdown]
 # Relative differences of $10^{-6}$ or so. Is that rounding or a small error in a formula?
 # Run the same comparison in float64: rounding shrinks by nine orders of magnitude, a formula
 # error would not.
+#
+# **Predict, then run.** In float64, what will the largest relative difference be: about the
+# same as in float32, about $10^{-10}$, or near $10^{-15}$? Write your guess in the first line
+# of the next cell.
 
 # %%
+my_guess = None  # your guess, e.g. 1e-10
 model64 = seed_cnn(seed=0).astype(np.float64)
 keras_logits64 = to_keras(model64, logits=True)
-compare_gradients(model64, keras_logits64, x.astype(np.float64), y)
+worst64 = compare_gradients(model64, keras_logits64, x.astype(np.float64), y)
+print(f"largest: float32 {worst32:.1e}, float64 {worst64:.1e} (your guess: {my_guess})")
+assert worst32 < 1e-4 and worst64 < 1e-10  # the gradient tolerances of tests/reference/
 
 # %% [markdown]
 # Around $10^{-15}$: the formulas are the same, and the float32 differences are rounding.

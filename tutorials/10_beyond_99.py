@@ -67,15 +67,21 @@ def out(name):
 # variance (over N, H and W), then scales by γ and shifts by β, both learned. It also keeps
 # moving averages of those statistics (`momentum=0.99`, as Keras), which inference uses instead,
 # so a prediction does not depend on the other images of its batch.
+#
+# **Predict, then run.** The moving mean starts at 0. After one training step on a batch whose
+# values have mean 5, what is it: 5, about 0.05, or still 0? Write your guess in the first line
+# of the next cell.
 
 # %%
+my_guess = None  # your guess: 5, 0.05 or 0
 rng = np.random.default_rng(0)
 x = rng.normal(5.0, 3.0, size=(64, 13, 13, 32)).astype(np.float32)  # a batch of feature maps
 bn = BatchNormalization()
 bn.build(x.shape[1:])
 out_train = bn.forward(x, training=True)
 print(f"training:  mean {out_train.mean():.1e}, std {out_train.std():.3f}")
-print(f"moving mean after one step: {bn.state['moving_mean'].mean():.3f} (about 0.01 * 5.0)")
+print(f"moving mean after one step: {bn.state['moving_mean'].mean():.3f} (about 0.01 * 5.0; "
+      f"your guess: {my_guess})")  # fmt: skip
 out_infer = bn.forward(x, training=False)
 print(f"inference: mean {out_infer.mean():.2f} (the moving statistics have not caught up yet)")
 

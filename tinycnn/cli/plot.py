@@ -15,6 +15,9 @@ as the fallback; ``--limit N`` keeps the first N test images):
 - ``shift``: accuracy on test images shifted right by 0..``--max-shift`` pixels, one line per
   model file given (e.g. ``tinycnn plot shift cnn.npz dense.npz --out shift.png``).
 
+Without ``--out`` the picture is written to ``<kind>.png`` (``sliding.gif`` for ``sliding-gif``)
+in the current folder, so ``tinycnn plot maxpool`` as a figure caption quotes it just works.
+
 Concept figures (no model file needed; ``architecture``, ``backward`` and ``receptive-field``
 draw the seed CNN unless one model file is given), e.g. ``tinycnn plot sliding --out s.png``:
 
@@ -72,7 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", nargs="*", type=Path, help="model file(s) (.npz); 'shift' takes several"
     )
-    parser.add_argument("--out", type=Path, required=True, help="file to write (PNG; GIF)")
+    parser.add_argument(
+        "--out", type=Path, help="file to write (PNG; GIF); default <kind>.png (sliding-gif: .gif)"
+    )
     parser.add_argument("--data", type=Path, metavar="DIR", help="folder with the MNIST files")
     parser.add_argument("--index", type=int, default=0, help="test image to show (default 0)")
     parser.add_argument("--layer", metavar="NAME", help="conv layer for filters / im2col")
@@ -98,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("'shift' takes one or more model files, got none")
     elif args.kind != "shift" and count != 1:
         raise CommandError(f"'{args.kind}' takes one model file, got {count}")
+    if args.out is None:
+        suffix = ".gif" if args.kind == "sliding-gif" else ".png"
+        args.out = Path(args.kind.removesuffix("-gif") + suffix)
     check_output(args.out, "--out")
     models = [load_model(path, compile=False) for path in args.model]
     DRAW[args.kind](args, models)
