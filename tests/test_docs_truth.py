@@ -146,10 +146,13 @@ def test_benchmarks_page_is_reproduce_then_latest_figures():
 
 
 def test_changelog_holds_the_run_history():
+    """Runs are labelled by the UTC date and time their figures were recorded, newest first."""
     text = (DOCS / "changelog.md").read_text()
-    runs = sorted({int(n) for n in re.findall(r"^## .*?\bRuns? (\d+)", text, re.M)})
-    assert runs == [1, 2, 3, 4, 8]  # runs 9, 10 and 12 share the first section
-    assert "runs 9, 10 and 12" in text
+    stamps = re.findall(r"^## .*?(\d{4}-\d\d-\d\d)\D+?(\d\d:\d\d)", text, re.M)
+    assert stamps[0] == ("2026-11-22", "06:01")  # the three runs of the first section
+    times = [time for _, time in stamps]
+    assert {"00:23", "00:51", "01:49", "04:10"} <= set(times)
+    assert times.count("00:23") == 2  # one thread and two threads, one record
     latest = (DOCS / "benchmarks.md").read_text()
     assert not re.search(r"^#+ Run \d", latest, re.M)  # no run-by-run sections left there
 

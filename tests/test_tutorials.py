@@ -32,7 +32,7 @@ def tutorial_env(figures: Path) -> dict[str, str]:
     env.update(TINYCNN_TUTORIAL_FAST="1", TINYCNN_TUTORIAL_FIGURES=str(figures), MPLBACKEND="Agg")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     # One thread per pool: the test checks that the tutorials run, not how fast, and on a busy
-    # machine a two-thread parallel region waits for a core (docs/benchmarks.md, run 2)
+    # machine a two-thread parallel region waits for a core (docs/changelog.md, 2026-11-22 00:23)
     for pool in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env.setdefault(pool, "1")
     if not env.get("TINYCNN_DATA_DIR") and SHARED_MNIST.is_dir():

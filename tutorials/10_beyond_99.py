@@ -165,7 +165,7 @@ figure
 # ## The full protocol
 #
 # On the full training set, with the protocol's 10 or 15 epochs (`docs/benchmarks.md`, the
-# "Accuracy, issue 18" section, with the logs and commands):
+# "Accuracy past 99.5%" section, with the logs and commands):
 #
 # | configuration | epochs | test accuracy, seeds 0-4 | median |
 # |---|---|---|---|

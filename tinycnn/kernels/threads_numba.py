@@ -9,7 +9,7 @@ costs ~17 us per call (``set_num_threads`` twice), so it is skipped when Numba r
 By default Numba runs on ONE thread (``TINYCNN_NUMBA_THREADS=N`` asks for N). Measured on the
 2-core machine, quiet, seed CNN at batch 64: with Numba's parallel loops beside OpenBLAS's two
 threads a training step took 54 ms and a single-image predict 8 ms; with Numba on one thread and
-OpenBLAS keeping two, 17.5 ms and 0.27 ms (docs/benchmarks.md, run 4). The two
+OpenBLAS keeping two, 17.5 ms and 0.27 ms (docs/changelog.md, the run of 2026-11-22 01:49). The two
 thread pools spin against each other on two cores; the matrix multiplies, which are most of the
 arithmetic, keep both cores.
 """
