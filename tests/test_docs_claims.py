@@ -342,3 +342,26 @@ def test_tutorial_ends_with_your_turn_naming_existing_exercises(path):
     assert loop, f"{path.name}: the last cell does not check the exercises"
     names = re.findall(r"\"(\w+)\"", loop.group(1))
     assert names and set(names) <= {exercise.name for exercise in exercises()}
+
+
+# -- the landing example ----------------------------------------------------------------------
+def test_the_docs_landing_example_runs_offline(tmp_path):
+    """docs/index.md's first example, with no MNIST files, an empty cache and no network."""
+    import os
+    import subprocess
+    import sys
+
+    (code,) = re.findall(
+        r"```\{code-block\} python\n(.*?)```", (DOCS / "index.md").read_text(), re.S
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TINYCNN_DATA_DIR"}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=str(REPO_ROOT))
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env[proxy] = "http://127.0.0.1:9"  # a download would fail at once
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    loss, accuracy = (float(v) for v in re.findall(r"[\d.]+", done.stdout.strip().splitlines()[-1]))
+    assert 0 < loss < 1 and 0.9 < accuracy <= 1  # one epoch on the embedded subset
