@@ -365,3 +365,19 @@ def test_the_docs_landing_example_runs_offline(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     loss, accuracy = (float(v) for v in re.findall(r"[\d.]+", done.stdout.strip().splitlines()[-1]))
     assert 0 < loss < 1 and 0.9 < accuracy <= 1  # one epoch on the embedded subset
+
+
+def test_tutorial_10s_full_protocol_table_is_the_benchmarks():
+    """Each row's per-seed accuracies are the ones recorded on docs/benchmarks.md."""
+    text = (REPO_ROOT / "tutorials" / "10_beyond_99.py").read_text()
+    table = text.split("## The full protocol", 1)[1].split("## How the results", 1)[0]
+    rows = re.findall(
+        r"^# \| (.+?) \| (\d+) \| ([\d., ]+?)(?: \(2 seeds\))? \| (\S+) \|$", table, re.M
+    )
+    assert len(rows) == 4, table
+    benchmarks = (DOCS / "benchmarks.md").read_text()
+    for name, _epochs, seeds, median in rows:
+        assert seeds in benchmarks, (name, seeds)
+        values = [float(v) for v in seeds.split(",")]
+        if median != "-":
+            assert median == f"{sorted(values)[len(values) // 2]:.2f}%", (name, median)

@@ -25,12 +25,13 @@
 #
 # **How long it takes.** By default this tutorial trains for 5 epochs on the full MNIST set
 # (if `TINYCNN_DATA_DIR` points to it; else on the embedded 10,000-image subset): about two
-# minutes on a 2-core machine with the Numba kernels, for about **98.8% test accuracy**; the
-# command line's default 10 epochs reach 99.2%. (On a machine busy with other work tinycnn uses
-# only the idle cores for its matrix multiplies; the FAQ says how to choose the threads
-# yourself.) With `TINYCNN_TUTORIAL_FAST=1` (the test suite and the docs
-# build) it trains 1 epoch on the subset only, which reaches about 95%; the numbers printed on
-# the rendered page are from such a quick run. The same training from the command line:
+# minutes on a 2-core machine with the Numba kernels; the page then prints the test accuracy
+# those epochs reach, and the command line's default 10 epochs reach about 99.2%. (On a
+# machine busy with other work tinycnn uses only the idle cores for its matrix multiplies; the
+# FAQ says how to choose the threads yourself.) With `TINYCNN_TUTORIAL_FAST=1` (the test suite
+# and the docs build) it trains 1 epoch on the subset only, which reaches about 95%; the
+# numbers printed on the rendered page are from such a quick run. The same training from the
+# command line:
 #
 # ```console
 # $ tinycnn train --epochs 5 --seed 0 --out seed_cnn.npz

@@ -23,10 +23,10 @@
 #
 # **How long it takes.** By default we train the seed CNN for 1 epoch on the full MNIST set
 # (under a minute on a 2-core machine with the Numba kernels; the embedded subset
-# if the full set is not found), which makes about 2% mistakes. With
+# if the full set is not found); the page prints how many test digits it then gets wrong. With
 # `TINYCNN_TUTORIAL_FAST=1` (the test suite and the docs build) it trains 1 epoch on the
-# subset: the filters are rougher and the network makes about 5% mistakes, so the rendered
-# pictures show a less finished network.
+# subset: the filters are rougher and the network makes more mistakes (about 5%), so the
+# rendered pictures show a less finished network.
 
 # %%
 # %matplotlib inline
