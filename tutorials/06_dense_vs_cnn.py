@@ -151,7 +151,8 @@ figure
 # %% [markdown]
 # **Predict, then run.** Unshifted, both networks get most test digits right (the accuracies
 # printed above). Shifted 3 pixels to the right, which one keeps more of its accuracy, and
-# roughly how much does each keep? Write your guesses in the first line of the next cell, then run it.
+# roughly how much does each keep? Write your guesses in the first line of the next cell, then
+# run it.
 
 # %%
 my_guess_dense, my_guess_cnn = None, None  # your guesses: accuracy at a 3 px shift
