@@ -345,6 +345,7 @@ def test_tutorial_ends_with_your_turn_naming_existing_exercises(path):
 
 
 # -- the landing example ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_docs_landing_example_runs_offline(tmp_path):
     """docs/index.md's first example, with no MNIST files, an empty cache and no network."""
     import os
