@@ -33,6 +33,7 @@ import numpy as np
 
 from tinycnn import threads
 from tinycnn.saving import checkpoint as ckpt
+from tinycnn.saving.durable import check_writable
 from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback, callback_states, restore_callback_states
@@ -113,6 +114,8 @@ class Run:
         if validation_split and validation_data is not None:
             raise ValueError("give validation_split or validation_data, not both")
         validation_data = inputs.check_validation_data(model, validation_data)
+        if checkpoint is not None:  # before the first epoch's work, not after it
+            check_writable(checkpoint, "checkpoint")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         labels = to_labels(y)
@@ -159,8 +162,12 @@ class Run:
                 f"{path}: the checkpoint has already done {state.epoch} epochs; ask for more "
                 f"than epochs={self.epochs_total} to continue"
             )
+        self._check_position(state)
         ckpt.restore_model(self.model, state)
-        restore_callback_states(self.callbacks, state.callbacks)
+        try:
+            restore_callback_states(self.callbacks, state.callbacks)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
         ckpt.set_generator_state(self.shuffle_rng, state.generators[SHUFFLE_KEY])
         ckpt.set_generator_state(self.augment_rng, state.generators[AUGMENT_KEY])
         self.history = History.from_dict(state.history)
@@ -169,6 +176,26 @@ class Run:
         self.progress.message(
             f"Resuming from {path} at epoch {state.epoch + 1}, batch {state.step + 1}/{self.steps}"
         )
+
+    def _check_position(self, state: ckpt.Checkpoint) -> None:
+        """The checkpoint's batch lies within an epoch of this run and its sums match it."""
+        path = state.path
+        if state.step >= self.steps:
+            raise ValueError(
+                f"{path}: the checkpoint is {state.step} batches into an epoch of {self.steps}; "
+                "a damaged file"
+            )
+        if state.step and state.partial.get("seen") != state.step * self.batch_size:
+            raise ValueError(
+                f"{path}: the checkpoint's partial sums saw {state.partial.get('seen')!r} "
+                f"examples, {state.step} batches of {self.batch_size} make "
+                f"{state.step * self.batch_size}; a damaged file"
+            )
+        if len(state.history.get("epoch", [])) != state.epoch:
+            raise ValueError(
+                f"{path}: the checkpoint's history has {len(state.history.get('epoch', []))} "
+                f"epochs, its position says {state.epoch}; a damaged file"
+            )
 
     # -- the loop's frame -----------------------------------------------------------------
     def __enter__(self) -> Run:
