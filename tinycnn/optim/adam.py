@@ -48,7 +48,8 @@ class Adam(Optimizer):
     beta_1, beta_2 : float
         Decay rates of the first and second moment averages, in [0, 1).
     epsilon : float
-        ``ε`` (finite, > 0), added to ``sqrt(v)`` (see Notes of the module for the paper's placement).
+        ``ε`` (finite, > 0), added to ``sqrt(v)`` (see Notes of the module for the paper's
+        placement).
     """
 
     def __init__(

@@ -113,9 +113,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.boundaries = [checks.count(owner, "each boundary", b) for b in boundaries]
         if self.boundaries != sorted(self.boundaries):
             raise ValueError(f"{owner}: boundaries must increase, got {list(boundaries)}")
-        self.values = [
-            checks.number(owner, "each value", v, low=0, low_open=True) for v in values
-        ]
+        self.values = [checks.number(owner, "each value", v, low=0, low_open=True) for v in values]
 
     def __call__(self, step: int) -> float:
         for boundary, value in zip(self.boundaries, self.values, strict=False):

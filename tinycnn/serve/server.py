@@ -29,11 +29,11 @@ at once and at most ``MAX_PER_CLIENT`` from one client address, so one client ho
 of slow sockets cannot lock the others out: its connections beyond its cap get a 503 JSON
 answer and are closed at once. A connection beyond the total cap first evicts the oldest
 connection that has not sent a whole request line and headers (an idle one); when every
-connection is busy it gets the 503 too. The request line and headers must arrive within ``HEADER_DEADLINE`` seconds, the whole
-request within ``REQUEST_DEADLINE`` (deadlines over every read, not per-read timeouts), so a
-client trickling bytes is dropped while the others are served. The model is not thread-safe, so
-one lock serialises inference (one request costs a few milliseconds; parsing and encoding run
-in parallel).
+connection is busy it gets the 503 too. The request line and headers must arrive within
+``HEADER_DEADLINE`` seconds, the whole request within ``REQUEST_DEADLINE`` (deadlines over
+every read, not per-read timeouts), so a client trickling bytes is dropped while the others
+are served. The model is not thread-safe, so one lock serialises inference (one request costs
+a few milliseconds; parsing and encoding run in parallel).
 """
 
 from __future__ import annotations

@@ -164,9 +164,7 @@ class EarlyStopping(Callback):
         owner = "EarlyStopping"
         self.monitor = _monitor_name(owner, monitor)
         self.patience = checks.count(owner, "patience", patience)
-        self.restore_best_weights = checks.flag(
-            owner, "restore_best_weights", restore_best_weights
-        )
+        self.restore_best_weights = checks.flag(owner, "restore_best_weights", restore_best_weights)
         self.min_delta = checks.number(owner, "min_delta", min_delta)  # its size counts (Keras)
         self.mode = mode
         self._tracker = _Monitor("EarlyStopping", monitor, mode, min_delta)
@@ -351,7 +349,9 @@ class ReduceLROnPlateau(Callback):
         self._restored = {
             "best": float(best),
             "wait": checks.count(owner, "wait", state.get("wait")),
-            "cooldown_counter": checks.count(owner, "cooldown_counter", state.get("cooldown_counter")),
+            "cooldown_counter": checks.count(
+                owner, "cooldown_counter", state.get("cooldown_counter")
+            ),
         }
 
 
