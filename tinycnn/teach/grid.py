@@ -60,6 +60,7 @@ ONE_THREAD = {
     "MKL_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
 }
+DASK_TIMEOUT = 10  # seconds to reach a scheduler
 # The ingredients of "From 99.2% to 99.5%" (tutorial 10), added one at a time.
 INGREDIENTS: dict[str, dict[str, Any]] = {
     "seed CNN": {"model": "cnn"},
@@ -293,9 +294,9 @@ def _run_on_dask(
 ) -> None:
     """Submit the runs to a Dask cluster and store each result as it arrives; Ctrl-C cancels
     the runs not yet finished."""
-    from dask.distributed import as_completed
-
     with dask_client(scheduler) as client:
+        from dask.distributed import as_completed
+
         futures = client.map(run_one, todo, pure=False)
         try:
             for future, spec in _completed(as_completed(futures), futures, todo):
@@ -328,7 +329,7 @@ def dask_client(scheduler: str) -> Any:
             f"{where}: dask.distributed is not installed (pip install -e '.[cluster]')"
         ) from None
     try:
-        return Client(scheduler, timeout=10)
+        return Client(scheduler, timeout=DASK_TIMEOUT)
     except MemoryError:  # a non-Dask service's bytes read as a frame length
         raise ValueError(f"{where}: the service there does not speak Dask's protocol") from None
     except Exception as error:  # OSError, TimeoutError, ValueError from a bad address ...
