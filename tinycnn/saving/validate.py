@@ -27,9 +27,9 @@ Every failure is a ``ValueError`` whose message starts with the file's path.
 
 The cost of loading is bounded by the file's size: with ``S`` bytes on disk the entries inflate
 to at most ``I = 4 S + 1 MiB`` bytes; reading holds each entry's bytes and one copy of them, and
-building the model allocates the weights once more (fresh ones, then replaced), so the memory
-is a small multiple of ``I`` and the time linear in it (``tests/benchmarks/bench_load_cost.py``
-measures both; ``docs/benchmarks.md``). tinycnn writes its files uncompressed (inflation 1), and
+building the model allocates its fresh weights and the weights set into it, so the peak memory
+is about ``5 I`` and the time linear in ``I`` (``tests/benchmarks/bench_load_cost.py`` measures
+both; ``docs/benchmarks.md``). tinycnn writes its files uncompressed (inflation 1), and
 ``np.savez_compressed`` float weights shrink by far less than 4x, so no real file is refused.
 """
 

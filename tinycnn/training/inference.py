@@ -23,7 +23,8 @@ def batch_logits(model: Model, x: np.ndarray, batch_size: int) -> Iterator[Array
     dtype = model_dtype(model)
     for start in range(0, x.shape[0], batch_size):
         xb = x[start : start + batch_size].astype(dtype, copy=False)
-        logits = model.forward(xb, training=False, logits=True)  # (B, K)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, said in words
+            logits = model.forward(xb, training=False, logits=True)  # (B, K)
         if not np.isfinite(logits).all():
             raise ValueError(non_finite_message(model, xb, start))
         yield logits
@@ -33,7 +34,8 @@ def non_finite_message(model: Model, xb: np.ndarray, start: int) -> str:
     """Which layer first gives a NaN or infinite output for the batch ``xb`` (run eagerly)."""
     out = xb
     for i, layer in enumerate(model.layers):
-        out = layer.forward(out, training=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = layer.forward(out, training=False)
         bad = ~np.isfinite(out).reshape(out.shape[0], -1).all(axis=1)  # (B,)
         if bad.any():
             return (
