@@ -1914,6 +1914,7 @@ class _Served:
 def _(ctx: Any) -> str:
     server = ctx.server
     cap, server.max_per_client = server.max_per_client, 2
+    waiting, server.max_waiting = server.max_waiting, 0
     held = []
     try:
         for _ in range(2):
@@ -1931,7 +1932,7 @@ def _(ctx: Any) -> str:
         assert answer.startswith(b"HTTP/1.1 503"), answer[:60]
         assert http(ctx, b"GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200  # others: served
     finally:
-        server.max_per_client = cap
+        server.max_per_client, server.max_waiting = cap, waiting
         for sock in held:
             sock.close()
     return ERROR

@@ -171,7 +171,7 @@ def test_an_idle_connection_is_evicted_to_serve_a_new_one(serve):
 
 def test_one_client_is_capped_while_another_is_served(serve):
     server = serve(request_deadline=30.0)
-    server.max_per_client = 3
+    server.max_per_client, server.max_waiting = 3, 0  # no waiting: the 4th is refused
     mine = []
     try:
         for _ in range(3):
@@ -189,6 +189,26 @@ def test_one_client_is_capped_while_another_is_served(serve):
     finally:
         for sock in mine:
             sock.close()
+
+
+def test_connections_over_a_client_cap_wait_for_its_turn(serve):
+    server = serve(request_deadline=30.0)
+    server.max_per_client = 1
+    with socket.create_connection(
+        server.server_address[:2], timeout=30, source_address=("127.0.0.2", 0)
+    ) as first:
+        first.sendall(BUSY)  # holds the client's one slot until its body comes
+        time.sleep(0.2)
+        second = socket.create_connection(
+            server.server_address[:2], timeout=30, source_address=("127.0.0.2", 0)
+        )
+        second.sendall(b"GET /api/model HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        time.sleep(0.3)
+        assert len(server.waiting) == 1  # waiting, not refused, not served
+        first.sendall(b"x" * 100)  # the first request ends (400: not JSON), freeing the slot
+        assert read_all(first).startswith(b"HTTP/1.1 400")
+    with second:
+        assert read_all(second).startswith(b"HTTP/1.1 200")
 
 
 def test_duplicate_content_length_is_refused(serve):

@@ -25,8 +25,10 @@ event-handler attribute can run, even if a model-controlled string reached the p
 the page's inline stylesheet may) and ``X-Content-Type-Options: nosniff``.
 
 A handler thread serves each connection (``ThreadingHTTPServer``), at most ``MAX_CONNECTIONS``
-at once and at most ``MAX_PER_CLIENT`` from one client address, so one client holding hundreds
-of slow sockets cannot lock the others out: its connections beyond its cap get a 503 JSON
+at once and at most ``MAX_PER_CLIENT`` for one client address, so one client holding hundreds
+of slow sockets cannot lock the others out: its connections beyond its cap wait, without a
+thread, for one of its own to end (a burst of requests from one address, a classroom behind
+one router, is served in turn), and beyond ``MAX_WAITING`` waiting connections get a 503 JSON
 answer and are closed at once. A connection beyond the total cap first evicts the oldest
 connection that has not sent a whole request line and headers (an idle one); when every
 connection is busy it gets the 503 too. The request line and headers must arrive within
@@ -58,7 +60,8 @@ TIMEOUT = 10.0
 REQUEST_DEADLINE = 10.0  # seconds for a whole request (line, headers, body) to arrive
 HEADER_DEADLINE = 3.0  # seconds for the request line and headers (a page sends them at once)
 MAX_CONNECTIONS = 256  # as many as the listen backlog; slow ones are dropped by the deadline
-MAX_PER_CLIENT = 32  # connections from one address (a browser opens about 6)
+MAX_PER_CLIENT = 32  # connections served at once for one address (a browser opens about 6)
+MAX_WAITING = 256  # connections over their client's cap waiting for its turn, all clients
 LINGER = 0.5  # seconds to read a client's unread bytes before closing
 # Scripts only from this server's own files: no inline <script>, no onerror= attributes, no
 # eval. The page's stylesheet is inline, hence the one relaxation, for styles only.
@@ -115,34 +118,45 @@ class DigitServer(ThreadingHTTPServer):
         self.header_deadline = HEADER_DEADLINE
         self.max_connections = MAX_CONNECTIONS
         self.max_per_client = MAX_PER_CLIENT
+        self.max_waiting = MAX_WAITING
+        self.waiting: list[tuple[Any, Any]] = []  # over their client's cap, in arrival order
         self.connections: dict[Any, _Connection] = {}  # the open ones, by socket
         self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve the connection in a thread if it can be admitted, else answer 503 and close."""
+        """Serve the connection in a thread, let it wait for its client's turn, or answer 503."""
         with self.connections_lock:
-            admitted = self._admit(request, str(client_address[0]))
-        if not admitted:
+            verdict = self._admit(request, str(client_address[0]))
+            if verdict == "wait":
+                self.waiting.append((request, client_address))
+        if verdict == "refuse":
             _refuse_busy(request)
             self.close_request(request)
-            return
+        elif verdict == "serve":
+            self._start(request, client_address)
+
+    def _start(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request(request, client_address)
         except BaseException:
             self.forget(request)
             raise
 
-    def _admit(self, request: Any, client: str) -> bool:
-        """Make room under both caps (evicting an idle connection if need be); False if none."""
-        mine = sum(1 for c in self.connections.values() if c.client == client)
-        if mine >= self.max_per_client:
-            return False  # its own sockets are its problem: no eviction churn for it
+    def _admit(self, request: Any, client: str) -> str:
+        """ "serve" (room made under both caps, evicting an idle connection if need be), "wait"
+        (the client is at its cap: its turn comes when one of its connections ends) or
+        "refuse"."""
+        if self._count(client) >= self.max_per_client:
+            return "wait" if len(self.waiting) < self.max_waiting else "refuse"
         if len(self.connections) >= self.max_connections:
             if not self._evict(list(self.connections)):
-                return False
+                return "refuse"
         self.connections[request] = _Connection(client, time.monotonic())
-        return True
+        return "serve"
+
+    def _count(self, client: str) -> int:
+        return sum(1 for c in self.connections.values() if c.client == client)
 
     def _evict(self, candidates: list[Any]) -> bool:
         """Close the oldest of ``candidates`` that has not sent its headers; False if none."""
@@ -166,9 +180,32 @@ class DigitServer(ThreadingHTTPServer):
                 connection.since = time.monotonic()
 
     def forget(self, request: Any) -> None:
-        """The connection is closed: free its place."""
+        """The connection is closed: free its place, and start a waiting one that now fits."""
         with self.connections_lock:
             self.connections.pop(request, None)
+            turn = self._next_waiting()
+        if turn is not None:
+            self._start(*turn)
+
+    def _next_waiting(self) -> tuple[Any, Any] | None:
+        """The first waiting connection whose client is under its cap, now admitted."""
+        if len(self.connections) >= self.max_connections:
+            return None
+        for i, (request, client_address) in enumerate(self.waiting):
+            client = str(client_address[0])
+            if self._count(client) < self.max_per_client:
+                del self.waiting[i]
+                self.connections[request] = _Connection(client, time.monotonic())
+                return request, client_address
+        return None
+
+    def server_close(self) -> None:
+        """Close the listening socket and the connections still waiting for their turn."""
+        super().server_close()
+        with self.connections_lock:
+            waiting, self.waiting = self.waiting, []
+        for request, _ in waiting:
+            self.close_request(request)
 
     def shutdown_request(self, request: Any) -> None:
         """Lingering close: after the answer, read what the client still sends (up to
