@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -220,7 +220,8 @@ def _check_generators(path: Any, generators: Any) -> None:
         try:
             if not isinstance(value, dict) or value.get("bit_generator") != "PCG64":
                 raise ValueError("not a PCG64 state")
-            np.random.PCG64().state = value  # NumPy checks every field
+            generator: Any = np.random.PCG64()
+            generator.state = value  # NumPy checks every field
         except (ValueError, TypeError, KeyError, OverflowError) as error:
             raise ValueError(
                 f"{path}: checkpoint generator {str(key)[:40]!r} has an unusable state ({error})"
@@ -262,7 +263,7 @@ def _check_history(path: Any, history: Any) -> None:
         raise ValueError(f"{path}: checkpoint history is malformed: {str(history)[:80]}")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return type(value) in (int, float) and math.isfinite(value)
 
 

@@ -51,7 +51,7 @@ def run_children(
         while queue or running:
             while queue and len(running) < jobs:
                 spec = queue.pop(0)
-                errors = tempfile.TemporaryFile()
+                errors: IO[bytes] = tempfile.TemporaryFile()
                 child = subprocess.Popen(
                     command(spec), env=env, stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,

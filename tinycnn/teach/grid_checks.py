@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from tinycnn.optim import checks
 
@@ -123,5 +123,5 @@ def check_result(path: Path, result: Any, spec: dict[str, Any]) -> dict[str, Any
     return result
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return type(value) in (int, float) and math.isfinite(value)
