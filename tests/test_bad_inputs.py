@@ -1249,9 +1249,21 @@ def bn_model(seed: int = 0, dense_first: bool = False) -> Any:
 @case("api", "BatchNormalization trained with batch_size=1 after Dense")
 def _(ctx: Any) -> str:
     model = bn_model(dense_first=True)
-    return refused(
+    before = model.get_weights()
+    refused(
         lambda: model.fit(X16, Y16, epochs=1, batch_size=1, verbose=0),
-        "more than 1 value per channel", "batch_size >= 2",
+        "batch_size=1", "one value per channel", "choose another batch_size",
+    )  # fmt: skip
+    np.testing.assert_array_equal(before[0], model.get_weights()[0])  # before any work
+    return ERROR
+
+
+@case("api", "BatchNormalization after Dense with a last batch of 1")
+def _(ctx: Any) -> str:
+    x, y = np.concatenate([X16, X16[:1]]), np.concatenate([Y16, Y16[:1]])
+    return refused(
+        lambda: bn_model(dense_first=True).fit(x, y, epochs=1, batch_size=8, verbose=0),
+        "17 training examples in batches of 8 leave a last batch of 1",
     )  # fmt: skip
 
 

@@ -124,6 +124,7 @@ class Run:
             raise ValueError(
                 f"no training examples left (N={x.shape[0]}, split {validation_split})"
             )
+        _check_batch_norm(model, batch_size, int(train_index.size))
         fit_config = {
             "seed": seed,
             "batch_size": batch_size,
@@ -366,6 +367,30 @@ class Run:
         raise TrainingInterrupted(
             f"training interrupted {where}: {told}", self.checkpoint, self.history
         )
+
+
+def _check_batch_norm(model: Model, batch_size: int, train_samples: int) -> None:
+    """Before any work: refuse a batch of 1 example where a BatchNormalization layer would see
+    one value per channel (after Dense or Flatten), which it refuses in training."""
+    from tinycnn.layers.batchnorm import BatchNormalization
+
+    smallest = min(batch_size, train_samples % batch_size or batch_size)
+    if smallest > 1 or not getattr(model, "built", False):
+        return
+    built: Any = model  # a Sequential: its input and output shapes are known
+    shapes = [built.input_shape, *built.output_shapes[:-1]]
+    for layer, shape in zip(model.layers, shapes, strict=True):
+        if isinstance(layer, BatchNormalization) and int(np.prod(shape[:-1])) == 1:
+            where = (
+                "batch_size=1"
+                if batch_size == 1
+                else f"{train_samples} training examples in batches of {batch_size} leave a last "
+                "batch of 1"
+            )
+            raise ValueError(
+                f"{where}: {layer.describe()} would see one value per channel, whose variance "
+                "is 0 (no gradient would reach the layers below); choose another batch_size"
+            )
 
 
 def _split(x, y, labels, validation_split, validation_data, seed):
