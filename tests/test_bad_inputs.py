@@ -1857,6 +1857,45 @@ def _(ctx: Any) -> str:
             sys.modules["dask.distributed"] = saved
 
 
+def _scheduler_case(name: str, serve_noise: bool) -> None:
+    def run(ctx: Any) -> str:
+        import tinycnn.teach.grid as grid
+
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            stop = threading.Event()
+
+            def answer_noise() -> None:  # a web server where Dask was expected
+                listener.settimeout(0.1)
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        conn, _ = listener.accept()
+                        with conn:
+                            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"\xff" * 64)
+
+            if serve_noise:
+                threading.Thread(target=answer_noise, daemon=True).start()
+            else:
+                listener.close()  # nothing listens at the port
+            timeout, grid.DASK_TIMEOUT = grid.DASK_TIMEOUT, 2
+            try:
+                address = f"tcp://127.0.0.1:{port}"
+                return cli_refused(
+                    "experiment", "--model", "cnn", "--seeds", "1", "--subset", "--out",
+                    ctx.tmp / "out", "--scheduler", address,
+                    fragment=f"cannot use a Dask scheduler at {address}: ",
+                )  # fmt: skip
+            finally:
+                grid.DASK_TIMEOUT = timeout
+                stop.set()
+
+    case("cli", f"experiment --scheduler {name}")(run)
+
+
+_scheduler_case("with nothing listening", serve_noise=False)
+_scheduler_case("at a web server, not Dask", serve_noise=True)
+
+
 @case("cli", "predict with finite weights whose output overflows")
 def _(ctx: Any) -> str:
     from tinycnn.layers import Dense, Flatten
