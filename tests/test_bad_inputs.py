@@ -1574,6 +1574,16 @@ for _name, _change, _fragment, _on_resume in CHECKPOINT_CASES:
     _checkpoint_case(_name, _change, _fragment, _on_resume)
 
 
+for _name, _value in (("-1", -1), ("1.5", 1.5)):
+    case("file", f"checkpoint optimizer iterations {_name}")(
+        lambda ctx, value=_value: refused(
+            _resumed(_edit_checkpoint(_mid_checkpoint(ctx), lambda m, a: _set(
+                a, "opt_iterations", np.array(value))), batch_size=8),
+            "mid.ckpt.npz: Adam state: iterations must be >= 0 (an integer)",
+        )
+    )  # fmt: skip
+
+
 @case("file", "checkpoint with a ReduceLROnPlateau state of garbage")
 def _(ctx: Any) -> str:
     from tinycnn.training.callbacks import ReduceLROnPlateau

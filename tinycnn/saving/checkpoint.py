@@ -275,8 +275,11 @@ def restore_model(model: Model, checkpoint: Checkpoint) -> None:
     """
     io.check_architecture(checkpoint.path, checkpoint.meta, model)
     _check_optimizer_class(checkpoint, model.optimizer)
-    model.set_weights(checkpoint.weights)
-    model.optimizer.set_state(checkpoint.optimizer_state)
+    try:
+        model.set_weights(checkpoint.weights)
+        model.optimizer.set_state(checkpoint.optimizer_state)
+    except ValueError as error:
+        raise ValueError(f"{checkpoint.path}: {error}") from None
     owned = model_generators(model)
     for name, rng in owned.items():
         if name in checkpoint.generators:
