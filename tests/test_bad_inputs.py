@@ -317,6 +317,16 @@ def _(ctx: Any) -> str:
     return ERROR
 
 
+@case("api", "save_model with a weight of 1e11")
+def _(ctx: Any) -> str:
+    model = tiny_model()
+    model.layers[0].params["w"][0, 0, 0, 0] = 1e11
+    path = ctx.tmp / "big.npz"
+    refused(lambda: save_model(model, path), "refusing to save weight conv2d/w", "over 1e+10")
+    assert not path.exists()
+    return ERROR
+
+
 # -- file -----------------------------------------------------------------------------------
 def refused_file(path: Path, *fragments: str, loader: Callable = load_model) -> str:
     """Loading ``path`` raises a ValueError that starts with the path."""

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn._version import __version__
+from tinycnn.layers.base import MAX_WEIGHT
 from tinycnn.saving import validate
 from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
 from tinycnn.training.protocol import Model
@@ -108,6 +109,11 @@ def weight_entries(model: Model) -> tuple[list[dict[str, Any]], dict[str, np.nda
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
         if not np.isfinite(np.sum(w, dtype=np.float64)) and not np.isfinite(w).all():
             raise ValueError(f"refusing to save weight {name}: it holds NaN or infinite values")
+        if w.size and np.abs(w).max() > MAX_WEIGHT:  # no file that load_model would refuse
+            raise ValueError(
+                f"refusing to save weight {name}: it holds {float(np.abs(w).max()):g}, over "
+                f"{MAX_WEIGHT:g} (training diverged?)"
+            )
         key = f"w{i:03d}"
         entries.append({"key": key, "name": name, "shape": list(w.shape), "dtype": str(w.dtype)})
         arrays[key] = w
