@@ -16,9 +16,8 @@ an interrupted grid resumes where it stopped. Ctrl-C stops the running children 
 process groups) within about a second and starts no queued run (:mod:`tinycnn.teach.children`).
 The grid is checked before any run starts (:mod:`tinycnn.teach.grid_checks`): every setting,
 the seeds, and that no two configurations write the same file; result files are checked when
-read. The summary (``OUT/results.json``) gives, per
-configuration, the median, range, mean, standard deviation and every seed's test accuracy:
-the accuracy protocol's table.
+read. The summary (``OUT/results.json``) gives, per configuration, the median, range, mean,
+standard deviation and every seed's test accuracy: the accuracy protocol's table.
 
 A run's numbers do not depend on where it ran: one thread, the seed fixing the weights, split,
 order, dropout and augmentation, so ``jobs=1``, ``jobs=2`` and a Dask cluster give identical
@@ -252,6 +251,7 @@ def _run_todo(
     scheduler: str | None,
     report: Callable[[str], Any],
 ) -> None:
+    """Train the runs not yet done, on Dask or in local processes."""
 
     def store(result: dict[str, Any]) -> None:
         write_json(run_file(out, result["spec"]), result)
@@ -313,6 +313,7 @@ def _run_on_dask(
 
 
 def _completed(done: Any, futures: list[Any], todo: list[dict[str, Any]]) -> Any:
+    """Each finished future with the spec it runs, in the order they finish."""
     spec_of = {future.key: spec for future, spec in zip(futures, todo, strict=True)}
     for future in done:
         yield future, spec_of[future.key]
