@@ -317,6 +317,16 @@ def _(ctx: Any) -> str:
     return ERROR
 
 
+@case("api", "save_model with a weight of 1e11")
+def _(ctx: Any) -> str:
+    model = tiny_model()
+    model.layers[0].params["w"][0, 0, 0, 0] = 1e11
+    path = ctx.tmp / "big.npz"
+    refused(lambda: save_model(model, path), "refusing to save weight conv2d/w", "over 1e+10")
+    assert not path.exists()
+    return ERROR
+
+
 # -- file -----------------------------------------------------------------------------------
 def refused_file(path: Path, *fragments: str, loader: Callable = load_model) -> str:
     """Loading ``path`` raises a ValueError that starts with the path."""
@@ -1010,11 +1020,1013 @@ def _(ctx: Any) -> str:
     return ANSWER
 
 
+# -- issue 24: settings that train wrongly, NaN answers, BN, model files, checkpoints ------
+NAN, INF = float("nan"), float("inf")
+
+
+def _ctor_case(name: str, make: Callable[[], Any], *fragments: str) -> None:
+    case("api", name)(lambda ctx: refused(make, *fragments))
+
+
+def _settings_cases() -> list[tuple[str, Callable[[], Any], tuple[str, ...]]]:
+    from tinycnn.layers import BatchNormalization
+    from tinycnn.optim import SGD, Adam, CosineDecay, ExponentialDecay, PiecewiseConstantDecay
+    from tinycnn.training.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
+
+    made: list[tuple[str, Callable[[], Any], tuple[str, ...]]] = []
+
+    def bad(owner: Callable, label: str, kwargs: dict[str, Any], argument: str) -> None:
+        shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        made.append((f"{label}({shown})", lambda: owner(**kwargs), (argument,)))
+
+    for value in (NAN, INF, -1.0, 0.0, "x"):
+        bad(
+            ExponentialDecay,
+            "ExponentialDecay",
+            {"initial_learning_rate": value, "decay_steps": 10, "decay_rate": 0.5},
+            "initial_learning_rate must be > 0",
+        )
+    for value in (INF, NAN, 0, -1, "x"):
+        bad(
+            ExponentialDecay,
+            "ExponentialDecay",
+            {"initial_learning_rate": 0.1, "decay_steps": value, "decay_rate": 0.5},
+            "decay_steps must be > 0",
+        )
+    for value in (NAN, -0.5, 0):
+        bad(
+            ExponentialDecay,
+            "ExponentialDecay",
+            {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": value},
+            "decay_rate must be > 0",
+        )
+    bad(
+        ExponentialDecay,
+        "ExponentialDecay",
+        {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5, "staircase": "yes"},
+        "staircase must be True or False",
+    )
+    for boundaries, values, fragment in [
+        ([1.5], [0.1, 0.01], "each boundary must be >= 0 (an integer)"),
+        ([-1], [0.1, 0.01], "each boundary must be >= 0"),
+        ([INF], [0.1, 0.01], "each boundary must be"),
+        ([5, 2], [0.1, 0.01, 0.001], "boundaries must increase"),
+        ([5], [NAN, 0.01], "each value must be > 0"),
+        ([5], [0.1, -0.01], "each value must be > 0"),
+        ([5], [0.1, 0.0], "each value must be > 0"),
+        ([5], [0.1], "expected 2 values for 1 boundaries"),
+    ]:
+        bad(
+            PiecewiseConstantDecay,
+            "PiecewiseConstantDecay",
+            {"boundaries": boundaries, "values": values},
+            fragment,
+        )
+    for kwargs, fragment in [
+        ({"initial_learning_rate": 0, "decay_steps": 10}, "initial_learning_rate must be > 0"),
+        ({"initial_learning_rate": -1, "decay_steps": 10}, "initial_learning_rate must be"),
+        ({"initial_learning_rate": NAN, "decay_steps": 10}, "initial_learning_rate must be"),
+        ({"initial_learning_rate": 0.1, "decay_steps": 0}, "decay_steps must be > 0"),
+        ({"initial_learning_rate": 0.1, "decay_steps": INF}, "decay_steps must be > 0"),
+        ({"initial_learning_rate": 0.1, "decay_steps": NAN}, "decay_steps must be > 0"),
+        ({"initial_learning_rate": 0.1, "decay_steps": 9, "alpha": 1.5}, "alpha must be in"),
+        ({"initial_learning_rate": 0.1, "decay_steps": 9, "alpha": -0.1}, "alpha must be in"),
+        ({"initial_learning_rate": 0.1, "decay_steps": 9, "alpha": NAN}, "alpha must be in"),
+        (
+            {
+                "initial_learning_rate": 0,
+                "decay_steps": 9,
+                "warmup_target": -1e-3,
+                "warmup_steps": 5,
+            },
+            "warmup_target must be > 0",
+        ),
+        (
+            {"initial_learning_rate": 0, "decay_steps": 9, "warmup_target": NAN, "warmup_steps": 5},
+            "warmup_target must be > 0",
+        ),
+        (
+            {"initial_learning_rate": 0, "decay_steps": 9, "warmup_target": INF, "warmup_steps": 5},
+            "warmup_target must be > 0",
+        ),
+        (
+            {
+                "initial_learning_rate": 0,
+                "decay_steps": 9,
+                "warmup_target": 1e-3,
+                "warmup_steps": -1,
+            },
+            "warmup_steps must be >= 0 (an integer)",
+        ),
+        (
+            {
+                "initial_learning_rate": 0,
+                "decay_steps": 9,
+                "warmup_target": 1e-3,
+                "warmup_steps": 1.5,
+            },
+            "warmup_steps must be >= 0 (an integer)",
+        ),
+        (
+            {
+                "initial_learning_rate": 0,
+                "decay_steps": 9,
+                "warmup_target": 1e-3,
+                "warmup_steps": INF,
+            },
+            "warmup_steps must be",
+        ),
+    ]:
+        bad(CosineDecay, "CosineDecay", kwargs, fragment)
+    for value in (INF, NAN, -1.0, 0.0, "x", True):
+        bad(SGD, "SGD", {"learning_rate": value}, "learning_rate must be > 0")
+    for value in (NAN, 1.0, -0.1, INF):
+        bad(SGD, "SGD", {"momentum": value}, "momentum must be in [0, 1)")
+    bad(SGD, "SGD", {"nesterov": "yes"}, "nesterov must be True or False")
+    for value in (INF, NAN):
+        bad(Adam, "Adam", {"learning_rate": value}, "learning_rate must be > 0")
+    for key in ("beta_1", "beta_2"):
+        for value in (NAN, 1.0, -0.1):
+            bad(Adam, "Adam", {key: value}, f"{key} must be in [0, 1)")
+    for value in (INF, NAN, 0.0, -1e-7):
+        bad(Adam, "Adam", {"epsilon": value}, "epsilon must be > 0")
+    for value in (-1, 1.5, INF, NAN, "3"):
+        bad(EarlyStopping, "EarlyStopping", {"patience": value}, "patience must be >= 0")
+    for value in (NAN, INF):
+        bad(EarlyStopping, "EarlyStopping", {"min_delta": value}, "min_delta must be")
+    bad(EarlyStopping, "EarlyStopping", {"restore_best_weights": "yes"}, "must be True or False")
+    bad(EarlyStopping, "EarlyStopping", {"monitor": 3}, "monitor must be a metric name")
+    for value in (-1, 1.5, INF):
+        bad(ReduceLROnPlateau, "ReduceLROnPlateau", {"patience": value}, "patience must be >= 0")
+    for value in (-1, 1.5):
+        bad(ReduceLROnPlateau, "ReduceLROnPlateau", {"cooldown": value}, "cooldown must be >= 0")
+    for value in (NAN, -1.0, INF):
+        bad(ReduceLROnPlateau, "ReduceLROnPlateau", {"min_lr": value}, "min_lr must be")
+    for value in (NAN, -1.0):
+        bad(ReduceLROnPlateau, "ReduceLROnPlateau", {"min_delta": value}, "min_delta must be")
+    for value in (1.0, 0.0, NAN, INF):
+        bad(ReduceLROnPlateau, "ReduceLROnPlateau", {"factor": value}, "factor must be in (0, 1)")
+    bad(
+        ModelCheckpoint,
+        "ModelCheckpoint",
+        {"path": "m.npz", "save_best_only": "yes"},
+        "save_best_only must be True or False",
+    )
+    for value in (INF, NAN, 0.0, -1.0):
+        bad(BatchNormalization, "BatchNormalization", {"epsilon": value}, "epsilon must be > 0")
+    for value in (NAN, 1.0, -0.5):
+        bad(BatchNormalization, "BatchNormalization", {"momentum": value}, "momentum must be in")
+    return made
+
+
+for _name, _make, _fragments in _settings_cases():
+    _ctor_case(_name, _make, *_fragments)
+
+
+class _Returns:
+    """A schedule of one's own that returns ``value`` at every step."""
+
+    def __init__(self, value: float) -> None:
+        from tinycnn.optim.schedules import LearningRateSchedule
+
+        class Fixed(LearningRateSchedule):
+            def __call__(self, step: int) -> float:
+                return value
+
+            def get_config(self) -> dict[str, Any]:
+                return {}
+
+        self.schedule = Fixed()
+
+
+def _schedule_step_case(value: float) -> None:
+    def run(ctx: Any) -> str:
+        from tinycnn.optim import Adam
+
+        model = tiny_model()
+        model.compile(optimizer=Adam(_Returns(value).schedule))
+        before = model.get_weights()
+        refused(lambda: model.fit(X16, Y16, epochs=1, verbose=0), f"returned {value}", "step 0")
+        for old, new in zip(before, model.get_weights(), strict=True):
+            np.testing.assert_array_equal(old, new)  # refused before any update
+        return ERROR
+
+    case("api", f"a schedule returning {value} at a step")(run)
+
+
+for _value in (-1e-3, NAN, INF):
+    _schedule_step_case(_value)
+
+
+@case("api", "learning_rate set to NaN by hand")
+def _(ctx: Any) -> str:
+    from tinycnn.optim import Adam
+
+    optimizer = Adam()
+
+    def assign() -> None:
+        optimizer.learning_rate = NAN
+
+    return refused(assign, "learning_rate must be > 0")
+
+
+@case("api", "decay_steps=2.7 kept as 2.7 (as Keras)")
+def _(ctx: Any) -> str:
+    from tinycnn.optim import ExponentialDecay
+
+    schedule = ExponentialDecay(0.1, 2.7, 0.5)
+    assert schedule.get_config()["decay_steps"] == 2.7
+    for step in (0, 1, 5, 27):
+        assert schedule(step) == pytest.approx(0.1 * 0.5 ** (step / 2.7), rel=1e-12)
+    return ANSWER
+
+
+def bn_model(seed: int = 0, dense_first: bool = False) -> Any:
+    """Conv(2)-BN-Pool-Flatten-Dense(10), or Flatten-Dense(4)-BN-Dense(10); 14x14 inputs."""
+    from tinycnn.layers import BatchNormalization, Conv2D, Dense, Flatten, MaxPool2D
+    from tinycnn.model import Sequential
+
+    if dense_first:
+        layers = [Flatten(), Dense(4, activation="relu"), BatchNormalization(), Dense(10)]
+    else:
+        layers = [Conv2D(2, 3, activation="relu"), BatchNormalization(), MaxPool2D(2), Flatten(),
+                  Dense(10)]  # fmt: skip
+    model = Sequential(layers, input_shape=(14, 14, 1), seed=seed)
+    model.compile(optimizer="adam")
+    return model
+
+
+@case("api", "BatchNormalization trained with batch_size=1 after Dense")
+def _(ctx: Any) -> str:
+    model = bn_model(dense_first=True)
+    before = model.get_weights()
+    refused(
+        lambda: model.fit(X16, Y16, epochs=1, batch_size=1, verbose=0),
+        "batch_size=1", "one value per channel", "choose another batch_size",
+    )  # fmt: skip
+    np.testing.assert_array_equal(before[0], model.get_weights()[0])  # before any work
+    return ERROR
+
+
+@case("api", "BatchNormalization after Dense with a last batch of 1")
+def _(ctx: Any) -> str:
+    x, y = np.concatenate([X16, X16[:1]]), np.concatenate([Y16, Y16[:1]])
+    return refused(
+        lambda: bn_model(dense_first=True).fit(x, y, epochs=1, batch_size=8, verbose=0),
+        "17 training examples in batches of 8 leave a last batch of 1",
+    )  # fmt: skip
+
+
+@case("api", "BatchNormalization forward in training on one value per channel")
+def _(ctx: Any) -> str:
+    from tinycnn.layers import BatchNormalization
+
+    layer = BatchNormalization()
+    layer.build((3,))
+    return refused(lambda: layer.forward(np.ones((1, 3), np.float32), training=True),
+                   "the variance of one value is 0")  # fmt: skip
+
+
+@case("api", "BatchNormalization after Conv2D trains with batch_size=1 (H*W values)")
+def _(ctx: Any) -> str:
+    history = bn_model().fit(X16[:4], Y16[:4], epochs=1, batch_size=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    return ANSWER
+
+
+def _set_weights_case(name: str, index: int, value: Any, *fragments: str) -> None:
+    def run(ctx: Any) -> str:
+        model = bn_model()
+        weights = model.get_weights()
+        before = [w.copy() for w in weights]
+        weights[0] = weights[0] * 0  # a change the refusal must not let through
+        weights[index] = np.full(weights[index].shape, value)
+        refused(lambda: model.set_weights(weights), *fragments)
+        for old, new in zip(before, model.get_weights(), strict=True):
+            np.testing.assert_array_equal(old, new)
+        return ERROR
+
+    case("api", f"set_weights {name}")(run)
+
+
+# bn_model's weights: conv w, b; BN gamma, beta, moving_mean, moving_variance; dense w, b.
+for _name, _index, _value, _fragments in [
+    ("NaN gamma", 2, NAN, ("'gamma' holds NaN",)),
+    ("inf beta", 3, INF, ("'beta' holds NaN or infinite",)),
+    ("moving variance -1", 5, -1.0, ("moving_variance must be >= 0",)),
+    ("moving variance -epsilon", 5, -1e-3, ("moving_variance must be >= 0",)),
+    ("moving mean 1e38", 4, 1e38, ("must be at most 1e+10",)),
+    ("a kernel of 1e11", 6, 1e11, ("must be at most 1e+10",)),
+    ("bias as strings", 7, "x", ("not real",)),
+]:
+    _set_weights_case(_name, _index, _value, *_fragments)
+
+
+def overflowing_model() -> Any:
+    """Finite weights (1e9, under the bound) whose products overflow float32 by layer 3."""
+    from tinycnn.layers import Dense, Flatten
+    from tinycnn.model import Sequential
+
+    model = Sequential([Flatten(), Dense(8), Dense(8), Dense(8), Dense(10)],
+                       input_shape=(14, 14, 1), seed=0)  # fmt: skip
+    model.set_weights([np.full_like(w, 1e9) for w in model.get_weights()])
+    model.compile(optimizer="adam")
+    return model
+
+
+for _entry in ("predict", "evaluate", "predict_classes"):
+    case("api", f"{_entry}: finite weights, infinite output")(
+        lambda ctx, entry=_entry: refused(
+            lambda: ENTRIES[entry](overflowing_model(), X16, Y16),
+            "output is not finite", "layer 4 (dense_3)",
+        )
+    )  # fmt: skip
+
+
+@case("api", "Dense(10**9) in a model")
+def _(ctx: Any) -> str:
+    from tinycnn.layers import Dense, Flatten
+    from tinycnn.model import Sequential
+
+    return refused(lambda: Sequential([Flatten(), Dense(10**9)], input_shape=(14, 14, 1)),
+                   "needs 197,000,000,000 weights", "over the limit")  # fmt: skip
+
+
+@case("api", "Conv2D(10**8 filters) in a model")
+def _(ctx: Any) -> str:
+    from tinycnn.layers import Conv2D
+    from tinycnn.model import Sequential
+
+    return refused(lambda: Sequential([Conv2D(10**8, 3)], input_shape=(14, 14, 1)),
+                   "over the limit")  # fmt: skip
+
+
+for _name, _where, _fragment in [
+    ("checkpoint='.'", lambda ctx: ".", "is a folder"),
+    ("checkpoint in a missing folder", lambda ctx: ctx.tmp / "no" / "c.npz", "does not exist"),
+    ("checkpoint unwritable (/proc)", lambda ctx: "/proc/c.npz", "cannot write"),
+]:
+
+    def _run(ctx: Any, where: Callable = _where, fragment: str = _fragment) -> str:
+        model = tiny_model()
+        before = model.get_weights()
+        refused(lambda: model.fit(X16, Y16, epochs=1, verbose=0, checkpoint=where(ctx)), fragment)
+        np.testing.assert_array_equal(before[0], model.get_weights()[0])  # no work was done
+        return ERROR
+
+    case("api", f"fit {_name}")(_run)
+
+
+# -- files of issue 24 ----------------------------------------------------------------------
+def edited_model(path: Path, model: Any, change: Callable[[dict, dict], Any]) -> Path:
+    from badfiles import parts
+
+    meta, arrays = parts(model)
+    change(meta, arrays)
+    return write_npz(path, meta, arrays)
+
+
+BN_FILE_CASES = [
+    ("moving variance -1", lambda m, a: a["w005"].fill(-1.0), "must be >= 0"),
+    ("moving variance -epsilon", lambda m, a: a["w005"].fill(-1e-3), "must be >= 0"),
+    ("moving mean 1e38", lambda m, a: a["w004"].fill(1e38), "at most 1e+10"),
+    ("gamma 1e11", lambda m, a: a["w002"].fill(1e11), "at most 1e+10"),
+    ("gamma NaN", lambda m, a: a["w002"].fill(np.nan), "NaN or infinite"),
+]
+for _name, _change, _fragment in BN_FILE_CASES:
+    case("file", f"BatchNormalization file: {_name}")(
+        lambda ctx, change=_change, fragment=_fragment: refused_file(
+            edited_model(ctx.tmp / "bn.npz", bn_model(), change), fragment
+        )
+    )
+
+
+@case("file", "a model file with no layers")
+def _(ctx: Any) -> str:
+    path = edited(
+        ctx.tmp / "empty.npz",
+        lambda m, a: (
+            _set(m["architecture"], "layers", []),
+            m.__setitem__("weights", []),
+            a.clear(),
+        ),
+    )
+    return refused_file(path, "has no layers")  # fmt: skip
+
+
+def _encrypted(path: Path) -> Path:
+    """A valid model file whose 'w000' entry is flagged encrypted (bit 0 of its flags)."""
+    entries = good_entries()
+    write_entries(path, entries)
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature + b"")
+        while at >= 0:
+            name_at = at + (30 if signature == b"PK\x03\x04" else 46)
+            if data[name_at : name_at + 8] == b"w000.npy":
+                data[at + offset] |= 0x01
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@case("file", "zip entry flagged encrypted")
+def _(ctx: Any) -> str:
+    return refused_file(_encrypted(ctx.tmp / "enc.npz"), "is encrypted")
+
+
+@case("file", "deflated zeros inflating 60x the file (under the size limit)")
+def _(ctx: Any) -> str:
+    path = deflate_bomb(ctx.tmp / "ratio.npz", 8 << 20)  # 8 MiB from a few kB, under 512 MiB
+    assert path.stat().st_size < 100_000
+    return refused_file(path, "at most 4 times its size", "refused before decompressing")
+
+
+@case("file", "np.savez_compressed of a real model loads")
+def _(ctx: Any) -> str:
+    from badfiles import parts
+
+    model = tiny_model()
+    meta, arrays = parts(model)
+    with open(ctx.tmp / "z.npz", "wb") as f:
+        np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
+    np.testing.assert_array_equal(load_model(ctx.tmp / "z.npz").predict(X16), model.predict(X16))
+    return ANSWER
+
+
+def _custom_classes() -> tuple[type, type]:
+    from tinycnn.layers import Dense
+    from tinycnn.layers.base import Layer
+
+    class Scale(Layer):
+        """A layer of one's own with weights: a learned scale per feature."""
+
+        def build(self, input_shape: Any, rng: Any = None) -> None:
+            super().build(input_shape)
+            self.params = {"s": np.ones(input_shape[-1], np.float32)}
+            self.grads = {"s": np.zeros(input_shape[-1], np.float32)}
+
+        def forward(self, x: Any, training: bool = False) -> Any:
+            return x * self.params["s"]
+
+    class WideDense(Dense):
+        """A subclass of a built-in layer."""
+
+    return Scale, WideDense
+
+
+def _custom_model() -> Any:
+    from tinycnn.layers import Flatten
+    from tinycnn.model import Sequential
+
+    Scale, WideDense = _custom_classes()
+    model = Sequential([Flatten(), Scale(), WideDense(10)], input_shape=(14, 14, 1), seed=0)
+    model.layers[1].params["s"][:] = np.linspace(0.5, 1.5, 196)
+    return model, {"Scale": Scale, "WideDense": WideDense}
+
+
+@case("file", "custom layer with weights and a Dense subclass round-trip")
+def _(ctx: Any) -> str:
+    model, classes = _custom_model()
+    model.save(str(ctx.tmp / "custom.npz"))
+    loaded = load_model(ctx.tmp / "custom.npz", custom_objects=classes)
+    np.testing.assert_array_equal(loaded.predict(X16), model.predict(X16))
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Flatten", "Scale", "WideDense"]
+    return ANSWER
+
+
+@case("file", "custom layer file without custom_objects")
+def _(ctx: Any) -> str:
+    model, _ = _custom_model()
+    model.save(str(ctx.tmp / "custom.npz"))
+    return refused_file(ctx.tmp / "custom.npz", "unknown class 'Scale'", "custom_objects")
+
+
+@case("file", "custom layer file with a weight of the wrong shape")
+def _(ctx: Any) -> str:
+    model, classes = _custom_model()
+    path = edited_model(
+        ctx.tmp / "c.npz",
+        model,
+        lambda m, a: (_set(a, "w000", np.ones(5, np.float32)), _set(m["weights"][0], "shape", [5])),
+    )
+    return refused(lambda: load_model(path, custom_objects=classes), str(path),
+                   "the architecture implies weights")  # fmt: skip
+
+
+def _resumed(path: Path, batch_size: int = 64) -> Callable[[], Any]:
+    return lambda: tiny_model().fit(
+        X16, Y16, epochs=3, batch_size=batch_size, verbose=0, resume=path, seed=0
+    )
+
+
+def _mid_checkpoint(ctx: Any) -> Path:
+    """A checkpoint at an epoch's end of a run with 2 batches (of 8) per epoch."""
+    path = ctx.tmp / "mid.ckpt.npz"
+    tiny_model().fit(X16, Y16, epochs=1, batch_size=8, verbose=0, checkpoint=path, seed=0)
+    return path
+
+
+def _state(key: str, value: Any) -> Callable[[dict, dict], Any]:
+    return lambda m, a: _set(m["checkpoint"], key, value)
+
+
+CHECKPOINT_CASES: list[tuple[str, Callable[[dict, dict], Any], str, bool]] = [
+    # (name, edit, fragment, found only when resuming)
+    ("step past the end", lambda m, a: m["checkpoint"].update(
+        step=5, partial={"loss": 9.0, "correct": 1, "seen": 40}),
+     "5 batches into an epoch of 2", True),
+    ("step -1", _state("step", -1), "step must be an integer >= 0", False),
+    ("step 1.5", _state("step", 1.5), "step must be an integer >= 0", False),
+    ("epoch -1", _state("epoch", -1), "epoch must be an integer >= 0", False),
+    ("epoch a string", _state("epoch", "1"), "epoch must be an integer", False),
+    ("state a list", lambda m, a: _set(m, "checkpoint", [1]), "checkpoint", False),
+    ("empty partial sums mid-epoch", lambda m, a: m["checkpoint"].update(step=1, partial={}),
+     "partial sum 'loss'", False),
+    ("zero partial sums mid-epoch", lambda m, a: m["checkpoint"].update(
+        step=1, partial={"loss": 0.0, "correct": 0, "seen": 0}), "saw 0 examples", False),
+    ("negative partial loss", lambda m, a: m["checkpoint"].update(
+        step=1, partial={"loss": -1.0, "correct": 1, "seen": 8}), "partial sum 'loss'", False),
+    ("partial sums of the wrong size", lambda m, a: m["checkpoint"].update(
+        step=1, partial={"loss": 9.0, "correct": 1, "seen": 5}), "saw 5 examples", True),
+    ("missing generator state", lambda m, a: m["checkpoint"]["generators"].pop("fit.shuffle"),
+     "no state for the generator 'fit.shuffle'", False),
+    ("garbage generator state", lambda m, a: _set(m["checkpoint"]["generators"], "fit.augment",
+     {"bit_generator": "PCG64", "state": "x"}), "unusable state", False),
+    ("generator of another kind", lambda m, a: _set(m["checkpoint"]["generators"], "fit.augment",
+     {"bit_generator": "MT19937", "state": {}}), "not a PCG64 state", False),
+    ("generator state a number", lambda m, a: _set(m["checkpoint"]["generators"],
+     "fit.shuffle", 7), "unusable state", False),
+    ("history a list", _state("history", [1, 2]), "history is malformed", False),
+    ("history values strings", _state("history", {"history": {"loss": ["x"]}}),
+     "history is malformed", False),
+    ("history shorter than the position", _state("history", {"epoch": []}),
+     "history has 0 epochs", True),
+    ("fit_config a list", _state("fit_config", []), "fit_config must be a dict", False),
+    ("callbacks garbage", _state("callbacks", [1]), "callbacks must be a list", False),
+    ("missing step", lambda m, a: m["checkpoint"].pop("step"), "missing 'step'", False),
+    ("missing generators", lambda m, a: m["checkpoint"].pop("generators"),
+     "missing 'generators'", False),
+]  # fmt: skip
+
+
+def _checkpoint_case(name: str, change: Callable, fragment: str, on_resume: bool) -> None:
+    def run(ctx: Any) -> str:
+        path = _edit_checkpoint(_mid_checkpoint(ctx), change)
+        if not on_resume:
+            refused_file(path, fragment, loader=load_checkpoint)
+        return refused(_resumed(path, batch_size=8), str(path), fragment)
+
+    case("file", f"checkpoint {name}")(run)
+
+
+for _name, _change, _fragment, _on_resume in CHECKPOINT_CASES:
+    _checkpoint_case(_name, _change, _fragment, _on_resume)
+
+
+for _name, _value in (("-1", -1), ("1.5", 1.5)):
+    case("file", f"checkpoint optimizer iterations {_name}")(
+        lambda ctx, value=_value: refused(
+            _resumed(_edit_checkpoint(_mid_checkpoint(ctx), lambda m, a: _set(
+                a, "opt_iterations", np.array(value))), batch_size=8),
+            "mid.ckpt.npz: Adam state: iterations must be >= 0 (an integer)",
+        )
+    )  # fmt: skip
+
+
+@case("file", "checkpoint with a ReduceLROnPlateau state of garbage")
+def _(ctx: Any) -> str:
+    from tinycnn.training.callbacks import ReduceLROnPlateau
+
+    path = ctx.tmp / "r.ckpt.npz"
+    tiny_model().fit(X16, Y16, epochs=1, verbose=0, checkpoint=path, seed=0,
+                     callbacks=[ReduceLROnPlateau(monitor="loss")])  # fmt: skip
+    _edit_checkpoint(
+        path,
+        lambda m, a: _set(
+            m["checkpoint"]["callbacks"][0],
+            "state",
+            {"best": "x", "wait": -1, "cooldown_counter": 0},
+        ),
+    )
+
+    def resume():
+        return tiny_model().fit(
+            X16,
+            Y16,
+            epochs=2,
+            verbose=0,
+            resume=path,
+            seed=0,
+            callbacks=[ReduceLROnPlateau(monitor="loss")],
+        )
+
+    return refused(resume, str(path), "best must be a number")  # fmt: skip
+
+
+@case("file", "checkpoint edited within its fields resumes")
+def _(ctx: Any) -> str:
+    path = _mid_checkpoint(ctx)
+    history = tiny_model().fit(X16, Y16, epochs=2, batch_size=8, verbose=0, resume=path, seed=0)
+    assert len(history.epoch) == 2 and np.isfinite(history.history["loss"]).all()
+    return ANSWER
+
+
+# -- pictures of every mode -----------------------------------------------------------------
+def digit_array(high: int, low: int = 0, dtype: Any = np.uint8) -> np.ndarray:
+    """A 28x28 "1": a bar of ``high`` on ``low``."""
+    image = np.full((28, 28), low, dtype)
+    image[6:22, 13:16] = high
+    return image
+
+
+def mnist_one_16bit() -> np.ndarray:
+    """The first "1" of the embedded test set as a 16-bit scan: dark ink on white paper
+    (before issue 24, every level over 255 became white: read as a 0 at 50%)."""
+    from tinycnn.data import load_mnist
+
+    (_, _), (x, y) = load_mnist(subset=True)
+    one = x[int(np.flatnonzero(y == 1)[0])][..., 0].astype(np.uint16) * 257  # 0..65535
+    return (65535 - one).astype(np.uint16)
+
+
+def _predicted(ctx: Any, path: Path) -> int:
+    from tinycnn.data.preprocess import preprocess_image
+
+    return int(ctx.default_model().predict(preprocess_image(path)[None]).argmax())
+
+
+PICTURES: list[tuple[str, Callable[[], Any]]] = [
+    ("16-bit grey", lambda: _pil(digit_array(30000, dtype=np.uint16))),
+    ("16-bit grey, dark ink on light", lambda: _pil(digit_array(2000, 50000, np.uint16))),
+    ("16-bit scan of an MNIST 1, dark on light", lambda: _pil(mnist_one_16bit())),
+    ("16-bit grey, full range", lambda: _pil(digit_array(65535, dtype=np.uint16))),
+    ("32-bit integer grey (mode I)", lambda: _pil(digit_array(40000, dtype=np.int32))),
+    ("32-bit float grey (mode F) in [0, 1]", lambda: _pil(digit_array(0.9, dtype=np.float32))),
+    ("bilevel (mode 1)", lambda: _pil(digit_array(255)).convert("1")),
+    ("palette (mode P)", lambda: _pil(digit_array(255)).convert("P")),
+    ("grey with alpha (LA)", lambda: _pil(digit_array(255)).convert("LA")),
+    ("RGB, red ink", lambda: _pil(np.stack([digit_array(255)] + [digit_array(0)] * 2, -1))),
+    ("RGBA, dark ink on transparent", lambda: _pil(
+        np.stack([digit_array(0)] * 3 + [digit_array(255)], -1))),
+]  # fmt: skip
+
+
+def _pil(array: np.ndarray) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(array)
+
+
+def _picture_case(name: str, make: Callable[[], Any]) -> None:
+    def run(ctx: Any) -> str:
+        picture = make()
+        suffix = ".tiff" if picture.mode in ("I", "F") else ".png"  # PNG holds neither
+        path = ctx.tmp / f"digit{suffix}"
+        picture.save(path)
+        assert _predicted(ctx, path) == 1, name
+        return ANSWER
+
+    case("file", f"picture {name} is read as a 1")(run)
+
+
+for _name, _make in PICTURES:
+    _picture_case(_name, _make)
+
+
+# -- experiment result files ----------------------------------------------------------------
+def _result_case(name: str, text: Callable[[dict], str], fragment: str) -> None:
+    def run(ctx: Any) -> str:
+        from tinycnn.teach.grid import finished, make_runs, run_file
+
+        data = {"subset": True, "data": None, "limit": 50, "validation_split": 0.1}
+        spec = make_runs({"d": {"model": "dense", "epochs": 1}}, [0], data)[0]
+        path = run_file(ctx.tmp, spec)
+        path.parent.mkdir(parents=True)
+        good = {"spec": spec, "test_accuracy": 0.9, "test_loss": 0.3, "history": {},
+                "seconds": 1.0}  # fmt: skip
+        path.write_text(text(good))
+        return refused(lambda: finished(ctx.tmp, spec), str(path), fragment)
+
+    case("file", f"experiment result file: {name}")(run)
+
+
+RESULT_CASES: list[tuple[str, Callable[[dict], str], str]] = [
+    ("a list", lambda good: "[1, 2]", "not a run's result (a list)"),
+    ("null", lambda good: "null", "not a run's result (a NoneType)"),
+    ("not JSON", lambda good: "{oops", "not a run's result"),
+    ("missing test_accuracy", lambda good: json.dumps({**good, "test_accuracy": None}),
+     "test_accuracy must be a number in [0, 1]"),
+    ("NaN test_accuracy", lambda good: json.dumps({**good, "test_accuracy": NAN}),
+     "test_accuracy must be a number in [0, 1], got nan"),
+    ("test_accuracy 5.0", lambda good: json.dumps({**good, "test_accuracy": 5.0}),
+     "got 5.0"),
+    ("test_accuracy a string", lambda good: json.dumps({**good, "test_accuracy": "0.9"}),
+     "test_accuracy must be"),
+    ("infinite test_loss", lambda good: json.dumps({**good, "test_loss": INF}),
+     "test_loss must be a finite number"),
+    ("history a list", lambda good: json.dumps({**good, "history": []}), "history must be"),
+    ("another run's spec", lambda good: json.dumps({**good, "spec": {"config": "x"}}),
+     "holds a run with other settings"),
+]  # fmt: skip
+for _name, _text, _fragment in RESULT_CASES:
+    _result_case(_name, _text, _fragment)
+
+
+# -- cli: tinycnn experiment ----------------------------------------------------------------
+GRID_CASES: list[tuple[str, str, str]] = [
+    ("a list", "[1]", "a grid must be a JSON object"),
+    ("no configs", '{"seeds": [0]}', "'configs' must be a non-empty object"),
+    ("configs empty", '{"configs": {}}', "'configs' must be a non-empty object"),
+    ("configs a list", '{"configs": ["cnn"]}', "'configs' must be"),
+    ("unknown top-level key", '{"configs": {"a": {"model": "cnn"}}, "seed": [0]}',
+     "unknown key(s) ['seed']"),
+    ("not JSON", "{configs", "--grid"),
+    ("settings a list", '{"configs": {"a": ["cnn"]}}', "settings must be an object"),
+    ("model vgg", '{"configs": {"a": {"model": "vgg"}}}', "model must be one of"),
+    ("model missing", '{"configs": {"a": {"epochs": 1}}}', "model must be one of"),
+    ("model a list", '{"configs": {"a": {"model": []}}}', "model must be one of"),
+    ("unknown setting", '{"configs": {"a": {"model": "cnn", "lr_decay": 1}}}',
+     "unknown setting(s) ['lr_decay']"),
+    ("epochs -1", '{"configs": {"a": {"model": "cnn", "epochs": -1}}}', "epochs must be >= 1"),
+    ("epochs 0", '{"configs": {"a": {"model": "cnn", "epochs": 0}}}', "epochs must be >= 1"),
+    ("epochs 1.5", '{"configs": {"a": {"model": "cnn", "epochs": 1.5}}}', "got 1.5"),
+    ("epochs abc", '{"configs": {"a": {"model": "cnn", "epochs": "abc"}}}', "got 'abc'"),
+    ("epochs true", '{"configs": {"a": {"model": "cnn", "epochs": true}}}', "got True"),
+    ("epochs 1e400", '{"configs": {"a": {"model": "cnn", "epochs": 1e400}}}', "got inf"),
+    ("lr NaN", '{"configs": {"a": {"model": "cnn", "lr": NaN}}}', "lr must be > 0"),
+    ("lr -1", '{"configs": {"a": {"model": "cnn", "lr": -1}}}', "lr must be > 0"),
+    ("lr Infinity", '{"configs": {"a": {"model": "cnn", "lr": Infinity}}}', "got inf"),
+    ("lr a string", '{"configs": {"a": {"model": "cnn", "lr": "1e-3"}}}', "lr must be"),
+    ("batch_size 0", '{"configs": {"a": {"model": "cnn", "batch_size": 0}}}',
+     "batch_size must be >= 1"),
+    ("augment yes", '{"configs": {"a": {"model": "cnn", "augment": "yes"}}}',
+     "augment must be True or False, got 'yes'"),
+    ("jit_compile 1", '{"configs": {"a": {"model": "cnn", "jit_compile": 1}}}',
+     "jit_compile must be True or False"),
+    ("schedule bogus", '{"configs": {"a": {"model": "cnn", "schedule": "bogus"}}}',
+     "schedule must be one of ['constant', 'cosine'], got 'bogus'"),
+    ("seeds [-1]", '{"configs": {"a": {"model": "cnn"}}, "seeds": [-1]}',
+     "each seed must be >= 0"),
+    ("seeds [1.7]", '{"configs": {"a": {"model": "cnn"}}, "seeds": [1.7]}', "got 1.7"),
+    ("seeds [0, 0]", '{"configs": {"a": {"model": "cnn"}}, "seeds": [0, 0]}',
+     "[0] given more than once"),
+    ("seeds a string", '{"configs": {"a": {"model": "cnn"}}, "seeds": "0-4"}',
+     "seeds must be a non-empty list"),
+    ("seeds []", '{"configs": {"a": {"model": "cnn"}}, "seeds": []}',
+     "seeds must be a non-empty list"),
+    ("seed 2**40", '{"configs": {"a": {"model": "cnn"}}, "seeds": [1099511627776]}',
+     "at most 4294967295"),
+    ("names a/b and a_b", '{"configs": {"a/b": {"model": "cnn"}, "a_b": {"model": "cnn"}}}',
+     "would write the same result file"),
+    ("name empty", '{"configs": {"": {"model": "cnn"}}}', "configuration name must be"),
+    ("name 65 characters", '{"configs": {"' + "a" * 65 + '": {"model": "cnn"}}}',
+     "configuration name must be"),
+]  # fmt: skip
+
+
+def _grid_case(name: str, text: str, fragment: str) -> None:
+    def run(ctx: Any) -> str:
+        grid = ctx.tmp / "grid.json"
+        grid.write_text(text)
+        cli_refused("experiment", "--grid", grid, "--subset", "--out", ctx.tmp / "out",
+                    fragment=fragment)  # fmt: skip
+        assert not (ctx.tmp / "out").exists()  # refused before anything was made
+        return ERROR
+
+    case("cli", f"experiment grid: {name}")(run)
+
+
+for _name, _text, _fragment in GRID_CASES:
+    _grid_case(_name, _text, _fragment)
+
+
+EXPERIMENT_OPTION_CASES: list[tuple[str, Callable[[Any], list], str]] = [
+    ("--validation-split 1.5", lambda ctx: ["--validation-split", "1.5"], "[0, 1)"),
+    ("--validation-split nan", lambda ctx: ["--validation-split", "nan"], "[0, 1)"),
+    ("--validation-split -0.1", lambda ctx: ["--validation-split", "-0.1"], "[0, 1)"),
+    ("--data with --subset", lambda ctx: ["--data", ctx.tmp], "not both"),
+    ("--out an existing file", lambda ctx: ["--out", ctx.default_model_file()], "is a file"),
+    ("--grid missing", lambda ctx: ["--grid", ctx.tmp / "none.json"], "none.json"),
+    ("--grid a folder", lambda ctx: ["--grid", ctx.tmp], str(Path("/"))),
+    ("neither --grid nor --model", lambda ctx: [], "give --grid or at least one --model"),
+    ("--model vgg", lambda ctx: ["--model", "vgg"], "model must be one of"),
+]  # fmt: skip
+
+
+def _experiment_option_case(name: str, extra: Callable[[Any], list], fragment: str) -> None:
+    def run(ctx: Any) -> str:
+        argv = extra(ctx)
+        if "--grid" not in argv and "--model" not in argv and name != "neither --grid nor --model":
+            argv = ["--model", "cnn", *argv]
+        out = [] if "--out" in argv else ["--out", ctx.tmp / "out"]
+        subset = (
+            []
+            if "--data" in argv and "--subset" not in argv and name != "--data with --subset"
+            else []
+        )
+        return cli_refused("experiment", "--subset", *argv, *out, *subset, fragment=fragment)
+
+    case("cli", f"experiment {name}")(run)
+
+
+for _name, _extra, _fragment in EXPERIMENT_OPTION_CASES:
+    _experiment_option_case(_name, _extra, _fragment)
+
+
+@case("cli", "experiment --data a missing folder")
+def _(ctx: Any) -> str:
+    return cli_refused("experiment", "--model", "cnn", "--data", ctx.tmp / "nope", "--out",
+                       ctx.tmp / "out", fragment="no such folder")  # fmt: skip
+
+
+def _experiment_result_case(name: str, text: Callable[[dict], str], fragment: str) -> None:
+    def run(ctx: Any) -> str:
+        from tinycnn.teach.grid import make_runs, run_file
+
+        data = {"subset": True, "data": None, "limit": None, "validation_split": 0.1}
+        spec = make_runs({"cnn": {"model": "cnn", "epochs": 1}}, [0], data)[0]
+        path = run_file(ctx.tmp / "out", spec)
+        path.parent.mkdir(parents=True)
+        path.write_text(text({"spec": spec, "test_accuracy": 0.9, "test_loss": 0.3,
+                              "history": {}, "seconds": 1.0}))  # fmt: skip
+        return cli_refused("experiment", "--model", "cnn", "--epochs", "1", "--seeds", "1",
+                           "--subset", "--out", ctx.tmp / "out", fragment=str(path))  # fmt: skip
+
+    case("cli", f"experiment with a result file: {name}")(run)
+
+
+for _name, _text, _fragment in RESULT_CASES:
+    _experiment_result_case(_name, _text, _fragment)
+
+
+@case("cli", "experiment --scheduler without dask.distributed")
+def _(ctx: Any) -> str:
+    import sys
+
+    saved = sys.modules.get("dask.distributed")
+    sys.modules["dask.distributed"] = None  # type: ignore[assignment]
+    try:
+        return cli_refused("experiment", "--model", "cnn", "--seeds", "1", "--subset", "--out",
+                           ctx.tmp / "out", "--scheduler", "tcp://127.0.0.1:9",
+                           fragment="cannot use a Dask scheduler at tcp://127.0.0.1:9")  # fmt: skip
+    finally:
+        if saved is None:
+            del sys.modules["dask.distributed"]
+        else:
+            sys.modules["dask.distributed"] = saved
+
+
+def _scheduler_case(name: str, serve_noise: bool) -> None:
+    def run(ctx: Any) -> str:
+        import tinycnn.teach.grid as grid
+
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            stop = threading.Event()
+
+            def answer_noise() -> None:  # a web server where Dask was expected
+                listener.settimeout(0.1)
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        conn, _ = listener.accept()
+                        with conn:
+                            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"\xff" * 64)
+
+            if serve_noise:
+                threading.Thread(target=answer_noise, daemon=True).start()
+            else:
+                listener.close()  # nothing listens at the port
+            timeout, grid.DASK_TIMEOUT = grid.DASK_TIMEOUT, 2
+            try:
+                address = f"tcp://127.0.0.1:{port}"
+                return cli_refused(
+                    "experiment", "--model", "cnn", "--seeds", "1", "--subset", "--out",
+                    ctx.tmp / "out", "--scheduler", address,
+                    fragment=f"cannot use a Dask scheduler at {address}: ",
+                )  # fmt: skip
+            finally:
+                grid.DASK_TIMEOUT = timeout
+                stop.set()
+
+    case("cli", f"experiment --scheduler {name}")(run)
+
+
+_scheduler_case("with nothing listening", serve_noise=False)
+_scheduler_case("at a web server, not Dask", serve_noise=True)
+
+
+@case("cli", "predict with finite weights whose output overflows")
+def _(ctx: Any) -> str:
+    from tinycnn.layers import Dense, Flatten
+    from tinycnn.model import Sequential
+
+    model = Sequential([Flatten(), Dense(8), Dense(8), Dense(8), Dense(10)],
+                       input_shape=(28, 28, 1), seed=0)  # fmt: skip
+    model.set_weights([np.full_like(w, 1e9) for w in model.get_weights()])
+    save_model(model, ctx.tmp / "big.npz")
+    return cli_refused("predict", ctx.tmp / "big.npz", ctx.digit_png(),
+                       fragment="layer 4 (dense_3)")  # fmt: skip
+
+
+@case("cli", "predict a 16-bit picture of a 1")
+def _(ctx: Any) -> str:
+    picture = ctx.tmp / "one16.png"
+    _pil(mnist_one_16bit()).save(picture)
+    status, out, err = cli("predict", ctx.default_model_file(), picture)
+    assert status == 0 and out.startswith(f"{picture}: 1 ("), (out, err)
+    return ANSWER
+
+
+@case("cli", "experiment grid with valid settings runs nothing twice (checked, not run)")
+def _(ctx: Any) -> str:
+    from tinycnn.teach.grid import make_runs
+
+    runs = make_runs({"a": {"model": "cnn", "epochs": 2.0, "lr": 1}}, [3, 1], {})
+    assert [(r["seed"], r["settings"]["epochs"], r["settings"]["lr"]) for r in runs] == [
+        (3, 2, 1.0), (1, 2, 1.0)]  # fmt: skip
+    return ANSWER
+
+
+# -- server of issue 24 ---------------------------------------------------------------------
+@case("server", "two Content-Length headers")
+def _(ctx: Any) -> str:
+    raw = post(body(), extra="Content-Length: 5\r\n")
+    return server_refused(ctx, raw, 400, "exactly one Content-Length")
+
+
+@case("server", "a model answering NaN gets JSON 422, never bare NaN")
+def _(ctx: Any) -> str:
+    model = load_default_model()
+    model.layers[-1].params["b"][0] = np.nan  # bypassing set_weights: the server must cope
+    server = make_server(model, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        drawing = [255 if 11 <= i % 28 <= 16 and 5 <= i // 28 <= 22 else 0 for i in range(784)]
+        status, headers, data = http(_Served(server), post(body(pixels=drawing)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    strict = json.loads(data, parse_constant=lambda name: pytest.fail(f"{name} in {data!r}"))
+    assert status == 422, data
+    assert "not a finite number" in strict["error"]
+    assert headers["Content-Type"] == "application/json"
+    return ERROR
+
+
+class _Served:
+    """A stand-in context holding another server."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+
+@case("server", "one client over its connection cap")
+def _(ctx: Any) -> str:
+    server = ctx.server
+    cap, server.max_per_client = server.max_per_client, 2
+    waiting, server.max_waiting = server.max_waiting, 0
+    held = []
+    try:
+        for _ in range(2):
+            sock = socket.create_connection(server.server_address[:2], timeout=30,
+                                            source_address=("127.0.0.3", 0))  # fmt: skip
+            sock.sendall(post(b"x" * 10, length="500"))  # headers in, the body never
+            held.append(sock)
+        import time
+
+        time.sleep(0.3)
+        with socket.create_connection(server.server_address[:2], timeout=30,
+                                      source_address=("127.0.0.3", 0)) as extra:  # fmt: skip
+            extra.sendall(b"GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = extra.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:60]
+        assert http(ctx, b"GET /api/model HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200  # others: served
+    finally:
+        server.max_per_client, server.max_waiting = cap, waiting
+        for sock in held:
+            sock.close()
+    return ERROR
+
+
+@case("server", "request line never finished (header deadline)")
+def _(ctx: Any) -> str:
+    import time
+
+    with socket.create_connection(ctx.server.server_address[:2], timeout=30) as sock:
+        sock.sendall(b"GET /api/mo")
+        start = time.monotonic()
+        assert sock.recv(65536) == b""  # dropped, without an answer
+        assert time.monotonic() - start < 25
+    return ERROR
+
+
 # -- running the corpus ---------------------------------------------------------------------
 class Context:
     """What a case may use: its own folder, and (made on first use) a server and files."""
 
     server_instance: Any = None
+    default_model_instance: Any = None
 
     def __init__(self, tmp: Path, shared: Path) -> None:
         self.tmp, self.shared = tmp, shared
@@ -1027,6 +2039,11 @@ class Context:
             threading.Thread(target=server.serve_forever, daemon=True).start()
             Context.server_instance = server
         return Context.server_instance
+
+    def default_model(self) -> Any:
+        if Context.default_model_instance is None:
+            Context.default_model_instance = load_default_model()
+        return Context.default_model_instance
 
     def default_model_file(self) -> Path:
         path = self.shared / "default.npz"
@@ -1063,5 +2080,5 @@ def test_bad_input(bad: Case, tmp_path: Path, shared: Path) -> None:
 
 def test_the_corpus_is_large_and_covers_every_area() -> None:
     areas = Counter(c.area for c in CASES)
-    assert len(CASES) >= 150 and set(areas) == {"api", "file", "cli", "server"}, areas
+    assert len(CASES) >= 450 and set(areas) == {"api", "file", "cli", "server"}, areas
     assert len({(c.area, c.name) for c in CASES}) == len(CASES), "duplicate case names"

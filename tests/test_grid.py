@@ -4,6 +4,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from conftest import in_ci
@@ -124,3 +131,119 @@ def test_a_stored_run_of_other_settings_is_refused(jobs_1, tmp_path):
         run_grid([spec], tmp_path)
     with pytest.raises(ValueError, match="model must be one of"):
         make_runs({"x": {"model": "vgg"}}, [0], data)
+
+
+# -- stopping, checking, failing (issue 24) -------------------------------------------------
+def experiment_command(grid_file, out, *extra):
+    return [
+        sys.executable, "-m", "tinycnn", "experiment", "--grid", str(grid_file), "--subset",
+        "--limit", "200", "--out", str(out), *extra,
+    ]  # fmt: skip
+
+
+def children_of(out):
+    """Processes still running a run of the grid in ``out`` (from /proc, Linux)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "tinycnn.teach.grid" in text and str(out) in text:
+            found.append(cmdline.parent.name)
+    return found
+
+
+def test_ctrl_c_stops_running_and_queued_runs_and_a_rerun_trains_only_the_rest(tmp_path):
+    """Issue 24's acceptance: SIGINT after the first of 5 runs finishes: exit 130 within 5 s,
+    one result file, no child left; the rerun trains the other 4 only."""
+    grid_file = tmp_path / "grid.json"
+    grid = {"configs": {"dense": {"model": "dense", "epochs": 1}}, "seeds": [0, 1, 2, 3, 4]}
+    grid_file.write_text(json.dumps(grid))
+    out = tmp_path / "out"
+    parent = subprocess.Popen(
+        experiment_command(grid_file, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    give_up = time.monotonic() + 300
+    while not list((out / "runs").glob("*.json")):
+        assert parent.poll() is None, parent.communicate()
+        assert time.monotonic() < give_up, "the first run never finished"
+        time.sleep(0.02)
+    parent.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    stdout, stderr = parent.communicate(timeout=120)
+    elapsed = time.monotonic() - sent
+    assert parent.returncode == 130, (stdout, stderr)
+    assert elapsed < 5.0, f"exit took {elapsed:.1f} s after SIGINT"
+    assert "interrupted: 1 of 5 runs are finished" in stdout
+    assert children_of(out) == []
+    files = list((out / "runs").glob("*.json"))
+    assert [p.name for p in files] == ["dense-seed0.json"]
+    stamp = files[0].stat().st_mtime_ns
+    again = subprocess.run(
+        experiment_command(grid_file, out, "--jobs", "2"), capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "1 of 5 runs already done" in again.stdout
+    trained = [line for line in again.stdout.splitlines() if ": test accuracy" in line]
+    assert sorted(trained)[0].startswith("dense, seed 1") and len(trained) == 4
+    assert files[0].stat().st_mtime_ns == stamp
+    assert len(list((out / "runs").glob("*.json"))) == 5
+
+
+def test_a_failing_run_is_one_line_naming_it(tmp_path, capsys):
+    grid_file = tmp_path / "grid.json"
+    grid_file.write_text(json.dumps({"configs": {"d": {"model": "dense", "epochs": 1}}}))
+    empty = tmp_path / "no-mnist-here"
+    empty.mkdir()
+    command = ["experiment", "--grid", str(grid_file), "--data", str(empty), "--seeds", "2"]
+    assert main([*command, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("tinycnn experiment: error: run 'd', seed 0 failed: "), err
+    assert "MnistNotFoundError" in err and "train-images-idx3-ubyte" in err, err
+    assert list((tmp_path / "out" / "runs").glob("*.json")) == []
+
+
+def test_dask_problems_are_one_line_naming_the_address(tmp_path, monkeypatch, capsys):
+    import tinycnn.teach.grid as grid
+
+    grid_file = tmp_path / "grid.json"
+    grid_file.write_text(json.dumps({"configs": {"d": {"model": "dense", "epochs": 1}}}))
+
+    def refused(address):
+        command = ["experiment", "--grid", str(grid_file), "--subset", "--seeds", "1"]
+        assert main([*command, "--out", str(tmp_path / "out"), "--scheduler", address]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "internal error" not in err, err
+        assert f"error: cannot use a Dask scheduler at {address}: " in err, err
+        return err
+
+    monkeypatch.setattr(grid, "DASK_TIMEOUT", 2)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens there
+    refused(f"tcp://127.0.0.1:{port}")
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # not Dask: answers HTTP noise
+        stop = threading.Event()
+
+        def answer_noise():
+            listener.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"\xff" * 64)
+
+        thread = threading.Thread(target=answer_noise, daemon=True)
+        thread.start()
+        err = refused(f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+        stop.set()
+        thread.join(10)
+    assert "EiB" not in err and "out of memory" not in err
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as without the cluster extra
+    assert "dask.distributed is not installed" in refused("tcp://127.0.0.1:8786")

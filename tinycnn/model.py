@@ -260,7 +260,9 @@ class Sequential:
         Raises
         ------
         ValueError
-            If the number of arrays or any shape differs; then nothing is changed.
+            If the number of arrays or any shape differs, or a value is NaN, infinite, over
+            ``tinycnn.layers.base.MAX_WEIGHT`` in size or (BatchNormalization) a negative
+            variance; then nothing is changed.
         """
         self._require_built()
         names = self.weight_names()
@@ -272,11 +274,14 @@ class Sequential:
         for name, old, w in zip(names, current, weights, strict=True):
             if np.shape(w) != old.shape:
                 raise ValueError(f"weight {name!r}: expected shape {old.shape}, got {np.shape(w)}")
-        start = 0
+        start, pieces = 0, []
         for layer in self.layers:
             stop = start + len(layer.weight_names())
-            layer.set_weights(weights[start:stop])
+            pieces.append(weights[start:stop])
+            layer.check_weights(pieces[-1])  # every layer checked before any changes
             start = stop
+        for layer, piece in zip(self.layers, pieces, strict=True):
+            layer.set_weights(piece)
 
     def weight_names(self) -> list[str]:
         """``"<layer>/<key>"`` for every array of ``get_weights``, in the same order."""

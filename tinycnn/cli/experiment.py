@@ -10,6 +10,10 @@ A grid file is JSON: ``{"configs": {"name": {"model": "cnn_bn", "schedule": "cos
 "augment": true, "epochs": 15}, ...}, "seeds": [0, 1, 2, 3, 4]}`` (settings in
 ``tinycnn.teach.grid``). Prints the protocol table (median, range, every seed), writes
 ``OUT/results.json`` and ``OUT/results.png``; rerun the same command to resume.
+
+The grid and every option are checked before any run starts: a mistake is one line naming the
+key and the value (exit status 2). Ctrl-C stops the running and queued runs at once and keeps
+the finished ones (exit status 130); a run that fails is one line naming it, with its error.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def grid_from_args(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], list[int]]:
-    """The configurations and seeds the options describe."""
+    """The configurations and seeds the options describe (the grid file's shape checked)."""
     from tinycnn.cli import CommandError
     from tinycnn.teach.grid import INGREDIENTS
 
@@ -58,8 +62,8 @@ def grid_from_args(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]],
     if args.grid == "ingredients":
         configs = {name: dict(settings) for name, settings in INGREDIENTS.items()}
     elif args.grid is not None:
-        document = json.loads(Path(args.grid).read_text())
-        configs, seeds = document["configs"], list(document.get("seeds", seeds))
+        configs, from_file = read_grid(Path(args.grid))
+        seeds = seeds if from_file is None else from_file
     elif args.model:
         configs = {name: {"model": name} for name in args.model}
     else:
@@ -73,21 +77,60 @@ def grid_from_args(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]],
     return configs, seeds
 
 
-def run(args: argparse.Namespace) -> int:
-    from tinycnn.plots import plot_grid
-    from tinycnn.teach.grid import format_table, make_runs, run_grid, summarise, write_json
+def read_grid(path: Path) -> tuple[dict[str, Any], list[int] | None]:
+    """A grid file's configurations and seeds; errors name the file."""
+    from tinycnn.teach.grid_checks import check_document
 
-    configs, seeds = grid_from_args(args)
-    data = {
+    try:
+        document = json.loads(path.read_text())
+        return check_document(document)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(f"--grid {path}: {error}") from None
+
+
+def check_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The data every run uses, after checking the options (before any run starts)."""
+    import math
+
+    from tinycnn.cli import CommandError
+
+    split = args.validation_split
+    if not (math.isfinite(split) and 0 <= split < 1):
+        raise CommandError(f"--validation-split must be in [0, 1), got {split}")
+    if args.subset and args.data is not None:
+        raise CommandError("give --data or --subset, not both")
+    if args.data is not None and not args.data.is_dir():
+        raise CommandError(f"--data {args.data}: no such folder")
+    if args.out.exists() and not args.out.is_dir():
+        raise CommandError(f"--out {args.out}: is a file; give a folder (new or of this grid)")
+    return {
         "subset": bool(args.subset),
         "data": None if args.data is None else str(args.data.resolve()),
         "limit": args.limit,
-        "validation_split": args.validation_split,
+        "validation_split": split,
     }
-    runs = make_runs(configs, seeds, data)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinycnn.cli import CommandError
+    from tinycnn.plots import plot_grid
+    from tinycnn.teach.children import RunError
+    from tinycnn.teach.grid import format_table, make_runs, run_grid, summarise, write_json
+
+    configs, seeds = grid_from_args(args)
+    data = check_options(args)
+    try:
+        runs = make_runs(configs, seeds, data)
+    except ValueError as error:
+        where = f"--grid {args.grid}: " if args.grid else ""
+        raise ValueError(f"{where}{error}") from None
+    args.out.mkdir(parents=True, exist_ok=True)
     where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.jobs} local process(es)"
     print(f"{len(configs)} configurations x {len(seeds)} seeds = {len(runs)} runs on {where}")
-    results = run_grid(runs, args.out, args.jobs, args.scheduler, report=_say)
+    try:
+        results = run_grid(runs, args.out, args.jobs, args.scheduler, report=_say)
+    except RunError as error:
+        raise CommandError(f"{error}; the finished runs are kept in {args.out / 'runs'}") from None
     table = summarise(results)
     for line in format_table(table):
         print(line)

@@ -5,7 +5,8 @@ ratio kept (anti-aliased, so edges are grey), and placed in a 28x28 field with t
 mass at the centre (LeCun et al., "The MNIST database"). A photo or drawing of a digit must go
 through the same steps, or a model trained on MNIST sees something it never learned:
 
-1. grey levels in [0, 1] (transparent pixels count as white paper);
+1. grey levels in [0, 1] (transparent pixels count as white paper; 16-bit greys are divided by
+   65535, not clipped at 255);
 2. inverted when the background (the median of the border pixels) is light, so ink is bright;
 3. the background level subtracted and the ink stretched to reach 1;
 4. cropped to the bounding box of the pixels brighter than ``ink_threshold``;
@@ -18,6 +19,7 @@ Images are read with Pillow (installed with matplotlib), imported only when a fi
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,9 +35,14 @@ MAX_IMAGE_PIXELS = 25_000_000  # 5000 x 5000; a digit photo needs far fewer
 def read_grey(path: str | os.PathLike) -> Array:
     """A picture file (PNG, JPEG, ...) as grey levels in [0, 1], shape (H, W).
 
-    Transparent pixels are composited onto white, as if the drawing were on paper. The size in
-    the file's header is checked before any pixel is decoded: over ``MAX_IMAGE_PIXELS`` pixels
-    (a decompression bomb can declare gigapixels in 74 bytes) is refused.
+    Transparent pixels are composited onto white, as if the drawing were on paper. Every mode
+    Pillow reads is turned into grey at its own depth: 16-bit grey (``I;16``, and ``I`` as
+    Pillow reads a 16-bit PNG) is divided by 65535 (converting it through 8-bit RGBA would clip
+    every level above 255 to white), 32-bit float (``F``) is taken as [0, 1] when it lies there
+    and as 0..255 otherwise, and the others (bilevel, palette, grey or colour with or without
+    alpha, CMYK, ...) go through RGBA. The size in the file's header is checked before any pixel
+    is decoded: over ``MAX_IMAGE_PIXELS`` pixels (a decompression bomb can declare gigapixels in
+    74 bytes) is refused.
 
     Raises
     ------
@@ -60,14 +67,32 @@ def read_grey(path: str | os.PathLike) -> Array:
                     f"{W}x{H} pixels, over the limit of {MAX_IMAGE_PIXELS:,}; scale it down"
                 )
             image.load()
-            rgba = image.convert("RGBA")
+            deep = _deep_grey(image)
+            rgba = image.convert("RGBA") if deep is None else None
     except Image.DecompressionBombError as error:
         raise ValueError(f"{path}: the picture is over the limit of pixels ({error})") from None
     except Exception as error:  # Pillow's decoders raise many kinds for a damaged file
         raise ValueError(f"{path}: not a readable image ({error})") from None
+    if deep is not None:
+        return deep
+    assert rgba is not None
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     grey = Image.alpha_composite(white, rgba).convert("L")
     return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def _deep_grey(image: Any) -> Array | None:
+    """Grey levels in [0, 1] of a 16-bit or 32-bit grey picture, None for any other mode."""
+    if image.mode.startswith("I;16") or image.mode == "I":
+        levels = np.asarray(image, dtype=np.float64) / 65535.0  # (H, W)
+    elif image.mode == "F":
+        levels = np.asarray(image, dtype=np.float64)
+        levels = np.nan_to_num(levels, nan=0.0, posinf=255.0, neginf=0.0)
+        if levels.max(initial=0.0) > 1.0:
+            levels = levels / 255.0
+    else:
+        return None
+    return np.clip(levels, 0.0, 1.0).astype(np.float32)
 
 
 def resize_area(image: NDArray[np.floating], OH: int, OW: int) -> NDArray[np.float64]:

@@ -28,6 +28,12 @@ Shape = tuple[int, ...]
 # Layer names reach file names, JSON, log lines and the draw-a-digit page: letters, digits and
 # ``_ . -`` only (Keras's own names fit), so a name can never carry markup or a path.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+# The largest weight magnitude accepted from a file or set_weights. Training on inputs in [0, 1]
+# makes weights of magnitude below 100 (a BatchNormalization variance of a few thousand); 1e10
+# is far above, and far below where float32 activations overflow after a layer or two.
+MAX_WEIGHT = 1e10
+# The most weights one layer may allocate (1 GiB of float32): Dense(10**9) is a clear error.
+MAX_LAYER_WEIGHTS = 2**28
 
 
 def check_name(name: Any) -> str | None:
@@ -79,6 +85,27 @@ class Layer:
         """Shape of one output example for one input example of ``input_shape``."""
         return tuple(input_shape)
 
+    def weight_shapes(self, input_shape: Shape) -> list[Shape]:
+        """The shapes of ``get_weights`` after ``build(input_shape)``.
+
+        Layers with weights compute them without allocating (Conv2D, Dense, ...). This default
+        builds a fresh copy of the layer (for a layer of your own: ``load_model`` asks it for
+        the shapes it must find in a file).
+        """
+        probe = type(self)(**self.get_config())
+        probe.build(tuple(input_shape), np.random.default_rng(0))
+        return [w.shape for w in (*probe.params.values(), *probe.state.values())]
+
+    def check_size(self, shapes: list[Shape]) -> None:
+        """Refuse to allocate more than ``MAX_LAYER_WEIGHTS`` weights (before ``build`` does)."""
+        total = sum(int(np.prod(shape, dtype=object)) for shape in shapes)
+        if total > MAX_LAYER_WEIGHTS:
+            raise ValueError(
+                f"{self.describe()}: {type(self).__name__} on inputs {self.input_shape} needs "
+                f"{total:,} weights ({4 * total / 2**30:,.1f} GiB of float32), over the limit of "
+                f"{MAX_LAYER_WEIGHTS:,}; use fewer units or filters"
+            )
+
     # -- computing ------------------------------------------------------------------------
     def forward(self, x: Array, training: bool = False) -> Array:
         """Compute the layer's output; remember what ``backward`` needs."""
@@ -106,8 +133,9 @@ class Layer:
         then non-trainable state."""
         return [w.copy() for w in (*self.params.values(), *self.state.values())]
 
-    def set_weights(self, weights: list[Array]) -> None:
-        """Load weights given in Keras's order and shapes; shapes are checked."""
+    def check_weights(self, weights: list[Array]) -> None:
+        """Refuse what ``set_weights`` must not take: a wrong count or shape, a value that is
+        not a real number, NaN, infinite or over ``MAX_WEIGHT`` in size."""
         names = self.weight_names()
         if len(weights) != len(names):
             raise ValueError(
@@ -121,6 +149,26 @@ class Layer:
                     f"{self.describe()}: weight {key!r} expected shape {old.shape}, "
                     f"got {np.shape(new)}"
                 )
+            self.check_weight(key, np.asarray(new))
+
+    def check_weight(self, key: str, w: np.ndarray) -> None:
+        """One weight array: real numbers, finite, of magnitude at most ``MAX_WEIGHT``."""
+        if w.dtype.kind not in "iuf":
+            raise ValueError(f"{self.describe()}: weight {key!r} has dtype {w.dtype}, not real")
+        if not np.isfinite(w).all():
+            raise ValueError(f"{self.describe()}: weight {key!r} holds NaN or infinite values")
+        if w.size and np.abs(w).max() > MAX_WEIGHT:
+            raise ValueError(
+                f"{self.describe()}: weight {key!r} holds {float(np.abs(w).max()):g}; weights "
+                f"must be at most {MAX_WEIGHT:g} in size (damaged weights?)"
+            )
+
+    def set_weights(self, weights: list[Array]) -> None:
+        """Load weights given in Keras's order and shapes; checked by ``check_weights`` first,
+        so a refusal changes nothing."""
+        self.check_weights(weights)
+        names = self.weight_names()
+        current = [*self.params.values(), *self.state.values()]
         for key, old, new in zip(names, current, weights, strict=True):
             if key in self.params:
                 self.params[key] = np.asarray(new).astype(old.dtype, copy=True)

@@ -32,6 +32,8 @@ keeps the *unbiased* variance in its running average.
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -47,7 +49,8 @@ class BatchNormalization(Layer):
     momentum : float
         Weight of the old value in the moving averages, in [0, 1).
     epsilon : float
-        Added to the variance before the square root (> 0).
+        Added to the variance before the square root (finite, > 0: an infinite one would make
+        every output β).
     name : str, optional
         Layer name shown by ``Sequential.summary``.
 
@@ -59,10 +62,12 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None):
         super().__init__(name)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        if not epsilon > 0:
-            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+        if not _is_number(momentum) or not 0 <= momentum < 1:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1), got {momentum!r}")
+        if not _is_number(epsilon) or not 0 < epsilon < math.inf:
+            raise ValueError(
+                f"BatchNormalization: epsilon must be > 0 (a finite number), got {epsilon!r}"
+            )
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
 
@@ -76,6 +81,12 @@ class BatchNormalization(Layer):
             "moving_mean": np.zeros(C, np.float32),
             "moving_variance": np.ones(C, np.float32),
         }
+
+    def weight_shapes(self, input_shape: Shape) -> list[Shape]:
+        """γ, β, moving mean and moving variance: ``[(C,)] * 4`` for inputs ``(..., C)``."""
+        if len(input_shape) < 1:
+            raise ValueError(f"BatchNormalization needs input (..., C), got {tuple(input_shape)}")
+        return [(int(input_shape[-1]),)] * 4
 
     def forward(self, x: Array, training: bool = False) -> Array:
         """Normalise with the batch's statistics (training) or the moving ones (inference).
@@ -98,6 +109,7 @@ class BatchNormalization(Layer):
             )
         axes = tuple(range(x.ndim - 1))  # every axis but the channels
         if training:
+            self._check_batch(x)
             mean = x.mean(axis=axes)  # (C,)
             var = np.square(x - mean).mean(axis=axes)  # (C,), biased
             self._update_moving(mean, var)
@@ -107,6 +119,27 @@ class BatchNormalization(Layer):
         x_hat = (x - mean) * inv_std  # (N, ..., C)
         self._cache = (x_hat, inv_std, training)
         return (x_hat * self.params["gamma"] + self.params["beta"]).astype(x.dtype, copy=False)
+
+    def _check_batch(self, x: Array) -> None:
+        """Refuse one value per channel: its batch variance is 0, so x_hat = 0, the output is β
+        whatever x is, and dx = 0 freezes every layer below (PyTorch refuses it too)."""
+        M = x.size // x.shape[-1]
+        if M < 2:
+            raise ValueError(
+                f"{self.describe()}: training needs more than 1 value per channel, got input "
+                f"{x.shape}: the variance of one value is 0, so the output would be beta "
+                "whatever the input and no gradient would reach the layers below; use "
+                "batch_size >= 2 (and no batch of 1 at the end of an epoch)"
+            )
+
+    def check_weight(self, key: str, w: Array) -> None:
+        """Also refuse a negative moving variance (its square root would be NaN)."""
+        super().check_weight(key, w)
+        if key == "moving_variance" and np.min(w, initial=0) < 0:
+            raise ValueError(
+                f"{self.describe()}: moving_variance must be >= 0 (a variance), got "
+                f"{float(np.min(w)):g}"
+            )
 
     def _update_moving(self, mean: Array, var: Array) -> None:
         for key, batch in (("moving_mean", mean), ("moving_variance", var)):
@@ -140,3 +173,7 @@ class BatchNormalization(Layer):
     def get_config(self) -> dict[str, Any]:
         """``{"momentum", "epsilon", "name"}``: ``BatchNormalization(**config)`` rebuilds it."""
         return {"momentum": self.momentum, "epsilon": self.epsilon, **super().get_config()}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)

@@ -101,6 +101,8 @@ class Conv2D(Layer):
         ``w`` is drawn first, then ``b``. Without ``rng`` a fresh, unseeded generator is used.
         """
         out_shape = self.output_shape(input_shape)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.check_size(self.weight_shapes(input_shape))  # a clear error, not a MemoryError
         KH, KW = self.kernel_size
         C, F = int(input_shape[2]), self.filters
         fan_in, fan_out = KH * KW * C, KH * KW * F
@@ -113,6 +115,13 @@ class Conv2D(Layer):
         if self.activation is not None:
             self.activation.build(out_shape, rng)
         super().build(input_shape, rng)
+
+    def weight_shapes(self, input_shape: Shape) -> list[Shape]:
+        """``[(KH, KW, C, F), (F,)]`` for inputs ``(H, W, C)``, without allocating."""
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D needs input (H, W, C), got {tuple(input_shape)}")
+        KH, KW = self.kernel_size
+        return [(KH, KW, int(input_shape[2]), self.filters), (self.filters,)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """``(OH, OW, F)`` for one input of shape ``(H, W, C)``."""

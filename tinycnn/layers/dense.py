@@ -78,6 +78,7 @@ class Dense(Layer):
                 f"use Flatten first), got {tuple(input_shape)}"
             )
         super().build(input_shape)
+        self.check_size(self.weight_shapes(input_shape))  # Dense(10**9): an error, not a crash
         rng = rng if rng is not None else np.random.default_rng()
         D = int(input_shape[0])
         self.params = {
@@ -85,6 +86,12 @@ class Dense(Layer):
             "b": self._init_b((self.units,), D, self.units, rng),
         }
         self.grads = {key: np.zeros_like(p) for key, p in self.params.items()}
+
+    def weight_shapes(self, input_shape: Shape) -> list[Shape]:
+        """``[(D, units), (units,)]`` for inputs ``(D,)``, without allocating."""
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense needs input (D,), got {tuple(input_shape)}")
+        return [(int(input_shape[0]), self.units), (self.units,)]
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """``(units,)`` for inputs ``(D,)``."""

@@ -37,6 +37,7 @@ import numpy as np
 
 from tinycnn import kernels
 from tinycnn.layers.base import Array
+from tinycnn.optim import checks
 from tinycnn.optim.base import Optimizer
 from tinycnn.optim.schedules import LearningRateSchedule
 
@@ -47,11 +48,12 @@ class Adam(Optimizer):
     Parameters
     ----------
     learning_rate : float or LearningRateSchedule
-        ``lr`` (> 0), or a schedule of it (``tinycnn.optim.schedules``).
+        ``lr`` (finite, > 0), or a schedule of it (``tinycnn.optim.schedules``).
     beta_1, beta_2 : float
         Decay rates of the first and second moment averages, in [0, 1).
     epsilon : float
-        ``ε`` (> 0), added to ``sqrt(v)`` (see Notes of the module for the paper's placement).
+        ``ε`` (finite, > 0), added to ``sqrt(v)`` (see Notes of the module for the paper's
+        placement).
     """
 
     def __init__(
@@ -62,14 +64,10 @@ class Adam(Optimizer):
         epsilon: float = 1e-7,
     ) -> None:
         super().__init__(learning_rate, ("m", "v"))
-        for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0 <= beta < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
-        if not epsilon > 0:
-            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1 = checks.number("Adam", "beta_1", beta_1, low=0, high=1, high_open=True)
+        self.beta_2 = checks.number("Adam", "beta_2", beta_2, low=0, high=1, high_open=True)
+        # An infinite epsilon would divide every step to 0: no weight would ever move.
+        self.epsilon = checks.number("Adam", "epsilon", epsilon, low=0, low_open=True)
 
     def _step(self, i: int, p: Array, g: Array) -> None:
         m, v = self.slots["m"][i], self.slots["v"][i]

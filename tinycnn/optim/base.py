@@ -8,11 +8,13 @@ step (``Sequential.params_and_grads`` does).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from tinycnn.layers.base import Array
+from tinycnn.optim import checks
 from tinycnn.optim.schedules import LearningRateSchedule, get_schedule, serialize
 
 
@@ -49,9 +51,9 @@ class Optimizer:
         if isinstance(learning_rate, (LearningRateSchedule, dict)):
             self._learning_rate = get_schedule(learning_rate)
         else:
-            if not learning_rate > 0:
-                raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-            self._learning_rate = float(learning_rate)
+            self._learning_rate = checks.number(
+                type(self).__name__, "learning_rate", learning_rate, low=0, low_open=True
+            )
         self.current_lr = 0.0  # set by each update
         self.slot_names = slot_names
         self.iterations = 0
@@ -71,9 +73,9 @@ class Optimizer:
                 f"this optimizer follows the schedule {self._learning_rate!r}; its learning "
                 "rate cannot be set"
             )
-        if not value > 0:
-            raise ValueError(f"learning_rate must be > 0, got {value!r}")
-        self._learning_rate = float(value)
+        self._learning_rate = checks.number(
+            type(self).__name__, "learning_rate", value, low=0, low_open=True
+        )
 
     @property
     def schedule(self) -> LearningRateSchedule | None:
@@ -99,10 +101,23 @@ class Optimizer:
         self._check(params, grads)
         if not self.slots:
             self.slots = {s: [np.zeros_like(p) for p in params] for s in self.slot_names}
-        self.current_lr = self.learning_rate  # a schedule's value at the step count before it
+        self.current_lr = self._checked_rate()  # the value at the step count before it
         self.iterations += 1
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             self._step(i, p, np.asarray(g))
+
+    def _checked_rate(self) -> float:
+        """The rate of this step; a schedule's value must be a finite number >= 0."""
+        rate = self.learning_rate
+        if self.schedule is not None and not (
+            isinstance(rate, (int, float)) and math.isfinite(rate) and rate >= 0
+        ):
+            raise ValueError(
+                f"the learning-rate schedule {self.schedule!r} returned {rate!r} at step "
+                f"{self.iterations}; a rate must be a finite number >= 0 (a negative rate "
+                "climbs the loss)"
+            )
+        return float(rate)
 
     def _step(self, i: int, p: Array, g: Array) -> None:
         """Update the ``i``-th parameter ``p`` in place from its gradient ``g``."""
@@ -144,9 +159,12 @@ class Optimizer:
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what ``get_state`` returned (copies are taken)."""
-        self.iterations = int(state["iterations"])
+        owner = f"{type(self).__name__} state"
+        self.iterations = checks.count(owner, "iterations", _scalar(state["iterations"]))
         if "learning_rate" in state and self.schedule is None:
-            self.learning_rate = float(state["learning_rate"])
+            self.learning_rate = checks.number(
+                owner, "learning_rate", _scalar(state["learning_rate"]), low=0, low_open=True
+            )
         self.slots = {}
         for name in self.slot_names:
             count = sum(1 for key in state if key.rsplit("_", 1)[0] == name)
@@ -161,3 +179,9 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d array's Python number (anything else as it is, for the checks to refuse)."""
+    array = np.asarray(value)
+    return array.item() if array.shape == () and array.dtype.kind in "iuf" else value

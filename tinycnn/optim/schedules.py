@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tinycnn.optim import checks
+
 
 class LearningRateSchedule:
     """Base class: ``schedule(step) -> float`` and a configuration that rebuilds it."""
@@ -42,21 +44,18 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-def _positive(name: str, value: float) -> float:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
 class ExponentialDecay(LearningRateSchedule):
     """``lr0 * decay_rate ** (step / decay_steps)``; with ``staircase`` the power is floored.
 
     Parameters
     ----------
     initial_learning_rate : float
-    decay_steps : int
-        Steps over which the rate is multiplied by ``decay_rate`` once.
+        Finite, > 0.
+    decay_steps : float
+        Steps over which the rate is multiplied by ``decay_rate`` once (finite, > 0; a
+        fraction such as 2.7 is kept, as Keras does).
     decay_rate : float
+        Finite, > 0.
     staircase : bool
         Decay in whole steps of ``decay_steps`` (a step decay) instead of smoothly.
     """
@@ -68,12 +67,13 @@ class ExponentialDecay(LearningRateSchedule):
         decay_rate: float,
         staircase: bool = False,
     ) -> None:
-        self.initial_learning_rate = float(
-            _positive("initial_learning_rate", initial_learning_rate)
+        owner = "ExponentialDecay"
+        self.initial_learning_rate = checks.number(
+            owner, "initial_learning_rate", initial_learning_rate, low=0, low_open=True
         )
-        self.decay_steps = int(_positive("decay_steps", decay_steps))
-        self.decay_rate = float(_positive("decay_rate", decay_rate))
-        self.staircase = bool(staircase)
+        self.decay_steps = checks.steps(owner, "decay_steps", decay_steps)
+        self.decay_rate = checks.number(owner, "decay_rate", decay_rate, low=0, low_open=True)
+        self.staircase = checks.flag(owner, "staircase", staircase)
 
     def __call__(self, step: int) -> float:
         power = step / self.decay_steps
@@ -96,20 +96,24 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     Parameters
     ----------
     boundaries : list of int
-        Increasing step numbers, one fewer than ``values``.
+        Increasing step numbers (integers >= 0), one fewer than ``values``.
     values : list of float
+        Finite rates > 0.
     """
 
     def __init__(self, boundaries: list[int], values: list[float]) -> None:
+        owner = "PiecewiseConstantDecay"
+        if not isinstance(boundaries, (list, tuple)) or not isinstance(values, (list, tuple)):
+            raise ValueError(f"{owner}: boundaries and values must be lists")
         if len(values) != len(boundaries) + 1:
             raise ValueError(
-                f"expected {len(boundaries) + 1} values for {len(boundaries)} boundaries, "
-                f"got {len(values)}"
+                f"{owner}: expected {len(boundaries) + 1} values for {len(boundaries)} "
+                f"boundaries, got {len(values)}"
             )
-        if list(boundaries) != sorted(boundaries):
-            raise ValueError(f"boundaries must increase, got {list(boundaries)}")
-        self.boundaries = [int(b) for b in boundaries]
-        self.values = [float(_positive("each value", v)) for v in values]
+        self.boundaries = [checks.count(owner, "each boundary", b) for b in boundaries]
+        if self.boundaries != sorted(self.boundaries):
+            raise ValueError(f"{owner}: boundaries must increase, got {list(boundaries)}")
+        self.values = [checks.number(owner, "each value", v, low=0, low_open=True) for v in values]
 
     def __call__(self, step: int) -> float:
         for boundary, value in zip(self.boundaries, self.values, strict=False):
@@ -127,14 +131,18 @@ class CosineDecay(LearningRateSchedule):
     Parameters
     ----------
     initial_learning_rate : float
-        Start of the warm-up, or the top rate when there is none.
-    decay_steps : int
-        Length of the cosine (after the warm-up); the rate stays at its end value afterwards.
+        Start of the warm-up (finite, >= 0), or the top rate when there is none (> 0: a top
+        rate of 0 would never move a weight).
+    decay_steps : float
+        Length of the cosine (after the warm-up, finite, > 0; a fraction is kept, as Keras
+        does); the rate stays at its end value afterwards.
     alpha : float
-        Final rate as a fraction of the top rate.
+        Final rate as a fraction of the top rate, in [0, 1].
     warmup_target : float, optional
-        Top rate reached linearly from ``initial_learning_rate`` in ``warmup_steps`` steps.
+        Top rate (finite, > 0) reached linearly from ``initial_learning_rate`` in
+        ``warmup_steps`` steps.
     warmup_steps : int
+        An integer >= 0.
     """
 
     def __init__(
@@ -145,17 +153,22 @@ class CosineDecay(LearningRateSchedule):
         warmup_target: float | None = None,
         warmup_steps: int = 0,
     ) -> None:
-        if initial_learning_rate < 0:
-            raise ValueError(f"initial_learning_rate must be >= 0, got {initial_learning_rate!r}")
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
-        if warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(_positive("decay_steps", decay_steps))
-        self.alpha = float(alpha)
-        self.warmup_target = None if warmup_target is None else float(warmup_target)
-        self.warmup_steps = int(warmup_steps)
+        owner = "CosineDecay"
+        self.warmup_target = (
+            None
+            if warmup_target is None
+            else checks.number(owner, "warmup_target", warmup_target, low=0, low_open=True)
+        )
+        self.initial_learning_rate = checks.number(
+            owner,
+            "initial_learning_rate",
+            initial_learning_rate,
+            low=0,
+            low_open=warmup_target is None,  # without a warm-up it is the top rate
+        )
+        self.decay_steps = checks.steps(owner, "decay_steps", decay_steps)
+        self.alpha = checks.number(owner, "alpha", alpha, low=0, high=1)
+        self.warmup_steps = checks.count(owner, "warmup_steps", warmup_steps)
 
     def __call__(self, step: int) -> float:
         top, t = self.initial_learning_rate, float(step)
@@ -204,4 +217,10 @@ def get_schedule(spec: LearningRateSchedule | dict[str, Any]) -> LearningRateSch
             f"unknown learning-rate schedule {spec.get('class_name')!r}; expected one of "
             f"{list(SCHEDULES)}"
         )
-    return cls(**spec.get("config", {}))
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(f"{cls.__name__}: its config must be a dict, got {config!r:.80}")
+    try:
+        return cls(**config)
+    except TypeError as error:  # an unknown or missing argument
+        raise ValueError(f"{cls.__name__}: {error}") from None

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinycnn.layers.base import Array
+from tinycnn.optim import checks
 from tinycnn.optim.base import Optimizer
 from tinycnn.optim.schedules import LearningRateSchedule
 
@@ -31,7 +32,7 @@ class SGD(Optimizer):
     Parameters
     ----------
     learning_rate : float or LearningRateSchedule
-        Step size ``lr`` (> 0), or a schedule of it (``tinycnn.optim.schedules``).
+        Step size ``lr`` (finite, > 0), or a schedule of it (``tinycnn.optim.schedules``).
     momentum : float
         ``μ`` in [0, 1); 0 disables the velocity state.
     nesterov : bool
@@ -44,12 +45,11 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
     ) -> None:
+        momentum = checks.number("SGD", "momentum", momentum, low=0, high=1, high_open=True)
         # Like Keras, keep a velocity only when there is momentum.
         super().__init__(learning_rate, ("velocity",) if momentum > 0 else ())
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = momentum
+        self.nesterov = checks.flag("SGD", "nesterov", nesterov)
 
     def _step(self, i: int, p: Array, g: Array) -> None:
         lr = self.current_lr

@@ -20,9 +20,10 @@ good one survives a crash during the next write. ``load_model`` opens a checkpoi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -150,6 +151,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             "state to resume from); write checkpoints with fit(..., checkpoint=path)"
         )
     state = meta["checkpoint"]
+    check_state(path, state)
     optimizer_state = {}
     for key in state.get("optimizer_keys", []):
         if OPTIMIZER_PREFIX + key not in arrays:
@@ -176,6 +178,95 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise ValueError(f"{path}: checkpoint state is malformed ({error})") from None
 
 
+def check_state(path: Any, state: Any) -> None:
+    """Check ``meta["checkpoint"]`` field by field; ValueError naming the file and the field.
+
+    ``epoch`` and ``step`` are integers >= 0; ``generators`` holds a PCG64 state for the
+    shuffling and augmentation generators (and any layer's), each one NumPy accepts;
+    ``partial`` holds finite sums >= 0 (``seen`` > 0 when ``step`` > 0); ``history``,
+    ``fit_config`` and ``callbacks`` have the shapes ``fit`` writes. Whether they match the run
+    being resumed (step within the epoch, same settings) is checked by ``fit``.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: checkpoint state must be a dict, got {str(state)[:80]}")
+    for key in ("epoch", "step", "generators", "history", "fit_config"):
+        if key not in state:
+            raise ValueError(f"{path}: checkpoint state is missing {key!r}")
+    for key in ("epoch", "step"):
+        value = state[key]
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{path}: checkpoint {key} must be an integer >= 0, got {value!r:.80}")
+    _check_generators(path, state["generators"])
+    _check_partial(path, state.get("partial", {}), state["step"])
+    _check_history(path, state["history"])
+    if not isinstance(state["fit_config"], dict):
+        raise ValueError(f"{path}: checkpoint fit_config must be a dict")
+    callbacks = state.get("callbacks", [])
+    if not isinstance(callbacks, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("class_name"), str)
+        and isinstance(c.get("state", {}), dict)
+        for c in callbacks
+    ):  # fmt: skip
+        raise ValueError(f"{path}: checkpoint callbacks must be a list of {{class_name, state}}")
+
+
+def _check_generators(path: Any, generators: Any) -> None:
+    if not isinstance(generators, dict):
+        raise ValueError(f"{path}: checkpoint generators must be a dict")
+    for key in ("fit.shuffle", "fit.augment"):
+        if key not in generators:
+            raise ValueError(f"{path}: checkpoint has no state for the generator {key!r}")
+    for key, value in generators.items():
+        try:
+            if not isinstance(value, dict) or value.get("bit_generator") != "PCG64":
+                raise ValueError("not a PCG64 state")
+            generator: Any = np.random.PCG64()
+            generator.state = value  # NumPy checks every field
+        except (ValueError, TypeError, KeyError, OverflowError) as error:
+            raise ValueError(
+                f"{path}: checkpoint generator {str(key)[:40]!r} has an unusable state ({error})"
+            ) from None
+
+
+def _check_partial(path: Any, partial: Any, step: int) -> None:
+    if not isinstance(partial, dict):
+        raise ValueError(f"{path}: checkpoint partial sums must be a dict")
+    if step == 0:
+        return
+    for key in ("loss", "correct", "seen"):
+        value = partial.get(key)
+        if not (_is_number(value) and value >= 0):
+            raise ValueError(
+                f"{path}: checkpoint partial sum {key!r} must be a finite number >= 0 (the "
+                f"epoch is {step} batches in), got {value!r:.80}"
+            )
+    if partial["seen"] == 0:
+        raise ValueError(f"{path}: checkpoint partial sums saw 0 examples after {step} batches")
+
+
+def _check_history(path: Any, history: Any) -> None:
+    ok = (
+        isinstance(history, dict)
+        and isinstance(history.get("history", {}), dict)
+        and all(
+            isinstance(v, list) and all(_is_number(x) for x in v)
+            for v in history.get("history", {}).values()
+        )
+        and isinstance(history.get("epoch", []), list)
+        and all(type(e) is int and e >= 0 for e in history.get("epoch", []))
+        and isinstance(history.get("times", []), list)
+        and all(_is_number(t) for t in history.get("times", []))
+        and isinstance(history.get("params", {}), dict)
+        and (history.get("stopped") is None or isinstance(history.get("stopped"), str))
+    )
+    if not ok:
+        raise ValueError(f"{path}: checkpoint history is malformed: {str(history)[:80]}")
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
 def restore_model(model: Model, checkpoint: Checkpoint) -> None:
     """Load a checkpoint's weights, optimizer state and layer generators into ``model``.
 
@@ -184,8 +275,11 @@ def restore_model(model: Model, checkpoint: Checkpoint) -> None:
     """
     io.check_architecture(checkpoint.path, checkpoint.meta, model)
     _check_optimizer_class(checkpoint, model.optimizer)
-    model.set_weights(checkpoint.weights)
-    model.optimizer.set_state(checkpoint.optimizer_state)
+    try:
+        model.set_weights(checkpoint.weights)
+        model.optimizer.set_state(checkpoint.optimizer_state)
+    except ValueError as error:
+        raise ValueError(f"{checkpoint.path}: {error}") from None
     owned = model_generators(model)
     for name, rng in owned.items():
         if name in checkpoint.generators:

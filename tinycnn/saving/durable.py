@@ -14,7 +14,31 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
+
+
+def check_writable(path: str | os.PathLike, what: str) -> None:
+    """Refuse, before any long work, a file name that an atomic write could not replace.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is a folder, its folder does not exist, or a temporary file cannot be created
+        beside it (found by creating and removing one, which also works for root).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {path}: is a folder; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{what} {path}: folder {folder} does not exist")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=temp_prefix(path), suffix=".tmp")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ValueError(f"{what} {path}: cannot write in {folder} ({error.strerror})") from None
 
 
 def fsync_folder(folder: Path) -> None:

@@ -25,7 +25,10 @@ Safety and robustness
   checked before decompressing or allocating; exactly the entries the JSON lists; weight dtypes
   exactly as declared (float32 or float64, never cast) and finite; layer names from a safe set
   (no markup can reach the draw-a-digit page); the weight shapes the architecture implies
-  checked against the file's arrays before the model is built.
+  checked against the file's arrays before the model is built; weights at most
+  ``MAX_WEIGHT`` in size and variances >= 0; at least one layer; no encrypted entry; entries
+  inflating to at most 4 times the file's size plus 1 MiB, which bounds the cost of loading
+  by the file's size (see ``tinycnn.saving.validate``).
 - Refused with a ``ValueError`` that starts with the file's path: every case above, a file that
   is not a regular file or not a zip archive or is truncated or corrupt (the zip CRC is checked),
   an entry with pickled objects, a format version newer than this tinycnn reads, a file of
@@ -47,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn._version import __version__
+from tinycnn.layers.base import MAX_WEIGHT
 from tinycnn.saving import validate
 from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
 from tinycnn.training.protocol import Model
@@ -105,6 +109,11 @@ def weight_entries(model: Model) -> tuple[list[dict[str, Any]], dict[str, np.nda
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
         if not np.isfinite(np.sum(w, dtype=np.float64)) and not np.isfinite(w).all():
             raise ValueError(f"refusing to save weight {name}: it holds NaN or infinite values")
+        if w.size and np.abs(w).max() > MAX_WEIGHT:  # no file that load_model would refuse
+            raise ValueError(
+                f"refusing to save weight {name}: it holds {float(np.abs(w).max()):g}, over "
+                f"{MAX_WEIGHT:g} (training diverged?)"
+            )
         key = f"w{i:03d}"
         entries.append({"key": key, "name": name, "shape": list(w.shape), "dtype": str(w.dtype)})
         arrays[key] = w
@@ -205,7 +214,7 @@ def _open_archive(path: PathLike) -> Iterator[tuple[zipfile.ZipFile, dict[str, z
         raise ValueError(f"{path}: not a regular file (a folder, FIFO or device)")
     try:
         with zipfile.ZipFile(path) as archive:
-            yield archive, validate.check_listing(path, archive)
+            yield archive, validate.check_listing(path, archive, path.stat().st_size)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
         raise ValueError(
             f"{path}: not a readable tinycnn file (truncated or corrupt: {error})"

@@ -4,8 +4,9 @@ A model file comes from anywhere (a download, a colleague, an attacker), so ``lo
 trusts nothing in it. In the order they run:
 
 1. **The zip listing** (:func:`check_listing`): at most ``MAX_ENTRIES`` entries, no name twice,
-   every name ``<safe>.npy``, and the declared (inflated) sizes summing to at most
-   ``MAX_TOTAL_BYTES``. Nothing has been decompressed yet.
+   every name ``<safe>.npy``, none encrypted, and the declared (inflated) sizes summing to at
+   most ``MAX_TOTAL_BYTES`` and to at most ``MAX_INFLATION`` times the file's own size plus
+   ``INFLATION_ALLOWANCE`` (the cost bound below). Nothing has been decompressed yet.
 2. **Each entry's header** (:func:`check_entry_header`): a plain numeric or unicode dtype (never
    Python objects, records or sub-arrays), and a data size that is exactly what the zip listing
    declares and at most ``MAX_TOTAL_BYTES``. Only then is the data read.
@@ -19,9 +20,17 @@ trusts nothing in it. In the order they run:
    the shapes of the arrays in the file, so building the model allocates no more than the file
    holds.
 6. **The weights** (:func:`check_weights`): dtype exactly as declared, float32 or float64, every
-   value finite.
+   value finite and at most ``tinycnn.layers.base.MAX_WEIGHT`` in size, a BatchNormalization
+   moving variance >= 0.
 
 Every failure is a ``ValueError`` whose message starts with the file's path.
+
+The cost of loading is bounded by the file's size: with ``S`` bytes on disk the entries inflate
+to at most ``I = 4 S + 1 MiB`` bytes; reading holds each entry's bytes and one copy of them, and
+building the model allocates its fresh weights and the weights set into it, so the peak memory
+is about ``5 I`` and the time linear in ``I`` (``tests/benchmarks/bench_load_cost.py`` measures
+both; ``docs/benchmarks.md``). tinycnn writes its files uncompressed (inflation 1), and
+``np.savez_compressed`` float weights shrink by far less than 4x, so no real file is refused.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ import numpy as np
 
 MAX_ENTRIES = 4096
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # inflated bytes of all entries together
+MAX_INFLATION = 4  # inflated bytes per byte of the file ...
+INFLATION_ALLOWANCE = 1024 * 1024  # ... plus this, for small files with a compressed meta
 MAX_LAYERS = 256
 MAX_SIDE = 65536  # largest input height, width or channel count
 MAX_JSON_DEPTH = 64
@@ -46,8 +57,13 @@ WEIGHT_DTYPES = ("float32", "float64")
 OPTIMIZER_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
-def check_listing(path: Any, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
-    """The archive's entries by name (without ``.npy``), after the listing's limits."""
+def check_listing(
+    path: Any, archive: zipfile.ZipFile, file_bytes: int | None = None
+) -> dict[str, zipfile.ZipInfo]:
+    """The archive's entries by name (without ``.npy``), after the listing's limits.
+
+    ``file_bytes``: the file's size on disk, which bounds what its entries may inflate to.
+    """
     infos = archive.infolist()
     if len(infos) > MAX_ENTRIES:
         raise ValueError(f"{path}: {len(infos)} entries in the archive; at most {MAX_ENTRIES}")
@@ -55,6 +71,11 @@ def check_listing(path: Any, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipI
     for info in infos:
         if ENTRY_NAME.fullmatch(info.filename) is None:
             raise ValueError(f"{path}: unexpected entry name {info.filename[:80]!r}")
+        if info.flag_bits & 0x1:
+            raise ValueError(
+                f"{path}: entry {info.filename!r} is encrypted (tinycnn files never are; "
+                "decrypt the archive first)"
+            )
         name = info.filename.removesuffix(".npy")
         if name in by_name:
             raise ValueError(f"{path}: entry {name!r} appears twice (refusing to pick one)")
@@ -66,6 +87,12 @@ def check_listing(path: Any, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipI
         raise ValueError(
             f"{path}: the entries inflate to {total:,} bytes; at most {MAX_TOTAL_BYTES:,} "
             "(refused before decompressing)"
+        )
+    if file_bytes is not None and total > MAX_INFLATION * file_bytes + INFLATION_ALLOWANCE:
+        raise ValueError(
+            f"{path}: the entries inflate to {total:,} bytes from a file of {file_bytes:,}; at "
+            f"most {MAX_INFLATION} times its size plus {INFLATION_ALLOWANCE:,} bytes (refused "
+            "before decompressing, so loading costs no more than the file's size implies)"
         )
     return by_name
 
@@ -142,6 +169,8 @@ def check_meta(path: Any, meta: dict[str, Any], classes: Mapping[str, type] | No
 
     architecture = _field(path, meta, "architecture", dict)
     layers = _field(path, architecture, "layers", list)
+    if not layers:
+        raise ValueError(f"{path}: the model has no layers (nothing to load)")
     if len(layers) > MAX_LAYERS:
         raise ValueError(f"{path}: {len(layers)} layers; at most {MAX_LAYERS}")
     for i, spec in enumerate(layers):
@@ -286,26 +315,24 @@ def check_declared_shapes(
 
 
 def param_shapes(layer: Any, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """The shapes ``layer.build(input_shape)`` would allocate, computed without allocating."""
-    name = type(layer).__name__
-    if name == "Conv2D":
-        if len(input_shape) != 3:
-            raise ValueError(f"Conv2D needs input (H, W, C), got {input_shape}")
-        KH, KW = layer.kernel_size
-        return [(KH, KW, input_shape[2], layer.filters), (layer.filters,)]
-    if name == "Dense":
-        if len(input_shape) != 1:
-            raise ValueError(f"Dense needs input (D,), got {input_shape}")
-        return [(input_shape[0], layer.units), (layer.units,)]
-    if name == "BatchNormalization":  # gamma, beta, moving mean, moving variance
-        if len(input_shape) < 1:
-            raise ValueError(f"BatchNormalization needs input (..., C), got {input_shape}")
-        return [(input_shape[-1],)] * 4
-    return []
+    """The shapes ``layer.build(input_shape)`` would allocate, asked of the layer.
+
+    tinycnn's own layers compute them without allocating; a layer of your own (or a subclass
+    of one of ours, which may add weights) is built once on its own to find out.
+    """
+    from tinycnn.layers import LAYERS
+    from tinycnn.layers.base import Layer
+
+    if type(layer) in LAYERS.values():
+        return [tuple(shape) for shape in layer.weight_shapes(input_shape)]
+    return [tuple(shape) for shape in Layer.weight_shapes(layer, input_shape)]
 
 
 def check_weights(path: Any, meta: dict[str, Any], weights: list[np.ndarray]) -> None:
-    """Each weight's dtype is the declared float type and every value is finite."""
+    """Each weight's dtype is the declared float type, every value finite and at most
+    ``MAX_WEIGHT`` in size; a moving variance is >= 0."""
+    from tinycnn.layers.base import MAX_WEIGHT
+
     for entry, w in zip(meta["weights"], weights, strict=True):
         if w.dtype != np.dtype(entry["dtype"]):
             raise ValueError(
@@ -315,6 +342,16 @@ def check_weights(path: Any, meta: dict[str, Any], weights: list[np.ndarray]) ->
         if not np.isfinite(w).all():
             bad = int(np.size(w) - np.count_nonzero(np.isfinite(w)))
             raise ValueError(f"{path}: weight {entry['name']} holds {bad} NaN or infinite values")
+        if w.size and np.abs(w).max() > MAX_WEIGHT:
+            raise ValueError(
+                f"{path}: weight {entry['name']} holds {float(np.abs(w).max()):g}; weights must "
+                f"be at most {MAX_WEIGHT:g} in size (a damaged file)"
+            )
+        if entry["name"].endswith("/moving_variance") and w.size and w.min() < 0:
+            raise ValueError(
+                f"{path}: weight {entry['name']} holds {float(w.min()):g}; a variance must be "
+                ">= 0 (its square root would be NaN)"
+            )
 
 
 def check_optimizer_state(path: Any, state: dict[str, np.ndarray]) -> None:

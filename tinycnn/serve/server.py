@@ -14,8 +14,10 @@ Every refusal is a 4xx answer with a JSON body ``{"error": "<short message>"}``:
 path, 405 wrong or unknown method (with ``Allow``), 408 a request not read within
 ``REQUEST_DEADLINE`` seconds, 411 no ``Content-Length``, 413 body over ``MAX_BODY`` bytes (refused
 before reading it), 415 content type other than JSON, 400 malformed request line, headers or JSON
-(including JSON nested too deep and integers of thousands of digits) or bad values, 422 wrong
-sizes or no digit. ``HEAD`` is answered for every ``GET`` route.
+(including JSON nested too deep, integers of thousands of digits and two ``Content-Length``
+headers) or bad values, 422 wrong sizes or no digit, and 422 when the model's answer is not a
+finite number (a damaged model: bare ``NaN`` is not JSON, so it is never sent). ``HEAD`` is
+answered for every ``GET`` route.
 
 Every answer carries ``Content-Security-Policy: default-src 'self'; script-src 'self';
 style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'`` (no inline script or
@@ -23,11 +25,17 @@ event-handler attribute can run, even if a model-controlled string reached the p
 the page's inline stylesheet may) and ``X-Content-Type-Options: nosniff``.
 
 A handler thread serves each connection (``ThreadingHTTPServer``), at most ``MAX_CONNECTIONS``
-at once: one more gets a 503 JSON answer and is closed at once. Each request must arrive whole
-within ``REQUEST_DEADLINE`` seconds (a per-request deadline over every read, not a per-read
-timeout), so a client trickling bytes is dropped while the others are served. The model is not
-thread-safe, so one lock serialises inference (one request costs a few milliseconds; parsing and
-encoding run in parallel).
+at once and at most ``MAX_PER_CLIENT`` for one client address, so one client holding hundreds
+of slow sockets cannot lock the others out: its connections beyond its cap wait, without a
+thread, for one of its own to end (a burst of requests from one address, a classroom behind
+one router, is served in turn), and beyond ``MAX_WAITING`` waiting connections get a 503 JSON
+answer and are closed at once. A connection beyond the total cap first evicts the oldest
+connection that has not sent a whole request line and headers (an idle one); when every
+connection is busy it gets the 503 too. The request line and headers must arrive within
+``HEADER_DEADLINE`` seconds, the whole request within ``REQUEST_DEADLINE`` (deadlines over
+every read, not per-read timeouts), so a client trickling bytes is dropped while the others
+are served. The model is not thread-safe, so one lock serialises inference (one request costs
+a few milliseconds; parsing and encoding run in parallel).
 """
 
 from __future__ import annotations
@@ -50,7 +58,10 @@ from tinycnn.serve import api, explain
 MAX_BODY = 2 * 1024 * 1024
 TIMEOUT = 10.0
 REQUEST_DEADLINE = 10.0  # seconds for a whole request (line, headers, body) to arrive
+HEADER_DEADLINE = 3.0  # seconds for the request line and headers (a page sends them at once)
 MAX_CONNECTIONS = 256  # as many as the listen backlog; slow ones are dropped by the deadline
+MAX_PER_CLIENT = 32  # connections served at once for one address (a browser opens about 6)
+MAX_WAITING = 256  # connections over their client's cap waiting for its turn, all clients
 LINGER = 0.5  # seconds to read a client's unread bytes before closing
 # Scripts only from this server's own files: no inline <script>, no onerror= attributes, no
 # eval. The page's stylesheet is inline, hence the one relaxation, for styles only.
@@ -61,6 +72,10 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
 }
+NOT_FINITE = (
+    "the model's answer is not a finite number (NaN or infinite): its weights are damaged, so "
+    "there is no prediction to show"
+)
 PAGE_PATHS = ("/", "/index.html")
 SCRIPT_PATH = "/app.js"
 ROUTES = {
@@ -100,20 +115,97 @@ class DigitServer(ThreadingHTTPServer):
         self.script = static.joinpath("app.js").read_bytes()
         self.model_info = _model_info(model)
         self.request_deadline = REQUEST_DEADLINE
-        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.header_deadline = HEADER_DEADLINE
+        self.max_connections = MAX_CONNECTIONS
+        self.max_per_client = MAX_PER_CLIENT
+        self.max_waiting = MAX_WAITING
+        self.waiting: list[tuple[Any, Any]] = []  # over their client's cap, in arrival order
+        self.connections: dict[Any, _Connection] = {}  # the open ones, by socket
+        self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve the connection in a thread if a slot is free, else answer 503 and close."""
-        if not self.connection_slots.acquire(blocking=False):
+        """Serve the connection in a thread, let it wait for its client's turn, or answer 503."""
+        with self.connections_lock:
+            verdict = self._admit(request, str(client_address[0]))
+            if verdict == "wait":
+                self.waiting.append((request, client_address))
+        if verdict == "refuse":
             _refuse_busy(request)
             self.close_request(request)
-            return
+        elif verdict == "serve":
+            self._start(request, client_address)
+
+    def _start(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.connection_slots.release()
+            self.forget(request)
             raise
+
+    def _admit(self, request: Any, client: str) -> str:
+        """ "serve" (room made under both caps, evicting an idle connection if need be), "wait"
+        (the client is at its cap: its turn comes when one of its connections ends) or
+        "refuse"."""
+        if self._count(client) >= self.max_per_client:
+            return "wait" if len(self.waiting) < self.max_waiting else "refuse"
+        if len(self.connections) >= self.max_connections:
+            if not self._evict(list(self.connections)):
+                return "refuse"
+        self.connections[request] = _Connection(client, time.monotonic())
+        return "serve"
+
+    def _count(self, client: str) -> int:
+        return sum(1 for c in self.connections.values() if c.client == client)
+
+    def _evict(self, candidates: list[Any]) -> bool:
+        """Close the oldest of ``candidates`` that has not sent its headers; False if none."""
+        idle = [sock for sock in candidates if not self.connections[sock].busy]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda sock: self.connections[sock].since)
+        del self.connections[victim]
+        try:
+            victim.shutdown(socket.SHUT_RDWR)  # its handler's read returns: the thread ends
+        except OSError:
+            pass
+        return True
+
+    def mark(self, request: Any, busy: bool) -> None:
+        """A connection has sent its headers (busy) or waits for the next request (idle)."""
+        with self.connections_lock:
+            connection = self.connections.get(request)
+            if connection is not None:
+                connection.busy = busy
+                connection.since = time.monotonic()
+
+    def forget(self, request: Any) -> None:
+        """The connection is closed: free its place, and start a waiting one that now fits."""
+        with self.connections_lock:
+            self.connections.pop(request, None)
+            turn = self._next_waiting()
+        if turn is not None:
+            self._start(*turn)
+
+    def _next_waiting(self) -> tuple[Any, Any] | None:
+        """The first waiting connection whose client is under its cap, now admitted."""
+        if len(self.connections) >= self.max_connections:
+            return None
+        for i, (request, client_address) in enumerate(self.waiting):
+            client = str(client_address[0])
+            if self._count(client) < self.max_per_client:
+                del self.waiting[i]
+                self.connections[request] = _Connection(client, time.monotonic())
+                return request, client_address
+        return None
+
+    def server_close(self) -> None:
+        """Close the listening socket and the connections still waiting for their turn."""
+        super().server_close()
+        with self.connections_lock:
+            waiting, self.waiting = self.waiting, []
+        for request, _ in waiting:
+            self.close_request(request)
 
     def shutdown_request(self, request: Any) -> None:
         """Lingering close: after the answer, read what the client still sends (up to
@@ -133,7 +225,7 @@ class DigitServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.connection_slots.release()
+            self.forget(request)
 
     def predict(self, body: bytes) -> dict[str, Any]:
         """Parse a request body and run the model on it (inference serialised by a lock)."""
@@ -153,6 +245,15 @@ class DigitServer(ThreadingHTTPServer):
         if isinstance(host, bytes):
             host = host.decode("ascii")
         return f"http://{host}:{port}/"
+
+
+class _Connection:
+    """What the caps need to know of an open connection."""
+
+    def __init__(self, client: str, since: float) -> None:
+        self.client = client  # the client's address
+        self.since = since  # when it last became idle
+        self.busy = False  # its request line and headers have arrived
 
 
 def _model_info(model: Sequential) -> dict[str, Any]:
@@ -213,8 +314,19 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self))
 
     def handle_one_request(self) -> None:
-        self.deadline = time.monotonic() + self.server.request_deadline
+        self.started = time.monotonic()
+        deadline = min(self.server.header_deadline, self.server.request_deadline)
+        self.deadline = self.started + deadline  # for the request line and headers
         super().handle_one_request()
+        self.server.mark(self.connection, busy=False)  # waiting for the next request: idle
+
+    def parse_request(self) -> bool:
+        """The request line and headers have arrived: the connection is busy, not idle."""
+        parsed = super().parse_request()
+        if parsed:
+            self.server.mark(self.connection, busy=True)
+            self.deadline = self.started + self.server.request_deadline  # now for the body
+        return parsed
 
     def do_GET(self, head: bool = False) -> None:  # noqa: N802 - the name http.server looks up
         path = self._route("HEAD" if head else "GET")
@@ -276,6 +388,9 @@ class Handler(BaseHTTPRequestHandler):
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             self.close_connection = True  # the body is left unread
             raise api.RequestError(415, "send the request as Content-Type: application/json")
+        if len(self.headers.get_all("Content-Length") or []) > 1:
+            self.close_connection = True  # which one would a proxy in front have used?
+            raise api.RequestError(400, "send exactly one Content-Length header")
         length = self.headers.get("Content-Length")
         if length is None or self.headers.get("Transfer-Encoding"):
             self.close_connection = True
@@ -314,8 +429,11 @@ class Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         head: bool = False,
     ) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-        self._send(status, body, "application/json", headers=headers, head=head)
+        try:  # the one place answers are serialised: bare NaN is not JSON, never send it
+            text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            status, text = 422, json.dumps({"error": NOT_FINITE})
+        self._send(status, text.encode("utf-8"), "application/json", headers=headers, head=head)
 
     def _send(
         self,

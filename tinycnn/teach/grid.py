@@ -12,9 +12,12 @@ independent, so they can run anywhere, in any order:
 
 Each finished run is written at once to ``OUT/runs/<config>-seed<k>.json`` (atomically), with
 its full specification. Starting the same grid again skips every run whose file is there, so
-an interrupted grid resumes where it stopped. The summary (``OUT/results.json``) gives, per
-configuration, the median, range, mean, standard deviation and every seed's test accuracy:
-the accuracy protocol's table.
+an interrupted grid resumes where it stopped. Ctrl-C stops the running children (their whole
+process groups) within about a second and starts no queued run (:mod:`tinycnn.teach.children`).
+The grid is checked before any run starts (:mod:`tinycnn.teach.grid_checks`): every setting,
+the seeds, and that no two configurations write the same file; result files are checked when
+read. The summary (``OUT/results.json``) gives, per configuration, the median, range, mean,
+standard deviation and every seed's test accuracy: the accuracy protocol's table.
 
 A run's numbers do not depend on where it ran: one thread, the seed fixing the weights, split,
 order, dropout and augmentation, so ``jobs=1``, ``jobs=2`` and a Dask cluster give identical
@@ -31,14 +34,16 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from tinycnn.saving.durable import remove_stale_temps, temp_prefix
+from tinycnn.teach import grid_checks
+from tinycnn.teach.children import RunError, run_children
 
 DEFAULTS: dict[str, Any] = {
     "augment": False,
@@ -54,6 +59,7 @@ ONE_THREAD = {
     "MKL_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
 }
+DASK_TIMEOUT = 10  # seconds to reach a scheduler
 # The ingredients of "From 99.2% to 99.5%" (tutorial 10), added one at a time.
 INGREDIENTS: dict[str, dict[str, Any]] = {
     "seed CNN": {"model": "cnn"},
@@ -84,38 +90,44 @@ def make_runs(
     configs : dict of str to dict
         Name -> settings (see the module docstring); missing settings take ``DEFAULTS``.
     seeds : sequence of int
+        Distinct integers >= 0.
     data : dict
         ``{"subset": bool, "data": folder or None, "limit": int or None,
         "validation_split": float}``, the same for every run.
-    """
-    from tinycnn.zoo import MODELS
 
-    runs = []
-    for name, settings in configs.items():
-        if settings.get("model") not in MODELS:
-            raise ValueError(
-                f"configuration {name!r}: model must be one of {list(MODELS)}, "
-                f"got {settings.get('model')!r}"
-            )
-        unknown = set(settings) - set(DEFAULTS) - {"model"}
-        if unknown:
-            raise ValueError(f"configuration {name!r}: unknown settings {sorted(unknown)}")
-        for seed in seeds:
-            full = {**DEFAULTS, **settings}
-            runs.append({"config": name, "seed": int(seed), "settings": full, "data": dict(data)})
-    return runs
+    Raises
+    ------
+    ValueError
+        For any bad setting or seed, or two configurations writing one result file (one line
+        naming the key and the value; see :mod:`tinycnn.teach.grid_checks`).
+    """
+    checked = {
+        name: grid_checks.check_settings(name, settings, DEFAULTS)
+        for name, settings in configs.items()
+    }
+    seeds = grid_checks.check_seeds(list(seeds))
+    grid_checks.check_file_names(list(checked), _file_stem)
+    return [
+        {"config": name, "seed": seed, "settings": full, "data": dict(data)}
+        for name, full in checked.items()
+        for seed in seeds
+    ]
+
+
+def _file_stem(config: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in config)
 
 
 def run_file(out: Path, spec: dict[str, Any]) -> Path:
     """Where a run's result is stored: ``OUT/runs/<config>-seed<k>.json``."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec["config"])
-    return out / "runs" / f"{safe}-seed{spec['seed']}.json"
+    return out / "runs" / f"{_file_stem(spec['config'])}-seed{spec['seed']}.json"
 
 
 def write_json(path: Path, document: Any) -> None:
     """Write JSON atomically: a temporary file beside ``path``, then ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path)  # left by a child stopped mid-write
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(document, f, indent=1)  # keeps the grid order of configurations
@@ -128,17 +140,16 @@ def write_json(path: Path, document: Any) -> None:
 
 
 def finished(out: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored result of ``spec``, or None; a stored run of another spec is an error."""
+    """The stored result of ``spec``, or None; a damaged file or a stored run of another spec
+    is a ValueError naming the file."""
     path = run_file(out, spec)
     if not path.exists():
         return None
-    result = json.loads(path.read_text())
-    if result.get("spec") != spec:
-        raise ValueError(
-            f"{path} holds a run with other settings ({result.get('spec')}); use another "
-            f"output folder or delete it"
-        )
-    return result
+    try:
+        result = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(f"{path}: not a run's result ({error}); delete it to rerun") from None
+    return grid_checks.check_result(path, result, spec)
 
 
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
@@ -221,6 +232,26 @@ def run_grid(
     todo = [spec for spec in runs if finished(out, spec) is None]
     if len(todo) < len(runs):
         report(f"{len(runs) - len(todo)} of {len(runs)} runs already done in {out}")
+    try:
+        _run_todo(todo, out, jobs, scheduler, report)
+    except KeyboardInterrupt:
+        kept = sum(1 for spec in runs if run_file(out, spec).exists())
+        report(
+            f"interrupted: {kept} of {len(runs)} runs are finished in {out / 'runs'}; run the "
+            f"same command again to train the other {len(runs) - kept}"
+        )
+        raise
+    return [finished(out, spec) for spec in runs]  # type: ignore[misc]
+
+
+def _run_todo(
+    todo: list[dict[str, Any]],
+    out: Path,
+    jobs: int,
+    scheduler: str | None,
+    report: Callable[[str], Any],
+) -> None:
+    """Train the runs not yet done, on Dask or in local processes."""
 
     def store(result: dict[str, Any]) -> None:
         write_json(run_file(out, result["spec"]), result)
@@ -234,48 +265,77 @@ def run_grid(
         _run_on_dask(todo, scheduler, store)
     else:
         _run_locally(todo, out, jobs, report)
-    return [finished(out, spec) for spec in runs]  # type: ignore[misc]
 
 
 def _run_locally(
     todo: list[dict[str, Any]], out: Path, jobs: int, report: Callable[[str], Any]
 ) -> None:
-    """``jobs`` subprocesses at a time; each writes its own result file."""
+    """``jobs`` subprocesses at a time, each in its own process group, writing its own file."""
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    env = {**os.environ, **ONE_THREAD}
 
-    def one(spec: dict[str, Any]) -> None:
-        command = [sys.executable, "-m", "tinycnn.teach.grid", json.dumps(spec), str(out)]
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"run {spec['config']}, seed {spec['seed']} failed:\n{done.stderr[-2000:]}"
-            )
+    def command(spec: dict[str, Any]) -> list[str]:
+        return [sys.executable, "-m", "tinycnn.teach.grid", json.dumps(spec), str(out)]
+
+    def done(spec: dict[str, Any]) -> None:
         result = finished(out, spec)
-        assert result is not None
+        if result is None:
+            raise RunError(f"run {spec['config']!r}, seed {spec['seed']} wrote no result")
         report(
             f"{spec['config']}, seed {spec['seed']}: test accuracy "
             f"{result['test_accuracy']:.2%} ({result['seconds']:.0f}s)"
         )
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for future in [pool.submit(one, spec) for spec in todo]:
-            future.result()
+    run_children(todo, command, jobs, {**os.environ, **ONE_THREAD}, done)
 
 
 def _run_on_dask(
     todo: list[dict[str, Any]], scheduler: str, store: Callable[[dict[str, Any]], None]
 ) -> None:
-    """Submit the runs to a Dask cluster and store each result as it arrives."""
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError as exc:
-        raise ImportError('scheduler= needs dask.distributed: pip install -e ".[cluster]"') from exc
-    with Client(scheduler) as client:
+    """Submit the runs to a Dask cluster and store each result as it arrives; Ctrl-C cancels
+    the runs not yet finished."""
+    with dask_client(scheduler) as client:
+        from dask.distributed import as_completed
+
         futures = client.map(run_one, todo, pure=False)
-        for future in as_completed(futures):
-            store(future.result())
+        try:
+            for future, spec in _completed(as_completed(futures), futures, todo):
+                try:
+                    result = future.result()
+                except Exception as error:  # the run's own error, raised again here
+                    raise RunError(
+                        f"run {spec['config']!r}, seed {spec['seed']} failed: "
+                        f"{type(error).__name__}: {' '.join(str(error).split())[:500]}"
+                    ) from None
+                store(result)
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+
+
+def _completed(done: Any, futures: list[Any], todo: list[dict[str, Any]]) -> Any:
+    """Each finished future with the spec it runs, in the order they finish."""
+    spec_of = {future.key: spec for future, spec in zip(futures, todo, strict=True)}
+    for future in done:
+        yield future, spec_of[future.key]
+
+
+def dask_client(scheduler: str) -> Any:
+    """A ``dask.distributed.Client`` connected to ``scheduler``, or a one-line ValueError:
+    ``cannot use a Dask scheduler at ADDRESS: ...`` (no Dask, nothing there, not Dask)."""
+    where = f"cannot use a Dask scheduler at {scheduler}"
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError(
+            f"{where}: dask.distributed is not installed (pip install -e '.[cluster]')"
+        ) from None
+    try:
+        return Client(scheduler, timeout=DASK_TIMEOUT)
+    except MemoryError:  # a non-Dask service's bytes read as a frame length
+        raise ValueError(f"{where}: the service there does not speak Dask's protocol") from None
+    except Exception as error:  # OSError, TimeoutError, ValueError from a bad address ...
+        text = " ".join(str(error).split())[:300] or type(error).__name__
+        raise ValueError(f"{where}: {text}") from None
 
 
 # -- summarising ------------------------------------------------------------------------------

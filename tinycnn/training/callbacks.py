@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.optim import checks
 from tinycnn.training.history import resolve_mode
 from tinycnn.training.protocol import Model
 
@@ -160,12 +161,11 @@ class EarlyStopping(Callback):
         mode: str = "auto",
     ) -> None:
         super().__init__()
-        if patience < 0:
-            raise ValueError(f"patience must be >= 0, got {patience}")
-        self.monitor = monitor
-        self.patience = int(patience)
-        self.restore_best_weights = restore_best_weights
-        self.min_delta = min_delta
+        owner = "EarlyStopping"
+        self.monitor = _monitor_name(owner, monitor)
+        self.patience = checks.count(owner, "patience", patience)
+        self.restore_best_weights = checks.flag(owner, "restore_best_weights", restore_best_weights)
+        self.min_delta = checks.number(owner, "min_delta", min_delta)  # its size counts (Keras)
         self.mode = mode
         self._tracker = _Monitor("EarlyStopping", monitor, mode, min_delta)
         self.best_weights: list[np.ndarray] | None = None
@@ -228,8 +228,8 @@ class ModelCheckpoint(Callback):
     ) -> None:
         super().__init__()
         self.path = str(path)
-        self.save_best_only = save_best_only
-        self.monitor = monitor
+        self.save_best_only = checks.flag("ModelCheckpoint", "save_best_only", save_best_only)
+        self.monitor = _monitor_name("ModelCheckpoint", monitor)
         self.mode = mode
         self._tracker = _Monitor("ModelCheckpoint", monitor, mode, 0.0)
         self.saved: list[str] = []
@@ -263,17 +263,21 @@ class ReduceLROnPlateau(Callback):
     factor : float
         In (0, 1).
     patience : int
-        Epochs without improvement before a reduction.
+        Epochs without improvement before a reduction (an integer >= 0).
     mode : {"auto", "min", "max"}
     min_delta : float
+        Finite, >= 0.
     cooldown : int
+        An integer >= 0.
     min_lr : float
+        Finite, >= 0.
 
     Raises
     ------
     ValueError
-        For ``factor`` outside (0, 1); when it would reduce the rate of an optimizer that
-        follows a learning-rate schedule (such a rate cannot be set).
+        For any argument out of its range (NaN, infinite, negative, fractional counts); when it
+        would reduce the rate of an optimizer that follows a learning-rate schedule (such a
+        rate cannot be set).
     """
 
     def __init__(
@@ -287,11 +291,16 @@ class ReduceLROnPlateau(Callback):
         min_lr: float = 0.0,
     ) -> None:
         super().__init__()
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.mode, self.min_delta = mode, float(min_delta)
-        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        owner = "ReduceLROnPlateau"
+        self.monitor = _monitor_name(owner, monitor)
+        self.factor = checks.number(
+            owner, "factor", factor, low=0, high=1, low_open=True, high_open=True
+        )
+        self.patience = checks.count(owner, "patience", patience)
+        self.mode = mode
+        self.min_delta = checks.number(owner, "min_delta", min_delta, low=0)
+        self.cooldown = checks.count(owner, "cooldown", cooldown)
+        self.min_lr = checks.number(owner, "min_lr", min_lr, low=0)
         self._restored: dict[str, Any] | None = None
         self.on_train_begin()
 
@@ -330,8 +339,26 @@ class ReduceLROnPlateau(Callback):
         return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Keep ``state`` for the next ``on_train_begin`` (a resumed ``fit``)."""
-        self._restored = dict(state)
+        """Keep ``state`` for the next ``on_train_begin`` (a resumed ``fit``), after checking it."""
+        owner = "ReduceLROnPlateau state"
+        if not isinstance(state, dict):
+            raise ValueError(f"{owner} must be a dict, got {str(state)[:80]}")
+        best = state.get("best")
+        if not (isinstance(best, (int, float)) and not isinstance(best, bool) and best == best):
+            raise ValueError(f"{owner}: best must be a number, got {best!r}")
+        self._restored = {
+            "best": float(best),
+            "wait": checks.count(owner, "wait", state.get("wait")),
+            "cooldown_counter": checks.count(
+                owner, "cooldown_counter", state.get("cooldown_counter")
+            ),
+        }
+
+
+def _monitor_name(owner: str, monitor: Any) -> str:
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"{owner}: monitor must be a metric name, got {monitor!r}")
+    return monitor
 
 
 def callback_states(callbacks: list[Callback]) -> list[dict[str, Any]]:

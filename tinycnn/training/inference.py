@@ -1,4 +1,9 @@
-"""Inference in batches: the logits of many examples, and the loss and accuracy on them."""
+"""Inference in batches: the logits of many examples, and the loss and accuracy on them.
+
+Finite weights are not enough for finite answers (a huge moving mean, weights that overflow
+float32 together), so every batch's logits are checked: a NaN or infinite one is a
+``ValueError`` naming the first layer whose output is not finite, never a ``nan%`` answer.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,27 @@ def batch_logits(model: Model, x: np.ndarray, batch_size: int) -> Iterator[Array
     dtype = model_dtype(model)
     for start in range(0, x.shape[0], batch_size):
         xb = x[start : start + batch_size].astype(dtype, copy=False)
-        yield model.forward(xb, training=False, logits=True)  # (B, K)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, said in words
+            logits = model.forward(xb, training=False, logits=True)  # (B, K)
+        if not np.isfinite(logits).all():
+            raise ValueError(non_finite_message(model, xb, start))
+        yield logits
+
+
+def non_finite_message(model: Model, xb: np.ndarray, start: int) -> str:
+    """Which layer first gives a NaN or infinite output for the batch ``xb`` (run eagerly)."""
+    out = xb
+    for i, layer in enumerate(model.layers):
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = layer.forward(out, training=False)
+        bad = ~np.isfinite(out).reshape(out.shape[0], -1).all(axis=1)  # (B,)
+        if bad.any():
+            return (
+                f"the model's output is not finite: layer {i} ({layer.describe()}) gives NaN or "
+                f"infinite values for example {start + int(np.argmax(bad))}: its weights "
+                "make values beyond float range; check the model file or retrain"
+            )
+    return "the model's output is not finite (NaN or infinite logits)"
 
 
 def evaluate_arrays(model: Model, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict:

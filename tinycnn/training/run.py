@@ -33,6 +33,7 @@ import numpy as np
 
 from tinycnn import threads
 from tinycnn.saving import checkpoint as ckpt
+from tinycnn.saving.durable import check_writable
 from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback, callback_states, restore_callback_states
@@ -113,6 +114,8 @@ class Run:
         if validation_split and validation_data is not None:
             raise ValueError("give validation_split or validation_data, not both")
         validation_data = inputs.check_validation_data(model, validation_data)
+        if checkpoint is not None:  # before the first epoch's work, not after it
+            check_writable(checkpoint, "checkpoint")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         labels = to_labels(y)
@@ -121,6 +124,7 @@ class Run:
             raise ValueError(
                 f"no training examples left (N={x.shape[0]}, split {validation_split})"
             )
+        _check_batch_norm(model, batch_size, int(train_index.size))
         fit_config = {
             "seed": seed,
             "batch_size": batch_size,
@@ -159,8 +163,12 @@ class Run:
                 f"{path}: the checkpoint has already done {state.epoch} epochs; ask for more "
                 f"than epochs={self.epochs_total} to continue"
             )
+        self._check_position(state)
         ckpt.restore_model(self.model, state)
-        restore_callback_states(self.callbacks, state.callbacks)
+        try:
+            restore_callback_states(self.callbacks, state.callbacks)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
         ckpt.set_generator_state(self.shuffle_rng, state.generators[SHUFFLE_KEY])
         ckpt.set_generator_state(self.augment_rng, state.generators[AUGMENT_KEY])
         self.history = History.from_dict(state.history)
@@ -169,6 +177,26 @@ class Run:
         self.progress.message(
             f"Resuming from {path} at epoch {state.epoch + 1}, batch {state.step + 1}/{self.steps}"
         )
+
+    def _check_position(self, state: ckpt.Checkpoint) -> None:
+        """The checkpoint's batch lies within an epoch of this run and its sums match it."""
+        path = state.path
+        if state.step >= self.steps:
+            raise ValueError(
+                f"{path}: the checkpoint is {state.step} batches into an epoch of {self.steps}; "
+                "a damaged file"
+            )
+        if state.step and state.partial.get("seen") != state.step * self.batch_size:
+            raise ValueError(
+                f"{path}: the checkpoint's partial sums saw {state.partial.get('seen')!r} "
+                f"examples, {state.step} batches of {self.batch_size} make "
+                f"{state.step * self.batch_size}; a damaged file"
+            )
+        if len(state.history.get("epoch", [])) != state.epoch:
+            raise ValueError(
+                f"{path}: the checkpoint's history has {len(state.history.get('epoch', []))} "
+                f"epochs, its position says {state.epoch}; a damaged file"
+            )
 
     # -- the loop's frame -----------------------------------------------------------------
     def __enter__(self) -> Run:
@@ -339,6 +367,30 @@ class Run:
         raise TrainingInterrupted(
             f"training interrupted {where}: {told}", self.checkpoint, self.history
         )
+
+
+def _check_batch_norm(model: Model, batch_size: int, train_samples: int) -> None:
+    """Before any work: refuse a batch of 1 example where a BatchNormalization layer would see
+    one value per channel (after Dense or Flatten), which it refuses in training."""
+    from tinycnn.layers.batchnorm import BatchNormalization
+
+    smallest = min(batch_size, train_samples % batch_size or batch_size)
+    if smallest > 1 or not getattr(model, "built", False):
+        return
+    built: Any = model  # a Sequential: its input and output shapes are known
+    shapes = [built.input_shape, *built.output_shapes[:-1]]
+    for layer, shape in zip(model.layers, shapes, strict=True):
+        if isinstance(layer, BatchNormalization) and int(np.prod(shape[:-1])) == 1:
+            where = (
+                "batch_size=1"
+                if batch_size == 1
+                else f"{train_samples} training examples in batches of {batch_size} leave a last "
+                "batch of 1"
+            )
+            raise ValueError(
+                f"{where}: {layer.describe()} would see one value per channel, whose variance "
+                "is 0 (no gradient would reach the layers below); choose another batch_size"
+            )
 
 
 def _split(x, y, labels, validation_split, validation_data, seed):
