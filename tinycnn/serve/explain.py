@@ -53,7 +53,6 @@ from tinycnn.serve.api import (
     network_input,
 )
 
-
 KINDS = {"conv": "Conv2D", "pool": "MaxPool2D", "dense": "Dense"}
 
 
