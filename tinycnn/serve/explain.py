@@ -18,7 +18,7 @@ every number given (:func:`explain_class`).
 
 A conv value's answer, computed from the model's own weights and the layer's own forward input::
 
-    {"layer": "conv2d_1", "channel": f, "row": i, "col": j,
+    {"kind": "conv", "layer": "conv2d_1", "channel": f, "row": i, "col": j,
      "filter":   [C][KH][KW],  # w[:, :, c, f] for each input channel c
      "window":   [C][KH][KW],  # x_pad[S*i + p, S*j + q, c]: what the filter lies on
      "products": [C][KH][KW],  # window * filter, one multiply per number
@@ -153,6 +153,7 @@ def explain_value(
     z = float(products.sum() + b[f])
     channel_first = (2, 0, 1)  # (KH, KW, C) -> (C, KH, KW): one small grid per input channel
     return {
+        "kind": "conv",
         "layer": conv.describe(),
         "channel": f,
         "row": i,
