@@ -144,7 +144,7 @@ READ_BACK = """() => {
   return {pad: grey('pad'), seen: grey('seen'),
           prediction: document.getElementById('prediction').textContent.trim(),
           bars: document.querySelectorAll('#bars .bar').length,
-          maps: document.querySelectorAll('#layers canvas').length};
+          maps: document.querySelectorAll('#layers canvas[data-kind="conv"]').length};
 }"""
 
 
@@ -195,7 +195,9 @@ def test_touch_stroke_draws_and_clear_empties(page):
 
 
 def map_canvas(page, layer: int, channel: int):
-    return page.locator(f'#layers canvas[data-layer="{layer}"][data-channel="{channel}"]')
+    return page.locator(
+        f'#layers canvas[data-kind="conv"][data-index="{layer}"][data-channel="{channel}"]'
+    )
 
 
 SHOWN_FILTERS = """() => Array.from(document.querySelectorAll('#filters table')).map(
@@ -222,9 +224,7 @@ def test_clicking_a_feature_map_shows_its_filter_and_clear_empties_the_maps(
     settle(page)
     canvas = map_canvas(page, layer, channel)
     box = canvas.bounding_box()
-    size = page.evaluate(
-        f"() => document.querySelector('#layers canvas[data-layer=\"{layer}\"]').width"
-    )
+    size = canvas.evaluate("(c) => c.width")
     zoom = box["width"] / size
     canvas.click(position={"x": (col + 0.5) * zoom, "y": (row + 0.5) * zoom})
     page.wait_for_function("() => window.tinycnn.explained !== null", timeout=30_000)
@@ -262,7 +262,8 @@ def map_maxima(page, layer: int) -> np.ndarray:
     """The brightest red level of every map of a layer as drawn on the page."""
     return np.array(
         page.evaluate(
-            f"""() => Array.from(document.querySelectorAll('#layers canvas[data-layer="{layer}"]'))
+            f"""() => Array.from(document.querySelectorAll(
+                '#layers canvas[data-kind="conv"][data-index="{layer}"]'))
               .map((c) => Math.max(...c.getContext('2d')
                  .getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)))"""
         )
@@ -273,7 +274,7 @@ def test_colour_scale_switch_per_map_or_per_layer(page):
     digits, _ = ten_digits()
     draw(page, digits[0])
     settle(page)
-    high = np.array(page.evaluate("window.tinycnn.last.feature_maps[1].high"))
+    high = np.array(page.evaluate("window.tinycnn.last.layers[2].high"))  # conv2d_1
     per_map = map_maxima(page, 1)
     lively = high > 0
     assert (per_map[lively] == 252).all()  # every lively map reaches the top of the ramp

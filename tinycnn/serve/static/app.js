@@ -43,9 +43,16 @@ function strokeTo(point) {
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   ctx.beginPath();
-  ctx.moveTo(lastPoint[0], lastPoint[1]);
-  ctx.lineTo(point[0], point[1]);
-  ctx.stroke();
+  if (point[0] === lastPoint[0] && point[1] === lastPoint[1]) {
+    // A zero-length line draws nothing in some browsers: a click is a round dot.
+    ctx.fillStyle = "#fff";
+    ctx.arc(point[0], point[1], PEN_WIDTH / 2, 0, 2 * Math.PI);
+    ctx.fill();
+  } else {
+    ctx.moveTo(lastPoint[0], lastPoint[1]);
+    ctx.lineTo(point[0], point[1]);
+    ctx.stroke();
+  }
   lastPoint = point;
   state.version += 1;
   schedule();
@@ -273,9 +280,10 @@ function column(name, what) {
 }
 
 function mapGrid(l) {
-  const zoom = Math.max(1, Math.round(24 / l.width));
+  // At least 2 screen pixels per value: a click (whole pixels) lands in the value aimed at.
+  const zoom = Math.max(2, Math.round(24 / l.width));
   const grid = element("div", "grid");
-  grid.style.gridTemplateColumns = `repeat(${l.channels > 32 ? 8 : 4}, auto)`;
+  grid.style.gridTemplateColumns = `repeat(4, ${zoom * l.width}px)`;
   for (let f = 0; f < l.channels; f++) {
     const c = document.createElement("canvas");
     c.width = l.width; c.height = l.height;
