@@ -133,7 +133,7 @@ def _pixels(pixels: Any, H: int, W: int) -> NDArray[np.float64]:
         raise RequestError(422, f"width * height must be at most {MAX_PIXELS}, got {H * W}")
     if len(pixels) != H * W:
         raise RequestError(422, f"expected width * height = {H * W} pixels, got {len(pixels)}")
-    if not all(type(v) in (int, float) for v in pixels):
+    if not set(map(type, pixels)) <= {int, float}:  # type(v), not isinstance: no bool
         raise RequestError(400, "pixels must all be numbers (no strings, booleans, null, lists)")
     try:
         values = np.array(pixels, dtype=np.float64)
