@@ -32,6 +32,17 @@ from numpy.typing import NDArray
 from tinycnn.losses import softmax
 from tinycnn.model import Sequential
 
+__all__ = [
+    "Attack",
+    "ClassVisualisation",
+    "Occlusion",
+    "class_visualisation",
+    "fool",
+    "occlusion",
+    "saliency",
+    "scores_and_gradient",
+]
+
 Array = NDArray[np.floating]
 MAX_ATTACK_STEPS = 100
 
