@@ -230,9 +230,10 @@ def plot_im2col(
     if cols.shape[1] <= 27:  # label each column with the window cell it came from
         labels = [f"{p},{q},{c}" for p in range(KH) for q in range(KW) for c in range(C)]
         ax_row.set_xticks(range(cols.shape[1]), labels, fontsize=7, rotation=90)
-    figure.column_channels = np.tile(np.arange(C), KH * KW)  # (KH*KW*C,): c of each column
+    channels = np.tile(np.arange(C), KH * KW)  # (KH*KW*C,): the c of each column
+    figure.column_channels = channels  # type: ignore[attr-defined]
     if C > 1:
-        _colour_by_channel(ax_row, figure.column_channels)
+        _colour_by_channel(ax_row, channels)
     ax_row.set_xlabel("column (p, q, c) = p*KW*C + q*C + c")
     ax_row.set_title(f"3. flattened in (p, q, c) order: row r = i*OW + j = {r} of cols")
     _draw_cols(ax_cols, cols, r, vmax)

@@ -67,7 +67,7 @@ def plot_saliency(
     figure.colorbar(shown, ax=ax_map, shrink=0.8, label="|d score / d pixel|")
     _show_image(ax_over, image, "over the input")
     ax_over.imshow(s, cmap="magma", alpha=0.6)
-    figure.saliency = s
+    figure.saliency = s  # type: ignore[attr-defined]
     figure.suptitle("Which pixels can move the score most?")
     return finish(figure, out)
 
@@ -116,7 +116,7 @@ def plot_occlusion(
     figure.colorbar(shown, ax=ax_map, shrink=0.8, label="probability drop")
     _show_image(ax_over, image, "mean drop per pixel, over the input")
     ax_over.imshow(result.heat, cmap="RdBu_r", vmin=-big, vmax=big, alpha=0.6)
-    figure.occlusion = result
+    figure.occlusion = result  # type: ignore[attr-defined]
     figure.suptitle("Which part, covered, costs the answer most?")
     return finish(figure, out)
 
@@ -170,7 +170,7 @@ def plot_fooling(
     ax_bars.set_xlabel("class")
     ax_bars.set_ylabel("probability")
     ax_bars.legend(fontsize=8)
-    figure.attack = attack
+    figure.attack = attack  # type: ignore[attr-defined]
     figure.suptitle(f"Fooling the network into saying {target}")
     return finish(figure, out)
 
@@ -206,6 +206,6 @@ def plot_class_visualisation(
     axes = figure.subplots(1, K, squeeze=False)[0]
     for k, (ax, picture) in enumerate(zip(axes, pictures, strict=True)):
         _show_image(ax, picture.image, f"{k}: p = {picture.probability:.2f}")
-    figure.pictures = pictures
+    figure.pictures = pictures  # type: ignore[attr-defined]
     figure.suptitle("What raises each class's score: gradient ascent on the input")
     return finish(figure, out)

@@ -110,5 +110,5 @@ def plot_softmax_loss(
     ax_loss.set_xlabel("probability of the true class")
     ax_loss.set_ylabel("loss -log p")
     ax_loss.set_title("4. the loss: -log p of the true class", fontsize=10)
-    figure.softmax = result
+    figure.softmax = result  # type: ignore[attr-defined]
     return finish(figure, out)

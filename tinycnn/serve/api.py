@@ -197,8 +197,8 @@ def network_columns(model: Sequential, x: NDArray[Any]) -> list[dict[str, Any]]:
     for n, layer in enumerate(model.layers):
         last = n == len(model.layers) - 1
         kind = layer_kind(layer)
-        if last and kind == "dense":
-            out = layer.forward(out, training=False, apply_activation=False)  # (1, K) logits
+        if last and kind == "dense":  # the class scores before the softmax, (1, K)
+            out = layer.forward(out, training=False, apply_activation=False)  # type: ignore[call-arg]
         elif not last or kind != "softmax":
             out = layer.forward(out, training=False)
         if kind in ("conv", "pool"):

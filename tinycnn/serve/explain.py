@@ -103,6 +103,7 @@ def explain(model: Sequential, body: bytes) -> dict[str, Any]:
     kind = request.get("kind", "conv")
     if kind not in ("conv", "pool", "dense", "class"):
         raise RequestError(422, f"kind must be conv, pool, dense or class, got {str(kind)[:20]!r}")
+    target: tuple[int, ...]
     if kind in ("conv", "pool"):
         target = parse_target(request, model)
     elif kind == "dense":
@@ -112,7 +113,11 @@ def explain(model: Sequential, body: bytes) -> dict[str, Any]:
     else:
         target = (integer(request, "class", 0, int(model.output_shapes[-1][-1]) - 1),)
     x = network_input(grey).astype(model_dtype(model))[np.newaxis]  # (1, 28, 28, 1)
-    explainer = {"conv": explain_value, "pool": explain_pool, "dense": explain_dense}
+    explainer: dict[str, Any] = {
+        "conv": explain_value,
+        "pool": explain_pool,
+        "dense": explain_dense,
+    }
     return explainer.get(kind, explain_class)(model, x, *target)
 
 
