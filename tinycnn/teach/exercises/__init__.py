@@ -44,14 +44,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tinycnn.teach.exercises.engine import BadInput, Report, grade
+from tinycnn.teach.exercises.engine import BadInputError, Report, grade
 from tinycnn.teach.exercises.grading import Exercise
 from tinycnn.teach.exercises.handout import clear_solutions, solution_text
 from tinycnn.teach.exercises.packs import BUILTIN, load_pack
 from tinycnn.teach.exercises.sandbox import Limits, Sandbox
 
 __all__ = [
-    "BadInput",
+    "BadInputError",
     "Report",
     "check",
     "check_all",
@@ -172,7 +172,7 @@ def check(
     folder: str | Path = ".",
     pack: str | Path | None = None,
     timeout: float | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> Report:
     """Grade ``folder/<name>.py`` in a child process; ``str(report)`` is the feedback."""
     return check_all([name], [folder], pack, timeout, limits, jobs=1)[0]
@@ -183,7 +183,7 @@ def check_all(
     folders: Sequence[str | Path],
     pack: str | Path | None = None,
     timeout: float | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     jobs: int = 1,
     progress=None,
 ) -> list[Report]:
