@@ -12,6 +12,7 @@ import ast
 import csv
 import json
 import os
+import shutil
 import struct
 import textwrap
 from pathlib import Path
@@ -313,3 +314,73 @@ def test_exercise_files_use_only_the_public_authoring_api():
         }
         teach = {m for m in modules if m and m.startswith("tinycnn.teach.exercises")}
         assert teach == {"tinycnn.teach.exercises.grading"}, teach
+
+
+TEMPLATE = Path(__file__).parent.parent / "docs" / "guides" / "template_pack"
+
+
+def test_a_teachers_pack_is_listed_started_checked_and_marked(capsys, tmp_path):
+    pack = tmp_path / "pack"
+    shutil.copytree(TEMPLATE, pack)
+    option = ["--exercises", str(pack)]
+    assert main(["exercises", "list", str(tmp_path), *option]) == 0
+    assert "leaky_relu" in capsys.readouterr().out
+    ada, bob, cy = tmp_path / "ada", tmp_path / "bob", tmp_path / "cy"
+    assert main(["exercises", "start", "leaky_relu", str(ada), "--solution", *option]) == 0
+    assert main(["exercises", "start", "leaky_relu", str(bob), "--solution", *option]) == 0
+    assert main(["exercises", "start", "leaky_relu", str(cy), *option]) == 0
+    text = (bob / "leaky_relu.py").read_text()
+    (bob / "leaky_relu.py").write_text(text.replace("1.0, alpha)", "1.0, 0.0)"))
+    marks = tmp_path / "marks.csv"
+    argv = ["check", "leaky_relu", str(ada), str(bob), str(cy), "--csv", str(marks), *option]
+    assert main(["exercises", *argv]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "backward" in out
+    with open(marks, newline="") as file:
+        totals = {row["folder"]: float(row["total"]) for row in csv.DictReader(file)}
+    assert totals == {str(ada): 5.0, str(bob): 4.0, str(cy): 0.0}  # bob: half of 2 points
+
+
+def test_the_template_pack_uses_only_the_public_authoring_api():
+    for path in TEMPLATE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        tinycnn_modules = {m for m in modules if m and m.startswith("tinycnn")}
+        assert tinycnn_modules == {"tinycnn.teach.exercises.grading"}, tinycnn_modules
+
+
+def test_a_notebook_is_handed_out_and_graded_like_a_py(capsys, tmp_path):
+    stub, answer = tmp_path / "stub", tmp_path / "answer"
+    assert main(["exercises", "start", "relu", str(stub), "--notebook"]) == 0
+    assert main(["exercises", "start", "relu", str(answer), "--notebook", "--solution"]) == 0
+    notebook = json.loads((answer / "relu.ipynb").read_text())
+    solutions = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+    assert len(solutions) == 2 and all(
+        "### BEGIN SOLUTION" in "".join(c["source"]) for c in solutions
+    )
+    assert main(["exercises", "check", "relu", str(stub), str(answer)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{stub / 'relu.ipynb'}: not started" in out and f"{answer / 'relu.ipynb'}: passed" in out
+    )
+
+
+def test_nbgrader_generate_assignment_accepts_the_solution_notebook(capsys, tmp_path):
+    """The classroom extra: nbgrader's own transform clears the answers of our notebook."""
+    nbgrader_apps = pytest.importorskip("nbgrader.apps")
+    from traitlets.config import Config
+
+    source = tmp_path / "course" / "source" / "ps1"
+    assert main(["exercises", "start", "relu", str(source), "--notebook", "--solution"]) == 0
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path / "course")
+    config.CourseDirectory.course_id = "tinycnn"
+    config.CourseDirectory.db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    result = nbgrader_apps.NbGraderAPI(config=config).generate_assignment("ps1")
+    assert result["success"], result["error"]
+    released = tmp_path / "course" / "release" / "ps1"
+    text = (released / "relu.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in text and "YOUR CODE HERE" in text
+    assert main(["exercises", "check", "relu", str(released)]) == 1
+    assert "relu: not started" in capsys.readouterr().out

@@ -105,7 +105,10 @@ def _start(args: argparse.Namespace) -> int:
     except FileExistsError as error:
         raise CommandError(str(error)) from None
     what = "the reference answer" if args.solution else "the exercise"
-    print(f"wrote {what} to {path}; check it with: tinycnn exercises check {args.name} {args.dir}")
+    command = f"tinycnn exercises check {args.name} {args.dir}"
+    if args.exercises:
+        command += f" --exercises {args.exercises}"
+    print(f"wrote {what} to {path}; check it with: {command}")
     return 0
 
 

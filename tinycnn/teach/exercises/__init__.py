@@ -201,7 +201,7 @@ def check_all(
     def one(task):
         sandbox = sandboxes.get()
         try:
-            report = grade(task[0], task[1], sandbox, handouts, found, timeout, limits)
+            report = grade(task[0], task[1], sandbox, handouts, timeout, limits)
         finally:
             sandboxes.put(sandbox)
         if progress is not None:

@@ -198,45 +198,54 @@ def grade(
     folder: Path,
     sandbox: Sandbox,
     handouts: dict[str, str],
-    exercises: dict[str, Exercise],
     timeout: float | None = None,
     limits: Limits | None = None,
 ) -> Report:
     """Grade ``folder``'s file for ``exercise`` in a fresh child process.
 
-    ``handouts`` maps exercise names to their student handout text (what may be imported);
-    ``exercises`` maps names to exercises (for ``uses``); ``timeout`` overrides the exercise's
-    seconds per check.
+    ``handouts`` maps exercise names to their student handout text (what may be imported, and
+    how an untouched file reads); ``timeout`` overrides the exercise's seconds per check.
     """
     folder, limits = Path(folder), limits or Limits()
     report = Report(exercise.name, exercise.student_path(folder), "not started")
     report.hints_opened = hints_opened(folder, exercise.name)
     try:
-        files, problems = _student_files(exercise, folder, handouts, exercises)
+        files = _student_files(exercise, folder)
     except BadInputError as error:
         report.status, report.message = "error", str(error)
         return report
-    if files is None:
+    if not files:
         report.message = f"{report.path} does not exist (to begin: tinycnn exercises start " + (
             f"{exercise.name} {folder})"
         )
         return report
     report.path = files[0].display
     questions = _questions(exercise, files[0].text)
-    if problems:
-        _fail_all(report, exercise, "no borrowed answers", "\n".join(problems))
-        report.results += questions
-        return report
-    seconds = timeout if timeout is not None else exercise.timeout
+    refusal = _refusal(exercise, files, handouts)
+    if files[0].text == handouts[exercise.name]:
+        report.message = f"{report.path.name} is the handout as it was given: write your answers"
+        report.results = _not_run(exercise.checks)
+    elif refusal is not None:
+        _fail_all(report, exercise, *refusal)
+    else:
+        seconds = timeout if timeout is not None else exercise.timeout
+        _run_in_child(report, exercise, files, handouts, sandbox, seconds, limits)
+    report.results += questions
+    if report.status == "passed" and not all(r.passed for r in report.results):
+        report.status = "failed"
+    return report
+
+
+def _run_in_child(report, exercise, files, handouts, sandbox, seconds, limits) -> None:
+    """Load the files in a fresh child process and run the checks against it."""
     cpu = seconds * (len(exercise.checks) + 1) + 10
     harness = exercise.source.parent / exercise.harness if exercise.harness else None
-    allowed = allowed_imports(handouts[exercise.name])
-    for used in exercise.uses:
-        for module, names in allowed_imports(handouts[used]).items():
+    allowed: dict[str, list[str]] = {}
+    for name in (exercise.name, *exercise.uses):
+        for module, names in allowed_imports(handouts[name]).items():
             allowed.setdefault(module, []).extend(names)
-    session = sandbox.open(
-        files, exercise.functions, allowed, harness, Limits(limits.memory_mb, limits.file_mb, cpu)
-    )
+    limits = Limits(limits.memory_mb, limits.file_mb, cpu)
+    session = sandbox.open(files, exercise.functions, allowed, harness, limits)
     try:
         try:
             opened = session.load(seconds)
@@ -247,36 +256,34 @@ def grade(
         report.output = session.output()
     finally:
         session.close()
-    report.results += questions
-    if report.status == "passed" and not all(r.passed for r in report.results):
-        report.status = "failed"
-    return report
 
 
-def _student_files(exercise, folder, handouts, exercises):
-    """The student's file and those of ``uses``; problems with their imports, one per line."""
+def _student_files(exercise: Exercise, folder: Path) -> list[StudentFile]:
+    """The student's file, then those of ``uses`` that exist; [] if the student's is missing."""
     if not folder.is_dir():
         got = "a file" if folder.exists() else "nothing"
         raise BadInputError(f"{folder}: expected a folder of a student's files, got {got}")
-    found = read_student(folder, exercise.name)
-    if found is None:
-        return None, []
-    files = [StudentFile(exercise.name, found[1], found[0])]
-    for used in exercise.uses:
-        piece = read_student(folder, used)
-        if piece is not None:
-            files.append(StudentFile(used, piece[1], piece[0]))
+    files = []
+    for name in (exercise.name, *exercise.uses):
+        found = read_student(folder, name)
+        if found is None and name == exercise.name:
+            return []
+        if found is not None:
+            files.append(StudentFile(name, found[1], found[0]))
+    return files
+
+
+def _refusal(exercise, files, handouts) -> tuple[str, str] | None:
+    """``(check name, message)`` when the files cannot be graded as they are."""
     absent = [f"{u}.py" for u in exercise.uses if u not in {f.exercise for f in files}]
     if absent:
-        return files, [
-            f"{exercise.name} uses your other exercises' files: {', '.join(absent)} "
-            f"missing from {folder}"
-        ]
+        where = files[0].display.parent
+        return "your other exercises' files", f"{', '.join(absent)} missing from {where}"
     problems = []
     for file in files:
         allowed = allowed_imports(handouts[file.exercise])
         problems += borrowed_imports(file.text, allowed, file.display.name)
-    return files, problems
+    return ("no borrowed answers", "\n".join(problems)) if problems else None
 
 
 def _questions(exercise: Exercise, text: str) -> list[CheckResult]:
