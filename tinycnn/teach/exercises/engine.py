@@ -11,6 +11,7 @@ limit. Every verdict and every point is decided here.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class Report:
     message: str = ""
     hints_opened: int = 0
     output: str = ""  # what the student's code printed
+    seconds: float = 0.0  # wall-clock time of the grading
 
     @property
     def ok(self) -> bool:
@@ -104,6 +106,7 @@ class Report:
             "hint": self.hint,
             "hints_opened": self.hints_opened,
             "results": [r.to_dict() for r in self.results],
+            "seconds": round(self.seconds, 3),
         }
 
     def __str__(self) -> str:
@@ -206,7 +209,13 @@ def grade(
     ``handouts`` maps exercise names to their student handout text (what may be imported, and
     how an untouched file reads); ``timeout`` overrides the exercise's seconds per check.
     """
-    folder, limits = Path(folder), limits or Limits()
+    started = time.monotonic()
+    report = _grade(exercise, Path(folder), sandbox, handouts, timeout, limits or Limits())
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _grade(exercise, folder, sandbox, handouts, timeout, limits) -> Report:
     report = Report(exercise.name, exercise.student_path(folder), "not started")
     report.hints_opened = hints_opened(folder, exercise.name)
     try:
