@@ -11,6 +11,7 @@ limit. Every verdict and every point is decided here.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,9 @@ __all__ = ["MAX_FILE_BYTES", "BadInputError", "Report", "grade", "notebook_code"
 
 MAX_FILE_BYTES = 2 * 2**20  # an exercise file is a few kilobytes; a notebook maybe a megabyte
 HINTS_FILE = ".tinycnn-hints.json"
+# CPython 3.11's ast.parse is not safe in several threads at once ("AST constructor recursion
+# depth mismatch", a known CPython bug): the parent's readings of the files take turns.
+_AST_LOCK = threading.Lock()
 
 
 class BadInputError(Exception):
@@ -229,8 +233,9 @@ def _grade(exercise, folder, sandbox, handouts, timeout, limits) -> Report:
         )
         return report
     report.path = files[0].display
-    questions = _questions(exercise, files[0].text)
-    refusal = _refusal(exercise, files, handouts)
+    with _AST_LOCK:
+        questions = _questions(exercise, files[0].text)
+        refusal = _refusal(exercise, files, handouts)
     if files[0].text == handouts[exercise.name]:
         report.message = f"{report.path.name} is the handout as it was given: write your answers"
         report.results = _not_run(exercise.checks)
