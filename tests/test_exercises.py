@@ -18,11 +18,11 @@ import pytest
 
 import tinycnn
 from tinycnn.cli import main
-from tinycnn.teach.exercises import exercises, handout
-from tinycnn.teach.exercises.ex13_capstone import PIECES
+from tinycnn.teach.exercises import exercises, get_exercise, handout
 from tinycnn.teach.exercises.handout import clear_hidden_tests, clear_solutions, solution_text
 
 NAMES = [exercise.name for exercise in exercises()]
+PIECES = get_exercise("capstone").uses
 LIBRARY = str(Path(tinycnn.__file__).parent)
 
 REF = "matches the reference"
@@ -253,11 +253,13 @@ def test_check_many_folders_prints_a_table_and_writes_json(capsys, references, t
     status, out = run_cli(capsys, "check", "relu", references, stub, "--json", report)
     assert status == 1
     table = out.split("\n\n")[-1].splitlines()
-    assert table[0].split() == ["folder", "relu", "passed"]
-    assert table[1].split()[1:] == ["ok", "1/1"] and table[2].split()[1:] == ["-", "0/1"]
+    assert table[0].split() == ["folder", "relu", "passed", "points"]
+    assert table[1].split()[1:] == ["3/3", "1/1", "3/3"]
+    assert table[2].split()[1:] == ["-", "0/1", "0/3"]
     document = json.loads(report.read_text())
     assert document["passed"] == 1 and document["total"] == 2
     assert [r["status"] for r in document["results"]] == ["passed", "not started"]
+    assert [r["points"] for r in document["results"]] == [3, 0]
 
 
 def test_list_shows_each_exercises_status(capsys, tmp_path):

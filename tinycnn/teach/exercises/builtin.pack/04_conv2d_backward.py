@@ -53,7 +53,6 @@ def conv2d_backward(dout, x, w, S=(1, 1), padding="valid"):
 ### BEGIN HIDDEN TESTS
 import numpy as np  # noqa: E402
 
-from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
@@ -61,11 +60,14 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     FunctionLayer,
     against_reference,
     compare,
+    sibling,
 )
 from tinycnn.teach.gradcheck import gradcheck  # noqa: E402
 from tinycnn.testing.strategies import ConvConfig, conv_configs  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
 
 
 def _mistakes(dout, x, w, S, padding):
