@@ -19,7 +19,7 @@ import pytest
 import tinycnn
 from tinycnn.cli import main
 from tinycnn.teach.exercises import exercises, handout
-from tinycnn.teach.exercises.ex13_capstone import PIECES
+from tinycnn.teach.exercises.capstone_kit import PIECES
 from tinycnn.teach.exercises.handout import clear_hidden_tests, clear_solutions, solution_text
 
 NAMES = [exercise.name for exercise in exercises()]
@@ -129,10 +129,12 @@ MUTANTS = [
      "return float(np.median(np.abs(analytic - numeric) / size))", "catches planted bugs", None),
     # capstone (the folder holds every other reference answer: see the references fixture)
     ("capstone", "out = layer.forward(out, training=True)",
-     "out = layer.forward(out, training=False)", "one training step", None),
-    ("capstone", "            update(layer, key)", "            pass", "one training step", None),
-    ("capstone", "for layer in reversed(layers):", "for layer in layers[::-1][:-1]:",
-     "one training step", None),
+     "out = layer.forward(out, training=False)", "six steps of your loop", "training=False"),
+    ("capstone", "order = rng.permutation(len(x))", "order = np.arange(len(x))",
+     "six steps of your loop", "not shuffled"),
+    ("capstone", "m, v, t + 1, learning_rate)", "m, v, t, learning_rate)", "six steps of your loop",
+     "t starts at 1"),
+    ("capstone", "        kit.Dropout(0.25, rng),\n", "", "the layer list", None),
     # batchnorm
     ("batchnorm", "var = ((x - mean) ** 2).mean(axis=axes)  # (C,), biased",
      "var = ((x - mean) ** 2).sum(axis=axes) / (x.size // x.shape[-1] - 1)  # (C,), biased",
@@ -232,7 +234,8 @@ def test_capstone_fails_when_one_piece_is_wrong(capsys, references, tmp_path):
     plant(tmp_path / "conv2d_backward.py", "dw = (cols.T @ dout2d)", "dw = (cols.T @ dout2d / 2)")
     status, out = run_cli(capsys, "check", "capstone", tmp_path)
     assert status == 1
-    assert "FAIL  one training step matches" in out and "the gradient conv2d" in out
+    assert "FAIL  six steps of your loop" in out and "layer 0 w after 6 steps" in out
+    assert "one of your pieces differs" in out and "hint:" not in out
 
 
 def test_student_exception_shows_only_the_students_lines(capsys, references, tmp_path):

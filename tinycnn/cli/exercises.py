@@ -3,6 +3,8 @@
 - ``list [DIR]``: every exercise in course order, its topic and its status in ``DIR``;
 - ``start NAME [DIR] [--solution] [--force]``: write ``DIR/NAME.py`` (the reference answer with
   ``--solution``, for teachers);
+- ``hint NAME [DIR]``: open the next of three hint levels (shapes, the chain-rule path with a
+  picture, the formula), recorded in ``DIR/.tinycnn-hints.json`` and shown in the report;
 - ``check NAME [DIR ...] [--json REPORT]``: grade; ``NAME`` may be ``all``. With one exercise and
   one folder the feedback is printed in full; with several, one line each and a summary table
   (folders by exercises). Exit status 0 when everything passed, 1 otherwise.
@@ -33,11 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dirs", nargs="*", default=["."], metavar="DIR", help="one or more students' folders (.)"
     )
     check.add_argument("--json", metavar="REPORT", help="also write every result as JSON here")
+    _add_hint_arguments(actions)
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the action."""
-    return {"list": _list, "start": _start, "check": _check}[args.action](args)
+    return {"list": _list, "start": _start, "check": _check, "hint": _hint}[args.action](args)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -69,7 +72,11 @@ def _check(args: argparse.Namespace) -> int:
     from tinycnn.teach.exercises import check, exercises, get_exercise
 
     names = [e.name for e in exercises()] if args.name == "all" else [get_exercise(args.name).name]
-    reports = [check(name, folder) for folder in args.dirs for name in names]
+    reports = [
+        check(name, folder, progress=lambda line: print(line, flush=True))
+        for folder in args.dirs
+        for name in names
+    ]
     if len(reports) == 1:
         print(reports[0])
     else:
@@ -122,3 +129,27 @@ def _cell(report) -> str:
     if report.status == "not started":
         return "-"
     return f"{len(report.passed)}/{report.total}"
+
+
+# --- hint (issue 22): kept in one block so that the engine's edits above merge cleanly ---
+
+
+def _add_hint_arguments(actions) -> None:
+    hint = actions.add_parser("hint", help="open the next hint level for NAME (3 levels)")
+    hint.add_argument("name", help="an exercise name (see 'list')")
+    hint.add_argument("dir", nargs="?", default=".", help="the student's folder (.)")
+
+
+def _hint(args: argparse.Namespace) -> int:
+    from tinycnn.cli import CommandError
+    from tinycnn.teach.exercises import get_exercise
+    from tinycnn.teach.exercises.hints import open_next_hint
+
+    try:
+        exercise = get_exercise(args.name)
+        if exercise.hints is None:
+            raise ValueError(f"exercise {args.name} has no hints")
+        print(open_next_hint(exercise.name, exercise.hints, args.dir))
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    return 0

@@ -8,17 +8,20 @@ order, stopping at the first failure (``grading``). From Python: ``start(name, f
 
 One file per exercise
 ---------------------
-Each exercise is one module ``exNN_<name>.py`` in this package; ``NN`` gives the order a course
-teaches them in. The file *is* the handout:
+Each exercise is one module ``exNN_<name>.py`` in this package; ``NN`` (with an optional letter,
+``ex00a``) gives the order a course teaches them in. The file *is* the handout:
 
 1. the module docstring, imports and function signatures the student gets, each answer between
    ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers; ``handout`` makes the
    student's file with nbgrader's transform, so a teacher may also use nbgrader itself);
-2. between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (deleted from every handout):
-   the checks, and ``EXERCISE = Exercise(name, topic, functions, checks)``.
+2. a line ``### QUESTIONS``, which the handout replaces by the ``ANSWERS = {...}`` dictionary the
+   student fills in (``questions.answers_block``; the teacher's copy has the answers);
+3. between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (deleted from every handout):
+   the checks, the questions, the hint ladder, and
+   ``EXERCISE = Exercise(name, topic, functions, checks, questions=..., hints=...)``.
 
-To add one (say a BatchNormalization exercise): copy the closest file (``ex10_dense_backward.py``
-for a layer with parameters) to ``ex14_batchnorm.py``, write the handout part and the reference
+To add one (say a LayerNormalization exercise): copy the closest file (``ex14_batchnorm.py``
+for a layer with parameters) to ``ex15_layernorm.py``, write the handout part and the reference
 answer, then the checks with ``grading.compare`` and its fingerprints of common mistakes
 (``grading.against_reference`` for hypothesis-drawn cases, ``grading.FunctionLayer`` for a
 gradient check). Then add at least three planted bugs to ``MUTANTS`` in
@@ -35,10 +38,11 @@ from pathlib import Path
 
 from tinycnn.teach.exercises.grading import Exercise, Report, grade
 from tinycnn.teach.exercises.handout import clear_solutions, solution_text
+from tinycnn.teach.exercises.questions import answers_block
 
 __all__ = ["Report", "check", "exercises", "get_exercise", "start", "status"]
 
-_MODULE = re.compile(r"ex(\d\d)_(\w+)$")
+_MODULE = re.compile(r"ex(\d\d[a-z]?)_(\w+)$")
 
 
 def exercises() -> list[Exercise]:
@@ -65,6 +69,8 @@ def handout(name: str, solution: bool = False) -> str:
     """The text of the student's file (or, with ``solution``, the teacher's)."""
     exercise = get_exercise(name)
     text = exercise.source.read_text(encoding="utf-8")
+    block = answers_block(exercise.questions, solved=solution)
+    text = re.sub(r"^### QUESTIONS$", lambda _: block, text, count=1, flags=re.MULTILINE)
     if solution:
         return solution_text(text).rstrip() + "\n"
     stub = (
@@ -97,9 +103,12 @@ def start(name: str, folder: str | Path = ".", solution: bool = False, force=Fal
     return path
 
 
-def check(name: str, folder: str | Path = ".") -> Report:
-    """Grade ``folder/<name>.py``; ``str(report)`` is the feedback, ``report.ok`` the verdict."""
-    return grade(get_exercise(name), Path(folder))
+def check(name: str, folder: str | Path = ".", progress=None) -> Report:
+    """Grade ``folder/<name>.py``; ``str(report)`` is the feedback, ``report.ok`` the verdict.
+
+    ``progress(line)``, if given, receives a long check's progress lines as it runs.
+    """
+    return grade(get_exercise(name), Path(folder), progress)
 
 
 def status(exercise: Exercise, folder: str | Path) -> str:

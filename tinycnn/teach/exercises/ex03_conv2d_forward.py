@@ -53,6 +53,9 @@ def conv2d_forward(x, w, b, S=(1, 1), padding="valid"):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 import numpy as np  # noqa: E402
 
@@ -61,6 +64,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -134,6 +139,45 @@ def check_reference(student) -> None:
     against_reference(conv_configs(), lambda config: _case(student, config))
 
 
+QUESTIONS = (
+    Question(
+        "parameters",
+        "Conv2D(32, 3) on 28 x 28 x 1 images: how many parameters (weights and biases)?",
+        320,
+        "w is (KH, KW, C, F) = (3, 3, 1, 32), 288 weights, plus one bias per filter: 288 + 32",
+    ),
+    Question(
+        "multiply_adds",
+        "x (1, 28, 28, 1), w (3, 3, 1, 32), stride 1, 'valid': how many multiply-adds does "
+        "cols @ w2d take?",
+        194688,
+        "cols is (26*26, 9) and w2d (9, 32): 676 rows * 9 * 32 = 194,688",
+    ),
+    Question(
+        "flip",
+        "Keras's Conv2D, and this exercise, compute",
+        "b",
+        "deep-learning 'convolution' is cross-correlation: w[p, q] multiplies x_pad[SH*i + p, "
+        "SW*j + q] with no flip",
+        choices=(
+            "a convolution with the kernel flipped",
+            "a cross-correlation (the kernel is not flipped)",
+            "either, depending on the padding",
+        ),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="cols (N*OH*OW, KH*KW*C) @ w2d (KH*KW*C, F) is (N*OH*OW, F); b (F,) broadcasts over "
+    "rows; reshape to (N, OH, OW, F). The sum over p, q, c happens inside the matrix multiply.",
+    path="Each row of cols is one window; each column of w2d is one filter with its entries in "
+    "the same (p, q, c) order; their dot product is one output value. So im2col, one matmul, "
+    "add the bias, reshape.",
+    formula="out = (im2col(x, KH, KW, S, padding) @ w.reshape(KH*KW*C, F) + b).reshape(N, OH, OW, "
+    "F)",
+)
+
+
 EXERCISE = Exercise(
     name="conv2d_forward",
     topic="Conv2D forward: im2col, one matrix multiply, the bias",
@@ -143,5 +187,7 @@ EXERCISE = Exercise(
         Check("worked example", check_worked_example),
         Check("matches the reference on drawn configurations", check_reference),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -50,6 +50,9 @@ def conv2d_backward(dout, x, w, S=(1, 1), padding="valid"):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 import numpy as np  # noqa: E402
 
@@ -59,6 +62,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     CheckError,
     Exercise,
     FunctionLayer,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -154,6 +159,56 @@ def check_gradients(student) -> None:
         raise CheckError(f"x (2, 5, 4, 2), w (2, 3, 2, 3), strides (2, 1), 'same':\n{result}")
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_backward_flow
+
+    plot_backward_flow(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "db_axes",
+        "db[f] sums dout over which axes of dout (N, OH, OW, F)?",
+        "c",
+        "b[f] is added to every output of filter f, for every image n and position (i, j), so "
+        "its gradient collects all of them",
+        choices=("n only", "i and j only", "n, i and j", "none: db = dout"),
+    ),
+    Question(
+        "no_one_over_n",
+        "The loss is a batch mean. Where does its 1/N belong?",
+        "a",
+        "dlogits = (p - Y) / N already carries it, and every gradient downstream inherits it; "
+        "dividing again makes dw N times too small",
+        choices=(
+            "already inside dout; dw and db are plain sums",
+            "dw and db must be divided by N",
+            "only db must be divided by N",
+        ),
+    ),
+    Question(
+        "worked_dw",
+        "x = ones (1, 2, 2, 1), w = ones (1, 1, 1, 1), dout = [[1, 2], [3, 4]]: what is dw?",
+        10,
+        "out[i, j] = w * x[i, j], so dL/dw = Σ_ij dout[i, j] * x[i, j] = 1 + 2 + 3 + 4",
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="dx (N, H, W, C), dw (KH, KW, C, F), db (F,): each gradient has the shape of what it "
+    "differentiates. In the 2-D form out2d = cols @ w2d + b: dcols (N*OH*OW, KH*KW*C), dw2d "
+    "(KH*KW*C, F). db and dw sum over the N*OH*OW rows; no 1/N.",
+    path="Chain rule through out2d = cols @ w2d + b: each row of out2d is one window times w2d. "
+    "Ask which products dw2d[k, f] appears in (every row, with cols[r, k]) and which entries of "
+    "cols feed out2d[r, f]. dcols goes back to the image through the adjoint of im2col, which "
+    "adds overlapping windows (hint-conv2d_backward.png: values forward, gradients backward, "
+    "every shape).",
+    formula="dout2d = dout.reshape(-1, F); dw = (cols.T @ dout2d).reshape(KH, KW, C, F); db = "
+    "dout2d.sum(axis=0); dx = col2im(dout2d @ w2d.T, x.shape, KH, KW, S, padding).",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="conv2d_backward",
     topic="Conv2D backward: dx with col2im, dw, db",
@@ -164,5 +219,7 @@ EXERCISE = Exercise(
         Check("matches the reference on drawn configurations", check_reference),
         Check("gradient check (float64 central differences)", check_gradients),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -66,6 +66,9 @@ def dropout_backward(dout, mask):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
@@ -74,6 +77,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -169,6 +174,48 @@ def check_reference(student) -> None:
     against_reference(drawn, lambda case: _training(student, *case))
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_dropout
+
+    plot_dropout(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "scale",
+        "rate = 0.2: by how much is each kept element multiplied in training?",
+        1.25,
+        "kept with probability 1 - rate = 0.8, scaled by 1 / 0.8 = 1.25 so the mean is unchanged",
+    ),
+    Question(
+        "inference",
+        "With inverted dropout, what is the output at inference?",
+        "a",
+        "the 1/(1 - rate) scaling was done in training, so inference is the identity",
+        choices=("x", "x * (1 - rate)", "x / (1 - rate)"),
+    ),
+    Question(
+        "bool_dtype",
+        "keep is a bool array; what dtype is keep / (1 - rate)?",
+        "c",
+        "NumPy turns bool / Python float into float64, which would make a float32 x's output "
+        "float64: cast the mask to x.dtype",
+        choices=("bool", "float32", "float64"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="out and mask have x's shape and x's dtype; at inference mask is None. dx has dout's "
+    "shape.",
+    path="In training out = x * mask with mask fixed by the draw, so dout flows back through the "
+    "same multiplication; at inference out = x. Keep where the uniform draw u >= rate "
+    "(hint-dropout.png: training vs inference).",
+    formula="keep = rng.random(x.shape) >= rate; mask = (keep / (1 - rate)).astype(x.dtype); out = "
+    "x * mask; dx = dout * mask (dout when mask is None).",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="dropout",
     topic="inverted Dropout: training vs inference",
@@ -179,5 +226,7 @@ EXERCISE = Exercise(
         Check("property: identity at inference", check_inference),
         Check("matches the reference on drawn inputs and rates", check_reference),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -47,6 +47,9 @@ def softmax_cross_entropy(logits, y):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
@@ -55,6 +58,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -145,6 +150,44 @@ def check_reference(student) -> None:
     )
 
 
+QUESTIONS = (
+    Question(
+        "worked_loss",
+        "logits = [[0, 0]], y = [1]: what is the loss (to 4 decimals)?",
+        0.693147,
+        "p = [0.5, 0.5] and loss = -log p[1] = log 2 = 0.6931",
+    ),
+    Question(
+        "row_sum",
+        "What does each row of dlogits sum to?",
+        0,
+        "softmax is unchanged when every logit of a row moves together, so the gradient has no "
+        "component along (1, 1, ..., 1): each row sums to 0",
+    ),
+    Question(
+        "why_max",
+        "Why subtract each row's maximum before exp?",
+        "b",
+        "softmax is shift-invariant, so the result is the same, and exp never sees a number above "
+        "0: no overflow, and log never sees 0",
+        choices=(
+            "it changes the probabilities for the better",
+            "it leaves the result unchanged and keeps exp from overflowing",
+            "it is needed only for the gradient",
+        ),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="loss is one float (the batch mean); dlogits is (N, K) like logits. Every row of "
+    "dlogits depends only on its own row of logits, and each row sums to 0.",
+    path="loss = (1/N) Σ_n ℓ_n with ℓ_n = -logits[n, y_n] + log Σ_k exp(logits[n, k]). "
+    "Differentiate ℓ_n by logits[n, k]: the first term gives -1 when k = y_n, the log-sum-exp "
+    "gives exp(logits[n, k]) / Σ_k' exp(...). Then the 1/N of the mean.",
+    formula="p = softmax of each row (shifted by its maximum); dlogits = (p - one_hot(y)) / N.",
+)
+
+
 EXERCISE = Exercise(
     name="softmax_cross_entropy",
     topic="stable softmax cross-entropy, forward and backward",
@@ -155,5 +198,7 @@ EXERCISE = Exercise(
         Check("matches the reference on drawn logits (up to 1000)", check_reference),
         Check("property: shift invariance (logits + 500)", check_shift_invariance),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -51,6 +51,9 @@ def dense_backward(dout, x, w):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 import numpy as np  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -60,6 +63,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     CheckError,
     Exercise,
     FunctionLayer,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -151,6 +156,31 @@ def check_gradients(student) -> None:
         raise CheckError(f"x (3, 4), w (4, 3):\n{result}")
 
 
+QUESTIONS = (
+    Question(
+        "dw_size",
+        "x (32, 1600), w (1600, 128): how many numbers does dw hold?",
+        204800,
+        "dw has w's shape, 1600 * 128 = 204,800, whatever the batch size",
+    ),
+    Question(
+        "db_axis",
+        "db sums dout (N, U) over which axis?",
+        "a",
+        "b[u] is added to row n of out for every n, so its gradient sums the batch axis 0",
+        choices=("axis 0, the batch", "axis 1, the units", "no axis: db = dout"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="dx (N, D) like x, dw (D, U) like w, db (U,) like b. The N axis disappears from dw "
+    "and db: it is summed over. Match the shapes and the transposes follow.",
+    path="out[n, u] = Σ_d x[n, d] w[d, u] + b[u]. dL/dx[n, d] collects dout[n, u] * w[d, u] over "
+    "u; dL/dw[d, u] collects dout[n, u] * x[n, d] over n; dL/db[u] collects dout[n, u] over n.",
+    formula="dx = dout @ w.T; dw = x.T @ dout; db = dout.sum(axis=0).",
+)
+
+
 EXERCISE = Exercise(
     name="dense_backward",
     topic="Dense backward: dx, dw, db",
@@ -161,5 +191,7 @@ EXERCISE = Exercise(
         Check("matches the reference on drawn shapes", check_reference),
         Check("gradient check (float64 central differences)", check_gradients),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

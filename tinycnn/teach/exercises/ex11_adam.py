@@ -49,6 +49,9 @@ def adam_step(p, g, m, v, t, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsil
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
@@ -57,6 +60,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -164,6 +169,53 @@ def check_inputs_unchanged(student) -> None:
             )
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_optimizer_paths
+
+    plot_optimizer_paths(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "m_hat_step_1",
+        "Step t = 1, m = 0 before it, beta_1 = 0.9, g = 0.5: what is the paper's bias-corrected "
+        "m_hat?",
+        0.5,
+        "m = 0.1 * 0.5 = 0.05 and m_hat = m / (1 - 0.9) = 0.5: at step 1 m_hat is g itself",
+    ),
+    Question(
+        "first_step",
+        "Step t = 1, learning_rate = 0.1, any gradient g much larger than epsilon: about how "
+        "far does p move (|p_new - p|)?",
+        0.1,
+        "m_hat = g and sqrt(v_hat) = |g|, so the step is learning_rate * g / |g|: the first step "
+        "has size learning_rate whatever the scale of g",
+        rel_tol=1e-2,
+    ),
+    Question(
+        "epsilon_place",
+        "In the form this exercise asks for (Keras's), epsilon is added to",
+        "a",
+        "Keras folds the bias corrections into lr_t and adds epsilon to sqrt(v); the paper adds it "
+        "to sqrt(v_hat), which differs when gradients are tiny",
+        choices=("sqrt(v)", "sqrt(v_hat)", "v_hat, inside the square root"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="p, g, m and v all have one shape and nothing is summed: Adam is elementwise. t is a "
+    "scalar counting from 1; return new arrays (no in-place updates of the arguments).",
+    path="Start from the paper's step p - learning_rate * m_hat / (sqrt(v_hat) + epsilon). Write "
+    "m_hat and v_hat with their (1 - beta**t) factors and move both factors out of the fraction "
+    "into one step size lr_t; epsilon then sits next to sqrt(v) (hint-adam.png: SGD, momentum "
+    "and Adam on one loss surface).",
+    formula="m = beta_1*m + (1 - beta_1)*g; v = beta_2*v + (1 - beta_2)*g**2; lr_t = "
+    "learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t); p = p - lr_t * m / (sqrt(v) + "
+    "epsilon).",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="adam",
     topic="one Adam step (Keras's epsilon-hat form)",
@@ -174,5 +226,7 @@ EXERCISE = Exercise(
         Check("matches the reference on drawn steps (tiny gradients too)", check_reference),
         Check("edge case: the arguments are not modified", check_inputs_unchanged),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

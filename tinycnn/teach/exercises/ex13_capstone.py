@@ -1,216 +1,156 @@
-"""Capstone: the seed CNN built from your own layers, trained on the embedded MNIST subset.
+"""Capstone: your own network, from your own pieces, trained by your own loop.
 
-The grader builds the seed CNN from the functions you wrote in this folder::
+Every piece of arithmetic is yours: the grader's ``kit`` makes layers out of the files you wrote
+in this folder. ``kit.Conv2D`` runs your ``conv2d_forward`` and ``conv2d_backward``, and those run
+on *your* ``im2col`` and ``col2im`` (the grader points the names ``im2col`` and ``col2im`` in your
+two convolution files at your own functions). ``kit.loss`` is your ``softmax_cross_entropy`` and
+``kit.adam_step`` your ``adam_step``. You write the two things that make it a network:
 
-    Conv2D(32, 3, relu) - MaxPool2D(2) - Conv2D(64, 3, relu) - MaxPool2D(2) - Flatten -
-    Dense(128, relu) - Dropout(0.5) - Dense(10)           (+ softmax cross-entropy on the logits)
+1. ``build_layers(kit, rng)``: the layer list, in order::
 
-    conv2d_forward.py conv2d_backward.py maxpool_forward.py maxpool_backward.py relu.py
-    dropout.py dense_backward.py softmax_cross_entropy.py adam.py
+       kit.Conv2D(8, 3, rng)         (N, 28, 28, 1) -> (N, 26, 26, 8)    8 filters, 3 x 3, "valid"
+       kit.ReLU()                    (N, 26, 26, 8)
+       kit.MaxPool2D(2)              (N, 13, 13, 8)
+       kit.Flatten()                 (N, 1352)
+       kit.Dropout(0.25, rng)        (N, 1352)
+       kit.Dense(1352, 10, rng)      (N, 10)    logits
 
-Each layer it gives you has ``forward(x, training)``, ``backward(dout) -> dx`` and dicts
-``params`` and ``grads`` with the same keys. Your part is the training step that ties them
-together: the forward pass in order, the loss and its gradient, the backward pass in reverse
-order, and one update per parameter. Shapes for a batch of N images::
+   Each layer has ``forward(x, training)``, ``backward(dout) -> dx`` and dicts ``params`` and
+   ``grads`` with the same keys (``"w"``, ``"b"``; none for ReLU, pooling, Flatten, Dropout).
+   All arrays are float32 (the kit's weights are; your pieces keep the dtype).
 
-    x (N, 28, 28, 1) -> (N, 26, 26, 32) -> (N, 13, 13, 32) -> (N, 11, 11, 64) -> (N, 5, 5, 64)
-      -> (N, 1600) -> (N, 128) -> (N, 128) -> logits (N, 10)
+2. ``train(layers, kit, x, y, epochs, batch_size, learning_rate, rng, log)``: mini-batch
+   training. For each epoch draw a new order with exactly ``order = rng.permutation(len(x))``
+   (so the grader, with the same generator, expects the same batches), then for each batch of
+   ``batch_size`` indices of ``order`` (the last one may be smaller):
 
-The check runs one step of your model beside tinycnn's (same weights, same dropout mask) and
-compares every gradient and weight, then trains your model with Adam (learning rate 1e-3) for
-150 steps of 32 images (the first 4,800 of the embedded subset's training images) and needs an
-accuracy of at least 85% on the subset's first 500 test images (the reference answers reach
-91.0%).
+   - the forward pass through every layer, in training mode;
+   - ``loss, dlogits = kit.loss(logits, y_batch)``;
+   - the backward pass, last layer first;
+   - for every layer and every key of its ``params``: one step of your Adam,
+     ``p, m, v = kit.adam_step(p, g, m, v, t, learning_rate)``, where ``m`` and ``v`` start
+     as zeros of ``p``'s shape and ``t`` counts *this parameter's* steps from 1; store the new
+     ``p`` back into ``layer.params[key]``;
+   - ``log(step, loss)`` with the batch's number (1, 2, ...) and its loss; ``check`` prints
+     progress from it.
 
-Check your answer: ``tinycnn exercises check capstone DIR``.
+Worked numbers: 96 images in batches of 32 make 3 steps per epoch; one Conv2D(8, 3) on one
+channel has 3*3*1*8 weights and 8 biases.
+
+The check compares six steps of your loop (96 images, 2 epochs) with the grader's, then trains
+your network on the embedded subset's 10,000 training images for two epochs (batches of 32,
+learning rate 2e-3), printing the loss as it goes, and needs at least 90% accuracy on the
+subset's first 1,000 test images. If your
+pieces are correct but slow (Python loops over every window, say), it stops early and tells you
+the speed it measured and which of your functions took the time.
+
+Check your answer: ``tinycnn exercises check capstone DIR`` (every other piece's file must be in
+DIR).
 """
 
 from __future__ import annotations
 
+import numpy as np
 
-def train_step(layers, x, y, loss_and_grad, update):
-    """One training step; returns the loss before the update.
+
+def build_layers(kit, rng):
+    """The network's layers, in order, as listed above.
 
     Parameters
     ----------
-    layers : list of layers
-        ``layer.forward(x, training)``, ``layer.backward(dout) -> dx``, ``layer.params``.
-    x : ndarray, shape (N, 28, 28, 1)
-    y : ndarray of int, shape (N,)
-    loss_and_grad : callable
-        ``loss, dlogits = loss_and_grad(logits, y)`` (your softmax_cross_entropy).
-    update : callable
-        ``update(layer, key)`` applies one Adam step to ``layer.params[key]`` using
-        ``layer.grads[key]``.
+    kit : the grader's layer kit (``kit.Conv2D``, ``kit.ReLU``, ...)
+    rng : numpy.random.Generator
+        For the initial weights and the dropout masks.
 
     Returns
     -------
-    loss : float
+    layers : list
     """
     ### BEGIN SOLUTION
-    out = x
-    for layer in layers:
-        out = layer.forward(out, training=True)
-    loss, dout = loss_and_grad(out, y)
-    for layer in reversed(layers):
-        dout = layer.backward(dout)
-    for layer in layers:
-        for key in layer.params:
-            update(layer, key)
-    return loss
+    return [
+        kit.Conv2D(8, 3, rng),
+        kit.ReLU(),
+        kit.MaxPool2D(2),
+        kit.Flatten(),
+        kit.Dropout(0.25, rng),
+        kit.Dense(1352, 10, rng),
+    ]
     ### END SOLUTION
 
 
+def train(layers, kit, x, y, epochs, batch_size, learning_rate, rng, log):
+    """Train ``layers`` on ``x``, ``y`` with shuffled mini-batches and your Adam.
+
+    Parameters
+    ----------
+    layers : list, from ``build_layers``
+    kit : the grader's layer kit (``kit.loss``, ``kit.adam_step``)
+    x : ndarray, shape (N, 28, 28, 1), float32
+    y : ndarray of int, shape (N,)
+    epochs, batch_size : int
+    learning_rate : float
+    rng : numpy.random.Generator
+        For the order of each epoch: ``rng.permutation(len(x))``.
+    log : callable
+        ``log(step, loss)`` after every batch.
+    """
+    ### BEGIN SOLUTION
+    moments = {}  # (layer number, key) -> (m, v, t)
+    step = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            batch = order[start : start + batch_size]
+            out = x[batch]
+            for layer in layers:
+                out = layer.forward(out, training=True)
+            loss, dout = kit.loss(out, y[batch])
+            for layer in reversed(layers):
+                dout = layer.backward(dout)
+            for number, layer in enumerate(layers):
+                for key, p in layer.params.items():
+                    m, v, t = moments.get((number, key), (np.zeros_like(p), np.zeros_like(p), 0))
+                    p, m, v = kit.adam_step(p, layer.grads[key], m, v, t + 1, learning_rate)
+                    layer.params[key] = p
+                    moments[(number, key)] = (m, v, t + 1)
+            step += 1
+            log(step, loss)
+    ### END SOLUTION
+
+
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
-import copy  # noqa: E402
-from pathlib import Path  # noqa: E402
+import time  # noqa: E402
 
-import numpy as np  # noqa: E402
-
+from tinycnn.kernels.im2col import col2im, im2col  # noqa: E402
+from tinycnn.teach.exercises import reference  # noqa: E402
+from tinycnn.teach.exercises.capstone_kit import Kit, OutOfTime, Pieces  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
-    Student,
+    HintLadder,
+    Question,
     compare,
 )
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
-PIECES = {
-    "conv2d_forward": ("conv2d_forward",),
-    "conv2d_backward": ("conv2d_backward",),
-    "maxpool_forward": ("maxpool_forward",),
-    "maxpool_backward": ("maxpool_backward",),
-    "relu": ("relu_forward", "relu_backward"),
-    "dropout": ("dropout_forward", "dropout_backward"),
-    "dense_backward": ("dense_forward", "dense_backward"),
-    "softmax_cross_entropy": ("softmax_cross_entropy",),
-    "adam": ("adam_step",),
+N_TRAIN, EPOCHS, BATCH, LEARNING_RATE, N_TEST, ACCURACY = 10000, 2, 32, 2e-3, 1000, 0.90
+BUDGET = 60.0  # seconds for the training run (the reference answers take a few); slower is stopped
+SHAPES = [(26, 26, 8), (26, 26, 8), (13, 13, 8), (1352,), (1352,), (10,)]
+KINDS = ["Conv2D", "ReLU", "MaxPool2D", "Flatten", "Dropout", "Dense"]
+SLOW = {
+    "im2col": "im2col.py: loop over the KH*KW kernel offsets and copy strided slices, "
+    "not over every window position",
+    "col2im": "col2im.py: loop over the KH*KW kernel offsets and add strided slices",
+    "maxpool_forward": "maxpool_forward.py: loop over the window offsets, not over pixels",
+    "maxpool_backward": "maxpool_backward.py: loop over the window offsets, not over pixels",
+    "conv2d_forward": "conv2d_forward.py: one matrix multiply over im2col's rows, no loops",
+    "conv2d_backward": "conv2d_backward.py: matrix products and col2im, no loops",
 }
-STEPS, BATCH, N_TEST, ACCURACY = 150, 32, 500, 0.85
-
-
-class Pieces:
-    """The student's functions from every piece's file in the folder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.students = {
-            name: Student(folder / f"{name}.py", functions) for name, functions in PIECES.items()
-        }
-        self.owner = {f: name for name, functions in PIECES.items() for f in functions}
-
-    def __call__(self, function: str, *args):
-        return self.students[self.owner[function]].call_shared(function, *args)
-
-
-class _Layer:
-    def __init__(self, pieces: Pieces, params=None) -> None:
-        self.f = pieces
-        self.params = params or {}
-        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
-
-
-class Conv(_Layer):
-    def forward(self, x, training=False):
-        z = self.f("conv2d_forward", x, self.params["w"], self.params["b"], (1, 1), "valid")
-        self.cache = (x, z)
-        return self.f("relu_forward", z)
-
-    def backward(self, dout):
-        x, z = self.cache
-        dz = self.f("relu_backward", dout, z)
-        dx, self.grads["w"], self.grads["b"] = self.f(
-            "conv2d_backward", dz, x, self.params["w"], (1, 1), "valid"
-        )
-        return dx
-
-
-class Pool(_Layer):
-    def forward(self, x, training=False):
-        self.cache = x
-        return self.f("maxpool_forward", x, 2, 2, (2, 2), "valid")
-
-    def backward(self, dout):
-        return self.f("maxpool_backward", dout, self.cache, 2, 2, (2, 2), "valid")
-
-
-class Flatten(_Layer):
-    def forward(self, x, training=False):
-        self.cache = x.shape
-        return x.reshape(len(x), -1)
-
-    def backward(self, dout):
-        return dout.reshape(self.cache)
-
-
-class Dense(_Layer):
-    def __init__(self, pieces, params, relu: bool) -> None:
-        super().__init__(pieces, params)
-        self.relu = relu
-
-    def forward(self, x, training=False):
-        z = self.f("dense_forward", x, self.params["w"], self.params["b"])
-        self.cache = (x, z)
-        return self.f("relu_forward", z) if self.relu else z
-
-    def backward(self, dout):
-        x, z = self.cache
-        dz = self.f("relu_backward", dout, z) if self.relu else dout
-        dx, self.grads["w"], self.grads["b"] = self.f("dense_backward", dz, x, self.params["w"])
-        return dx
-
-
-class Dropout(_Layer):
-    def __init__(self, pieces, rng) -> None:
-        super().__init__(pieces)
-        self.rng = rng
-
-    def forward(self, x, training=False):
-        out, self.cache = self.f("dropout_forward", x, 0.5, training, self.rng)
-        return out
-
-    def backward(self, dout):
-        return self.f("dropout_backward", dout, self.cache)
-
-
-def _library_model(seed: int, dtype):
-    from tinycnn.zoo import seed_cnn
-
-    model = seed_cnn(seed=seed)
-    model.astype(dtype)
-    return model
-
-
-def _student_layers(pieces: Pieces, model) -> list:
-    """The student's seed CNN with the library model's weights and dropout generator."""
-    w = [p.copy() for p in model.get_weights()]
-    rng = copy.deepcopy(model.layers[6].rng)
-    return [
-        Conv(pieces, {"w": w[0], "b": w[1]}),
-        Pool(pieces),
-        Conv(pieces, {"w": w[2], "b": w[3]}),
-        Pool(pieces),
-        Flatten(pieces),
-        Dense(pieces, {"w": w[4], "b": w[5]}, relu=True),
-        Dropout(pieces, rng),
-        Dense(pieces, {"w": w[6], "b": w[7]}, relu=False),
-    ]
-
-
-class AdamState:
-    """Per-parameter moments and step counts for the student's ``adam_step``."""
-
-    def __init__(self, pieces: Pieces, learning_rate: float = 1e-3) -> None:
-        self.f, self.lr = pieces, learning_rate
-        self.state: dict[tuple[int, str], tuple] = {}
-
-    def __call__(self, layer, key) -> None:
-        p, g = layer.params[key], layer.grads[key]
-        m, v, t = self.state.get((id(layer), key), (np.zeros_like(p), np.zeros_like(p), 0))
-        new_p, m, v = self.f("adam_step", p, g, m, v, t + 1, self.lr, 0.9, 0.999, 1e-7)
-        layer.params[key] = np.asarray(new_p, dtype=p.dtype)
-        self.state[(id(layer), key)] = (m, v, t + 1)
 
 
 def _subset():
@@ -221,97 +161,264 @@ def _subset():
     return scale_images(x_train), y_train.astype(np.int64), scale_images(x_test), y_test
 
 
+class ReferencePieces:
+    """The library's answers in the pieces' signatures, for the grader's own run of the loop."""
+
+    functions = {
+        "im2col": im2col,
+        "col2im": col2im,
+        "conv2d_forward": reference.conv2d_forward,
+        "conv2d_backward": reference.conv2d_backward,
+        "maxpool_forward": reference.maxpool_forward,
+        "maxpool_backward": reference.maxpool_backward,
+        "relu_forward": lambda x: np.maximum(x, 0),
+        "relu_backward": lambda dout, x: dout * (x > 0),
+        "dropout_forward": lambda x, rate, training, rng: (
+            reference.dropout_forward(x, rate, training, rng) if training else (x, None)
+        ),
+        "dropout_backward": lambda dout, mask: dout if mask is None else dout * mask,
+        "dense_forward": lambda x, w, b: x @ w + b,
+        "dense_backward": lambda dout, x, w: (dout @ w.T, x.T @ dout, dout.sum(axis=0)),
+        "softmax_cross_entropy": reference.softmax_cross_entropy,
+        "adam_step": reference.adam_step,
+    }
+
+    def __call__(self, function: str, *args):
+        return self.functions[function](*args)
+
+
+def _reference_layers(kit: Kit) -> list:
+    return build_layers(kit, np.random.default_rng(0))
+
+
 def check_pieces(student) -> None:
     Pieces(student.path.parent)
 
 
-LAYER_NAMES = [
-    "conv2d",
-    "maxpool",
-    "conv2d_1",
-    "maxpool_1",
-    "flatten",
-    "dense",
-    "dropout",
-    "dense_1",
-]
-SUSPECTS = {"w": "conv2d_backward or dense_backward (dw)", "b": "the bias gradient (db)"}
+def check_layers(student) -> None:
+    kit = Kit(Pieces(student.path.parent))
+    layers = student.call_shared("build_layers", kit, np.random.default_rng(0))
+    if not isinstance(layers, (list, tuple)):
+        raise CheckError(f"build_layers should return a list of layers, got {type(layers)}")
+    got = [type(layer).__name__ for layer in layers]
+    if got != KINDS:
+        raise CheckError(f"the layers should be {', '.join(KINDS)}; got {', '.join(got)}")
+    out = _subset()[0][:2]
+    for number, (layer, shape) in enumerate(zip(layers, SHAPES, strict=True)):
+        out = layer.forward(out, training=False)
+        if np.shape(out) != (2, *shape):
+            raise CheckError(
+                f"layer {number} ({KINDS[number]}) gives shape {np.shape(out)} for 2 images; "
+                f"expected {(2, *shape)}"
+            )
 
 
-def check_one_step(student) -> None:
-    from tinycnn.losses import SoftmaxCrossEntropy
-    from tinycnn.optim.adam import Adam
+def _train_like(layers, kit, x, y, epochs, rng, mistake=None):
+    """The loop the docstring asks for, or it with one known mistake (fingerprints)."""
+    moments: dict = {}
+    order, count = None, 0
+    for _ in range(epochs):
+        if mistake == "not shuffled":
+            order = np.arange(len(x))
+        elif order is None or mistake != "shuffled once":
+            order = rng.permutation(len(x))
+        for start in range(0, len(x), BATCH):
+            batch = order[start : start + BATCH]
+            out = x[batch]
+            for layer in layers:
+                out = layer.forward(out, training=mistake != "training flag")
+            _, dout = kit.loss(out, y[batch])
+            for layer in reversed(layers):
+                dout = layer.backward(dout)
+            for number, layer in enumerate(layers):
+                for key, p in layer.params.items():
+                    m, v, t = moments.get((number, key), (np.zeros_like(p), np.zeros_like(p), 0))
+                    count += 1
+                    t_given = {"t from 0": t, "one global t": count}.get(mistake, t + 1)
+                    p, m, v = kit.adam_step(p, layer.grads[key], m, v, t_given, LEARNING_RATE)
+                    layer.params[key] = p
+                    moments[(number, key)] = (m, v, t + 1)
+    return [p for layer in layers for p in layer.params.values()]
 
+
+MISTAKES = {
+    "training flag": "the forward pass ran with training=False: in training call "
+    "layer.forward(x, training=True), or Dropout never drops",
+    "not shuffled": "the batches were not shuffled: take them in the order "
+    "rng.permutation(len(x)) gives",
+    "shuffled once": "the order was drawn once: draw a new rng.permutation(len(x)) every epoch",
+    "t from 0": "t starts at 1 (Adam's bias correction divides by 1 - beta**t, which is 0 at t = 0)",
+    "one global t": "t counts the steps of EACH parameter (1, 2, ... per batch), not every call "
+    "of adam_step",
+}
+
+
+PIECE_WRONG = (
+    "no known mistake of the loop gives these weights: if your loop follows the docstring, one "
+    "of your pieces differs from the library (are all their checks passing?)"
+)
+
+
+def check_loop(student) -> None:
     pieces = Pieces(student.path.parent)
     x_train, y_train, _, _ = _subset()
-    x, y = x_train[:4].astype(np.float64), y_train[:4]
-    model = _library_model(0, np.float64)
-    layers = _student_layers(pieces, model)
-    loss = student.call_shared(
-        "train_step",
-        layers,
-        x,
-        y,
-        lambda logits, y: pieces("softmax_cross_entropy", logits, y),
-        AdamState(pieces),
+    x, y = x_train[:96], y_train[:96]
+
+    runs: dict = {}
+
+    def run(mistake=None):
+        if mistake not in runs:
+            kit = Kit(ReferencePieces())  # type: ignore[arg-type]
+            layers = _reference_layers(kit)
+            runs[mistake] = _train_like(layers, kit, x, y, 2, np.random.default_rng(1), mistake)
+        return runs[mistake]
+
+    kit = Kit(pieces)
+    layers = _reference_layers(kit)
+    logged: list = []
+    student.call_shared(
+        "train", layers, kit, x, y, 2, BATCH, LEARNING_RATE, np.random.default_rng(1),
+        lambda step, loss: logged.append((step, float(loss))),
+    )  # fmt: skip
+    got = [p for layer in layers for p in layer.params.values()]
+    names = [f"layer {n} {key}" for n, layer in enumerate(layers) for key in layer.params]
+    expected = run()
+    for name, e, g in zip(names, expected, got, strict=True):
+        compare(
+            f"{name} after 6 steps (96 images, 2 epochs, batches of 32)",
+            e,
+            g,
+            [(lambda m=m: run(m)[names.index(name)], hint) for m, hint in MISTAKES.items()],
+            rtol=1e-4,
+            atol=1e-6,
+            note=PIECE_WRONG,
+        )
+    if [step for step, _ in logged] != list(range(1, 7)):
+        raise CheckError(
+            f"log(step, loss) should be called after each of the 6 batches with steps 1 to 6; "
+            f"got steps {[step for step, _ in logged]}"
+        )
+
+
+def _speed_message(kit: Kit, done: int, total: int) -> str:
+    seconds = kit.elapsed()
+    rate = done * BATCH / seconds if seconds else 0.0
+    spent = kit.pieces.slowest()
+    used = sum(s for _, s in spent) or 1.0
+    parts = ", ".join(f"{name} {s / used:.0%}" for name, s in spent[:3])
+    slowest = spent[0][0] if spent else ""
+    advice = SLOW.get(slowest, f"{slowest}: make it vectorised (NumPy over whole arrays)")
+    return (
+        f"your pieces give the right numbers but are too slow to train here: {done} of {total} "
+        f"batches in {seconds:.0f} s "
+        f"({rate:.0f} images/s); the whole run would take about "
+        f"{seconds / max(done, 1) * total / 60:.0f} min (the limit is {BUDGET:.0f} s).\n"
+        f"time spent in your functions: {parts}. Slowest: {advice}"
     )
-    ce = SoftmaxCrossEntropy()
-    expected_loss = ce.forward(model.forward(x, training=True, logits=True), y)
-    model.backward(ce.backward())
-    grads = [g.copy() for _, _, g in model.params_and_grads()]
-    optimizer = Adam()
-    optimizer.update([p for _, p, _ in model.params_and_grads()], grads)
-    compare("the loss of the first step", expected_loss, loss)
-    names = [name for name, _, _ in model.params_and_grads()]
-    ours = [(layer, key) for layer in layers for key in layer.params]
-    for name, grad, (layer, key) in zip(names, grads, ours, strict=True):
-        compare(f"the gradient {name}", grad, layer.grads[key])
-    for name, p, (layer, key) in zip(names, model.get_weights(), ours, strict=True):
-        compare(f"the weight {name} after one Adam step", p, layer.params[key])
 
 
 def check_training(student) -> None:
-    pieces = Pieces(student.path.parent)
     x_train, y_train, x_test, y_test = _subset()
-    layers = _student_layers(pieces, _library_model(0, np.float32))
-    update = AdamState(pieces)
-    losses = []
-    for step in range(STEPS):
-        batch = slice(step * BATCH, (step + 1) * BATCH)
-        losses.append(
-            float(
-                student.call_shared(
-                    "train_step",
-                    layers,
-                    x_train[batch],
-                    y_train[batch],
-                    lambda logits, y: pieces("softmax_cross_entropy", logits, y),
-                    update,
-                )
-            )
-        )
-    out = x_test[:N_TEST]
-    for layer in layers:
-        out = layer.forward(out, training=False)
+    kit = Kit(Pieces(student.path.parent), BUDGET)
+    layers = student.call_shared("build_layers", kit, np.random.default_rng(0))
+    steps = EPOCHS * -(-N_TRAIN // BATCH)
+
+    def log(step, loss):
+        if step % 50 == 0 or step == steps:
+            student.progress(f"  capstone: step {step}/{steps}, loss {float(loss):.3f}")
+
+    kit.plan(steps)
+    try:
+        student.call_shared(
+            "train", layers, kit, x_train[:N_TRAIN], y_train[:N_TRAIN], EPOCHS, BATCH, LEARNING_RATE,
+            np.random.default_rng(1), log,
+        )  # fmt: skip
+    except OutOfTime:
+        raise CheckError(_speed_message(kit, len(kit.losses), steps)) from None
+    started = time.perf_counter()
+    out = np.concatenate([_predict(layers, x_test[i : i + 100]) for i in range(0, N_TEST, 100)])
     accuracy = float(np.mean(np.argmax(out, axis=1) == y_test[:N_TEST]))
+    student.progress(
+        f"  capstone: test accuracy {accuracy:.1%} on {N_TEST} images "
+        f"(training {kit.elapsed():.0f} s, testing {time.perf_counter() - started:.1f} s)"
+    )
+    losses = kit.losses
     if not np.isfinite(losses).all() or not accuracy >= ACCURACY:
         raise CheckError(
-            f"after {STEPS} steps of {BATCH} images: test accuracy {accuracy:.1%} "
+            f"after {len(losses)} steps of {BATCH} images: test accuracy {accuracy:.1%} "
             f"(needs {ACCURACY:.0%}); loss {np.mean(losses[:20]):.3f} over the first 20 "
             f"steps, {np.mean(losses[-20:]):.3f} over the last 20"
         )
 
 
+def _predict(layers, x):
+    for layer in layers:
+        x = layer.forward(x, training=False)
+    return x
+
+
+def _picture(path) -> None:
+    from tinycnn.plots import plot_backward_flow
+
+    plot_backward_flow(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "parameters",
+        "How many parameters (weights and biases) does the capstone network have?",
+        13610,
+        "Conv2D: 3*3*1*8 + 8 = 80; Dense: 1352*10 + 10 = 13,530; the other layers have none",
+    ),
+    Question(
+        "steps_per_epoch",
+        "10,000 training images in batches of 32: how many Adam steps does one epoch take per "
+        "parameter?",
+        313,
+        "one step per batch, the last one smaller: ceil(10000 / 32) = 312 full batches + 1 of 16",
+    ),
+    Question(
+        "why_shuffle",
+        "Why draw a new order every epoch?",
+        "a",
+        "with a fixed order every epoch repeats the same batches and the same gradient noise; "
+        "shuffling makes each mini-batch gradient an unbiased sample of the full one",
+        choices=(
+            "so each batch is a fresh random sample and epochs do not repeat the same steps",
+            "to make each epoch faster",
+            "because Adam requires it",
+        ),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="Shapes along the list: (N, 28, 28, 1) -> (N, 26, 26, 8) -> (N, 13, 13, 8) -> (N, "
+    "1352) -> (N, 10). Adam keeps (m, v, t) per (layer, key), m and v shaped like the parameter.",
+    path="Per batch: forward in order with training=True; the loss and dlogits; backward in "
+    "reverse order, each layer's backward turning dout into the dout of the layer before and "
+    "filling its grads; then one Adam step per parameter (hint-capstone.png: values forward, "
+    "gradients backward, with every shape).",
+    formula="for each epoch: order = rng.permutation(len(x)); for each start: batch = "
+    "order[start:start + batch_size]; out = x[batch]; for layer in layers: out = "
+    "layer.forward(out, training=True); loss, dout = kit.loss(out, y[batch]); for layer in "
+    "reversed(layers): dout = layer.backward(dout); then p, m, v = kit.adam_step(p, g, m, v, t + 1, "
+    "learning_rate) for each parameter; log(step, loss).",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="capstone",
-    topic="the seed CNN from your own layers, trained on the embedded subset",
-    functions=("train_step",),
+    topic="your network: your layer list, your batch loop and Adam, your im2col inside",
+    functions=("build_layers", "train"),
     checks=(
-        Check(
-            "your pieces are all there (conv, pool, relu, dropout, dense, loss, adam)", check_pieces
-        ),
-        Check("one training step matches tinycnn's (every gradient and weight)", check_one_step),
+        Check("your pieces are all there (im2col to adam, 11 files)", check_pieces),
+        Check("the layer list: kinds and shapes", check_layers),
+        Check("six steps of your loop match the grader's (shuffling, training flag, Adam)",
+              check_loop),
         Check(f"trains to {ACCURACY:.0%} test accuracy on the embedded subset", check_training),
-    ),
+    ),  # fmt: skip
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

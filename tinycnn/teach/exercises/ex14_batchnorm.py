@@ -132,6 +132,9 @@ def batchnorm_backward(dout, x, gamma, epsilon=1e-3):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
@@ -141,6 +144,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     CheckError,
     Exercise,
     FunctionLayer,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -436,6 +441,42 @@ def _check_unchanged(name, given, got, updated) -> None:
     )
 
 
+QUESTIONS = (
+    Question(
+        "worked_var",
+        "One channel, x = [1, 5, 1, 5], training: what variance normalises it?",
+        4,
+        "Keras uses the biased variance: mean 3, (1/M) Σ (x - 3)² = (4 + 4 + 4 + 4) / 4 = 4 "
+        "(1/(M-1) would give 5.33)",
+    ),
+    Question(
+        "elements_per_channel",
+        "x (2, 3, 4, 5) after a Conv2D: over how many elements (M) is each channel's mean taken?",
+        24,
+        "statistics run over every axis but the channels: N*H*W = 2*3*4 = 24",
+    ),
+    Question(
+        "inference_stats",
+        "At inference (training=False) BatchNormalization normalises with",
+        "b",
+        "the batch may be one image: inference uses the moving averages gathered in training, "
+        "and updates nothing",
+        choices=("the batch's mean and variance", "moving_mean and moving_variance", "0 and 1"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="mu, var, dgamma, dbeta are (C,): sums over every axis but the last, M elements per "
+    "channel. dx has x's shape. dbeta and dgamma are plain sums (no 1/M).",
+    path="out = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + epsilon), and mu, var are "
+    "themselves functions of every x of the channel. dx therefore has three paths: directly "
+    "through x_hat, through mu, and through var. Find dx_hat, then dvar and dmu, then add the "
+    "three contributions to dx.",
+    formula="dbeta = Σ dout; dgamma = Σ dout * x_hat; dx = gamma / sqrt(var + epsilon) * (dout - "
+    "dbeta / M - x_hat * dgamma / M).",
+)
+
+
 EXERCISE = Exercise(
     name="batchnorm",
     topic="BatchNormalization: training vs inference, backward",
@@ -448,5 +489,7 @@ EXERCISE = Exercise(
         Check("moving statistics after several training steps", check_moving_statistics),
         Check("inference uses the moving statistics", check_inference),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -34,13 +34,17 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
 
 from tinycnn.layers.base import Layer
+from tinycnn.teach.exercises.hints import HintLadder, hints_opened
+from tinycnn.teach.exercises.questions import Question, QuestionResult, grade_questions
 
 __all__ = [
     "Check",
     "Exercise",
     "CheckError",
     "FunctionLayer",
+    "HintLadder",
     "NotStartedError",
+    "Question",
     "Report",
     "Student",
     "StudentError",
@@ -116,8 +120,11 @@ def load_student(path: Path) -> ModuleType:
 class Student:
     """The student's module; ``call`` runs one of its functions and classifies what it raises."""
 
-    def __init__(self, path: Path, functions: Sequence[str]) -> None:
+    def __init__(
+        self, path: Path, functions: Sequence[str], progress: Callable[[str], None] | None = None
+    ) -> None:
         self.path = path
+        self.progress = progress or (lambda line: None)  # a long check's lines as it runs
         self.module = load_student(path)
         for name in functions:
             if not callable(getattr(self.module, name, None)):
@@ -164,6 +171,7 @@ def compare(
     mistakes: Sequence[Mistake] = (),
     rtol: float = 1e-6,
     atol: float = 1e-9,
+    note: str | None = None,
 ) -> None:
     """Raise ``CheckError`` unless ``got`` equals ``expected`` (shape, then values).
 
@@ -177,16 +185,26 @@ def compare(
         if ``got`` matches one, its hint is attached to the failure.
     rtol, atol : float
         ``np.isclose`` tolerances.
+    note : str, optional
+        Added to the message when no fingerprint matches (what the check can say for sure).
     """
-    expected = np.asarray(expected)
+    try:
+        _compare(what, np.asarray(expected), got, mistakes, rtol, atol)
+    except CheckError as failure:
+        if failure.hint is None and note:
+            raise CheckError(f"{failure.message}\n{note}") from None
+        raise
+
+
+def _compare(what, expected, got, mistakes, rtol, atol) -> None:
     if not isinstance(got, (np.ndarray, float, int, np.floating)):
         raise CheckError(f"{what}: expected an ndarray, got {type(got).__name__}")
     got = np.asarray(got)
-    hint = _matching_hint(got, mistakes, rtol, atol)
+    if got.shape == expected.shape and np.allclose(got, expected, rtol=rtol, atol=atol):
+        return
+    hint = _matching_hint(got, mistakes, rtol, atol)  # only now: a mistake may be costly to make
     if got.shape != expected.shape:
         raise CheckError(f"{what}: expected shape {expected.shape}, got {got.shape}", hint)
-    if np.allclose(got, expected, rtol=rtol, atol=atol):
-        return
     if expected.ndim == 0:
         raise CheckError(f"{what}: expected {float(expected):.8g}, got {float(got):.8g}", hint)
     raise CheckError(f"{what}: expected vs got\n{_positions(expected, got, rtol, atol)}", hint)
@@ -286,13 +304,19 @@ class Check:
 
 @dataclass(frozen=True)
 class Exercise:
-    """An exercise: its name, topic, the functions the student writes, and its checks."""
+    """An exercise: its name, topic, the functions the student writes, and its checks.
+
+    ``questions`` are graded from the ``ANSWERS`` dictionary of the student's file
+    (``questions``); ``hints`` is the three-level ladder ``tinycnn exercises hint`` opens.
+    """
 
     name: str
     topic: str
     functions: tuple[str, ...]
     checks: tuple[Check, ...]
     source: Path = field(default=Path())
+    questions: tuple[Question, ...] = ()
+    hints: HintLadder | None = None
 
     def student_path(self, folder: Path) -> Path:
         """Where the student's file for this exercise lives in ``folder``."""
@@ -311,11 +335,18 @@ class Report:
     message: str = ""
     hint: str | None = None
     total: int = 0
+    questions: list[QuestionResult] = field(default_factory=list)
+    hints_opened: int = 0
 
     @property
     def ok(self) -> bool:
-        """True when every check passed."""
-        return self.status == "passed"
+        """True when every check passed and every question was answered right."""
+        return self.status == "passed" and all(q.ok for q in self.questions)
+
+    @property
+    def question_points(self) -> tuple[int, int]:
+        """``(points, max_points)`` over the questions."""
+        return sum(q.points for q in self.questions), sum(q.max_points for q in self.questions)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form used by ``tinycnn exercises check --json``."""
@@ -328,6 +359,8 @@ class Report:
             "failed_check": self.failed_check,
             "message": self.message,
             "hint": self.hint,
+            "questions": [q.to_dict() for q in self.questions],
+            "hints_opened": self.hints_opened,
         }
 
     def __str__(self) -> str:
@@ -340,6 +373,7 @@ class Report:
             lines += [f"        {line}" for line in self.message.splitlines()]
             if self.hint:
                 lines.append(f"        hint: {self.hint}")
+        lines += self._question_lines()
         verdict = {
             "passed": f"passed all {self.total} checks",
             "failed": f'FAILED at "{self.failed_check}" ({len(self.passed)} of {self.total} '
@@ -349,14 +383,32 @@ class Report:
         lines.append(f"{self.exercise}: {verdict}")
         return "\n".join(lines)
 
+    def _question_lines(self) -> list[str]:
+        lines = []
+        if self.questions:
+            points, most = self.question_points
+            lines.append(f"  questions: {points} of {most} points")
+        for q in self.questions:
+            mark = "ok   " if q.ok else "--   " if q.message == "not answered" else "WRONG"
+            lines.append(f"    {mark} {q.key} [{q.points}/{q.max_points}]: {q.message}")
+        if self.hints_opened:
+            lines.append(f"  hints opened: {self.hints_opened} of 3 (no penalty)")
+        return lines
 
-def grade(exercise: Exercise, folder: Path) -> Report:
-    """Run ``exercise``'s checks on ``folder/<name>.py`` in order, stopping at the first failure."""
+
+def grade(
+    exercise: Exercise, folder: Path, progress: Callable[[str], None] | None = None
+) -> Report:
+    """Run ``exercise``'s checks on ``folder/<name>.py`` in order, stopping at the first failure.
+
+    ``progress(line)`` receives what a long check reports while it runs (the capstone's
+    training).
+    """
     path = exercise.student_path(folder)
     report = Report(exercise.name, path, "passed", [], total=len(exercise.checks))
     current = "loading the file"
     try:
-        student = Student(path, exercise.functions)
+        student = Student(path, exercise.functions, progress)
         for check in exercise.checks:
             current = check.name
             check.run(student)
@@ -369,4 +421,17 @@ def grade(exercise: Exercise, folder: Path) -> Report:
     except StudentError as error:
         report.status, report.failed_check = "failed", current
         report.message = f"your code raised an error:\n{error.text}"
+    report.questions = _grade_questions(exercise, path)
+    report.hints_opened = hints_opened(folder, exercise.name)
     return report
+
+
+def _grade_questions(exercise: Exercise, path: Path) -> list[QuestionResult]:
+    """The questions marked from the file's text (never run for this), or none if it is missing."""
+    if not exercise.questions or not path.is_file():
+        return []
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        source = f"<unreadable: {error}>"
+    return grade_questions(exercise.questions, source)
