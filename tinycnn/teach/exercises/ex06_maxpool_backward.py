@@ -1,25 +1,26 @@
-"""Exercise maxpool_backward: send each output gradient to the input that won its window.
+"""Exercise maxpool_backward: derive where each output gradient goes in max pooling.
+
+The forward pass (``maxpool_forward``)::
+
+    out[n,i,j,c] = max_pq x_pad[n, SH*i + p, SW*j + q, c]      ("same" pads with -inf)
 
 Shapes::
 
     dout (N, OH, OW, C)    ∂loss/∂out
     x    (N, H, W, C)      the forward input (find each window's winner again)
-    dx   (N, H, W, C)
+    dx   (N, H, W, C)      same dtype as dout
 
-The math, with ``(p*, q*)`` the offset of the **first** maximum of window ``(n, i, j, c)`` in
-row-major order (p, then q)::
+**Derive** ``dx``: how does ``out[n,i,j,c]`` change when one input of its window changes a
+little, for the input that holds the maximum and for the others? When several inputs of a
+window tie for the maximum, follow what the forward pass did: ``np.argmax`` (and TensorFlow)
+read the **first** maximum in row-major order (smallest ``p*KW + q``). Windows overlap when the
+stride is smaller than the window, so decide what an input that wins several windows receives.
+Gradients that would land on "same" padding are dropped.
 
-    dx[n, SH*i + p*, SW*j + q*, c] += dout[n,i,j,c]
+Worked number: x = [[1, 3], [3, 2]] (one 2 x 2 window, two tied 3s): out = [[3]]. With
+dout = [[10]], work out dx by hand before you write code.
 
-Ties: when several inputs of a window share the maximum, only the first one (smallest
-``p*KW + q``) gets the gradient, as ``np.argmax`` and TensorFlow do; the others get 0. Windows
-overlap when the stride is smaller than the window: an input that wins several windows receives
-the sum. Gradients that land on "same" padding are dropped.
-
-Worked example: x = [[1, 3], [3, 2]] (one 2 x 2 window, two tied 3s), dout = [[10]]::
-
-    dx = 0 10        (the first 3 in row-major order wins; not 5 and 5, not 10 and 10)
-         0  0
+``tinycnn exercises hint maxpool_backward DIR`` opens hints one level at a time.
 
 Check your answer: ``tinycnn exercises check maxpool_backward DIR``.
 """
@@ -44,7 +45,7 @@ def maxpool_backward(dout, x, KH, KW, S=(2, 2), padding="valid"):
 
     Returns
     -------
-    dx : ndarray, shape (N, H, W, C)
+    dx : ndarray, shape (N, H, W, C), dtype of dout
     """
     ### BEGIN SOLUTION
     N, H, W, C = x.shape

@@ -1,19 +1,26 @@
-"""Exercise softmax_cross_entropy: the stable loss on logits and its gradient.
+"""Exercise softmax_cross_entropy: the stable loss on logits, and its derived gradient.
 
-Shapes: ``logits`` (N, K), ``y`` (N,) integer classes in [0, K), ``dlogits`` (N, K). The math,
-with ``Y`` the one-hot labels and ``m[n] = max_k logits[n,k]``::
+Shapes: ``logits`` (N, K) float, ``y`` (N,) integer classes in [0, K). The forward math, with
+``m[n] = max_k logits[n,k]``::
 
-    log p[n,k] = logits[n,k] - m[n] - log Σ_k exp(logits[n,k] - m[n])     (log-sum-exp)
-    loss       = -(1/N) Σ_n log p[n, y[n]]                                  a float
-    dlogits    = (p - Y) / N                                                rows sum to 0
+    p[n,k]     = exp(logits[n,k]) / Σ_k' exp(logits[n,k'])                 softmax of each row
+    log p[n,k] = logits[n,k] - m[n] - log Σ_k' exp(logits[n,k'] - m[n])     (log-sum-exp)
+    loss       = -(1/N) Σ_n log p[n, y[n]]                                  a Python float
 
 Subtracting the row maximum ``m`` first is what makes it stable: the largest exponent is
-``exp(0) = 1``, so logits of 1000 do not overflow, and the log never sees 0.
+``exp(0) = 1``, so logits of 1000 do not overflow, and the log never sees 0. Compute the loss
+from ``log p`` (not ``log`` of ``p``: a probability that underflows to 0 gives ``-inf``).
 
-Worked example: logits = [[0, 0]], y = [1]: p = [0.5, 0.5], loss = log 2 = 0.693147,
-dlogits = [[0.5, -0.5]].
+**Derive** ``dlogits`` = ∂loss/∂logits (N, K), same dtype as logits: differentiate one row's
+``-log p[n, y[n]]`` with respect to ``logits[n, k]``, once for ``k == y[n]`` and once for the
+other ``k``, then account for the batch mean.
+
+Worked number: logits = [[0, 0]], y = [1]: p = [0.5, 0.5], loss = log 2 = 0.693147. Work out
+dlogits by hand before you write code.
 
 Properties: adding a constant to a row of logits changes neither the loss nor the gradient.
+
+``tinycnn exercises hint softmax_cross_entropy DIR`` opens hints one level at a time.
 
 Check your answer: ``tinycnn exercises check softmax_cross_entropy DIR``.
 """
@@ -34,7 +41,7 @@ def softmax_cross_entropy(logits, y):
     Returns
     -------
     loss : float
-    dlogits : ndarray, shape (N, K)
+    dlogits : ndarray, shape (N, K), dtype of logits
     """
     ### BEGIN SOLUTION
     N = logits.shape[0]

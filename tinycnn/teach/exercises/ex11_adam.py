@@ -1,21 +1,28 @@
-"""Exercise adam: one step of Adam, in the form Keras uses.
+"""Exercise adam: one step of Adam, derived into the form Keras uses.
 
-For a parameter ``p`` with gradient ``g`` (same shape), moving averages ``m`` and ``v`` (same
-shape, zeros before step 1) and the step number ``t = 1, 2, ...``::
+Adam as the paper (Kingma & Ba, 2015, Algorithm 1) writes it, for a parameter ``p`` with
+gradient ``g`` (same shape), moving averages ``m`` and ``v`` (same shape, zeros before step 1)
+and the step number ``t = 1, 2, ...``::
 
-    m    = beta_1 * m + (1 - beta_1) * g            first moment
-    v    = beta_2 * v + (1 - beta_2) * g**2         second moment
-    lr_t = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)     bias correction
-    p    = p - lr_t * m / (sqrt(v) + epsilon)
+    m     ← β₁·m + (1 − β₁)·g                 first moment
+    v     ← β₂·v + (1 − β₂)·g²                second moment (elementwise square)
+    m̂     = m / (1 − β₁ᵗ)                     bias corrections (m and v start at 0)
+    v̂     = v / (1 − β₂ᵗ)
+    p     ← p − α·m̂ / (√v̂ + ε)                 α = learning_rate, β₁ = beta_1, β₂ = beta_2
 
-This is Keras's "epsilon hat" form: the paper's bias-corrected ``m_hat = m / (1 - beta_1**t)``
-and ``v_hat = v / (1 - beta_2**t)`` folded into the step size, with epsilon added to ``sqrt(v)``
-(not to ``sqrt(v_hat)``). Without the bias correction the first steps are far too small (``m``
-starts at 0).
+Keras (and tinycnn) compute the same step with fewer divisions: both bias corrections are
+folded into one step size ``lr_t`` for the whole tensor, and ``epsilon`` is the paper's ε̂
+("epsilon hat", end of its section 2): added to √v, not to √v̂.
 
-Worked example: p = 1, g = 0.5, m = v = 0, t = 1, learning_rate = 0.1: m = 0.05, v = 0.00025,
-lr_t = 0.1 * sqrt(0.001) / 0.1 = 0.0316228, p = 1 - 0.0316228 * 0.05 / (0.0158114 + 1e-7)
-= 0.9000006.
+**Derive** that form: substitute m̂ and v̂ into the paper's last line, move every factor that
+depends only on ``t`` out of the fraction into one number ``lr_t``, so that the update reads
+p ← p − lr_t·m / (√v + ε̂). Return new arrays of ``p``'s shape and dtype; do not
+modify the arguments.
+
+Worked number: p = 1, g = 0.5, m = v = 0, t = 1, learning_rate = 0.1: m = 0.05,
+v = 0.00025, and the new p is 0.9000006 (with epsilon = 1e-7 in Keras's place).
+
+``tinycnn exercises hint adam DIR`` opens hints one level at a time.
 
 Check your answer: ``tinycnn exercises check adam DIR``.
 """
@@ -38,7 +45,7 @@ def adam_step(p, g, m, v, t, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsil
 
     Returns
     -------
-    p, m, v : ndarray, same shape
+    p, m, v : ndarray, same shape and dtype as the arguments
         After step ``t``.
     """
     ### BEGIN SOLUTION

@@ -50,6 +50,7 @@ __all__ = [
     "StudentError",
     "against_reference",
     "compare",
+    "expect_tuple",
     "grade",
     "load_student",
     "smallest_failing_case",
@@ -208,6 +209,13 @@ def _compare(what, expected, got, mistakes, rtol, atol) -> None:
     if expected.ndim == 0:
         raise CheckError(f"{what}: expected {float(expected):.8g}, got {float(got):.8g}", hint)
     raise CheckError(f"{what}: expected vs got\n{_positions(expected, got, rtol, atol)}", hint)
+
+
+def expect_tuple(got: Any, function: str, names: Sequence[str]) -> tuple:
+    """``got`` if it is a tuple of ``len(names)`` values; else ``CheckError`` naming them."""
+    if not isinstance(got, tuple) or len(got) != len(names):
+        raise CheckError(f"{function} should return a tuple ({', '.join(names)})")
+    return got
 
 
 def _matching_hint(got: np.ndarray, mistakes: Sequence[Mistake], rtol, atol) -> str | None:
