@@ -57,11 +57,12 @@ def conv2d_forward(x, w, b, S=(1, 1), padding="valid"):
 
 
 ### BEGIN HIDDEN TESTS
-from tinycnn.teach.exercises import reference  # noqa: E402
-from tinycnn.teach.exercises.conv_checks import forward_checks  # noqa: E402
-from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question  # noqa: E402
+from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, sibling  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
+forward_checks = sibling("conv_checks").forward_checks
 
 
 QUESTIONS = (

@@ -1,4 +1,4 @@
-"""The capstone's layer kit: layers made of the student's own functions, timed and recorded.
+"""The capstone's harness: a layer kit made of the student's own functions, run in the CHILD.
 
 The capstone student writes the layer list and the training loop; the layers come from this kit,
 and every piece of arithmetic inside them is the student's own code from the other exercises of
@@ -7,26 +7,28 @@ the same folder: ``Conv2D`` runs their ``conv2d_forward``/``conv2d_backward``, a
 two convolution modules to the student's functions). ``kit.loss`` is their
 ``softmax_cross_entropy`` and ``kit.adam_step`` their ``adam_step``.
 
+The grader loads this file in the student's child process (``Exercise(harness=...)``) and calls
+its ``layer_kinds``, ``run_loop`` and ``train_and_predict`` there, each as ``f(load, ...)`` with
+``load(name)`` the student's module of exercise ``name``. They return plain arrays, numbers and
+strings; every comparison is made in the parent, which loads this file too (``sibling``) to run
+the same kit on the library's answers (``Pieces`` of any mapping of functions).
+
 The kit also times the student's functions (``Pieces.seconds``: what is slow) and keeps a
 budget: when the first steps of a run show it would overrun, ``kit.loss`` raises ``OutOfTime``
-(a ``BaseException``, so a student's ``except Exception`` cannot swallow it) and the grader
-reports the measured speed instead of waiting for a time limit.
+(a ``BaseException``, so a student's ``except Exception`` cannot swallow it) and the harness
+reports the measured speed instead of running into the time limit.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from tinycnn.initializers import glorot_uniform
-from tinycnn.teach.exercises.grading import Student
-
-__all__ = ["PIECES", "Kit", "OutOfTime", "Pieces"]
 
 PIECES = {
     "im2col": ("im2col",),
@@ -41,6 +43,7 @@ PIECES = {
     "softmax_cross_entropy": ("softmax_cross_entropy",),
     "adam": ("adam_step",),
 }
+KINDS = ["Conv2D", "ReLU", "MaxPool2D", "Flatten", "Dropout", "Dense"]
 
 
 class OutOfTime(BaseException):  # noqa: N818 (it is a signal to stop, not an error)
@@ -48,24 +51,31 @@ class OutOfTime(BaseException):  # noqa: N818 (it is a signal to stop, not an er
 
 
 class Pieces:
-    """The student's functions from every piece's file in ``folder``, each call timed.
+    """Named functions (``function -> callable``), each call timed.
 
     ``seconds`` holds each function's own time: im2col's time inside conv2d_forward counts for
     im2col, not for conv2d_forward.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.students = {
-            name: Student(folder / f"{name}.py", functions) for name, functions in PIECES.items()
-        }
-        self.owner = {f: name for name, functions in PIECES.items() for f in functions}
+    def __init__(self, functions: Mapping[str, Callable[..., Any]]) -> None:
+        self.functions = dict(functions)
         self.seconds: dict[str, float] = defaultdict(float)
         self._inner = 0.0
-        own = {f: self.students[f].module.__dict__[f] for f in ("im2col", "col2im")}
-        for name in ("conv2d_forward", "conv2d_backward"):  # their conv runs on their im2col
-            self.students[name].module.__dict__.update(
-                {f: self._timed(f, function) for f, function in own.items()}
-            )
+
+    @classmethod
+    def of_student(cls, load: Callable[[str], Any]) -> Pieces:
+        """The student's functions from their modules, their conv on their im2col and col2im."""
+        modules = {name: load(name) for name in PIECES}
+        pieces = cls(
+            {f: getattr(modules[name], f) for name, functions in PIECES.items() for f in functions}
+        )
+        own = {f: pieces._timed(f, pieces.functions[f]) for f in ("im2col", "col2im")}
+        for name in ("conv2d_forward", "conv2d_backward"):
+            vars(modules[name]).update(own)
+        return pieces
+
+    def _timed(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        return lambda *args: self._run(name, function, *args)
 
     def _run(self, name: str, function: Callable[..., Any], *args: Any) -> Any:
         outer, self._inner = self._inner, 0.0
@@ -77,12 +87,8 @@ class Pieces:
             self.seconds[name] += elapsed - self._inner
             self._inner = outer + elapsed
 
-    def _timed(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        return lambda *args: self._run(name, function, *args)
-
     def __call__(self, function: str, *args: Any) -> Any:
-        student = self.students[self.owner[function]]
-        return self._run(function, student.call_shared, function, *args)
+        return self._run(function, self.functions[function], *args)
 
     def slowest(self) -> list[tuple[str, float]]:
         """``(function, seconds)``, the most time first."""
@@ -237,3 +243,93 @@ class Kit:
         """One step of the student's ``adam_step`` (beta_1 0.9, beta_2 0.999, epsilon 1e-7)."""
         new_p, m, v = self.pieces("adam_step", p, g, m, v, t, learning_rate, 0.9, 0.999, 1e-7)
         return np.asarray(new_p, dtype=p.dtype), m, v
+
+
+# --- run in the child: ``f(load, ...)``, ``load(name)`` the student's module of exercise ``name``
+
+
+def subset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The embedded MNIST subset, scaled: ``x_train, y_train, x_test, y_test``."""
+    from tinycnn.data.mnist import SUBSET_DIR, read_mnist
+    from tinycnn.data.prep import scale_images
+
+    (x_train, y_train), (x_test, y_test) = read_mnist(SUBSET_DIR)
+    return scale_images(x_train), y_train.astype(np.int64), scale_images(x_test), y_test
+
+
+def given_layers(kit: Kit) -> list:
+    """The layer list the capstone's docstring asks for (weights from ``default_rng(0)``)."""
+    rng = np.random.default_rng(0)
+    return [
+        kit.Conv2D(8, 3, rng),
+        kit.ReLU(),
+        kit.MaxPool2D(2),
+        kit.Flatten(),
+        kit.Dropout(0.25, rng),
+        kit.Dense(1352, 10, rng),
+    ]
+
+
+def parameters(layers: list) -> list[np.ndarray]:
+    """Every parameter of ``layers``, in order."""
+    return [p for layer in layers for p in layer.params.values()]
+
+
+def layer_kinds(load) -> tuple[list[str], list[list[int]]]:
+    """The kinds of the student's layers and, if they are the asked ones, 2 images' shapes."""
+    kit = Kit(Pieces.of_student(load))
+    layers = load("capstone").build_layers(kit, np.random.default_rng(0))
+    if not isinstance(layers, (list, tuple)):
+        return [f"not a list but a {type(layers).__name__}"], []
+    kinds = [type(layer).__name__ for layer in layers]
+    shapes, x = [], subset()[0][:2]
+    if kinds == KINDS:
+        for layer in layers:
+            x = layer.forward(x, training=False)
+            shapes.append([int(n) for n in np.shape(x)])
+    return kinds, shapes
+
+
+def run_loop(load, epochs: int, batch: int, learning_rate: float, images: int) -> tuple:
+    """The student's ``train`` on the given layers and ``images`` images: parameters, steps."""
+    kit = Kit(Pieces.of_student(load))
+    layers = given_layers(kit)
+    x, y = subset()[:2]
+    logged: list[int] = []
+    load("capstone").train(
+        layers, kit, x[:images], y[:images], epochs, batch, learning_rate,
+        np.random.default_rng(1), lambda step, loss: logged.append(int(step)),
+    )  # fmt: skip
+    return parameters(layers), logged
+
+
+def train_and_predict(load, images, epochs, batch, learning_rate, tests, budget, log) -> dict:
+    """Train the student's network with their loop; the test logits, or how far it got."""
+    kit = Kit(Pieces.of_student(load), budget)
+    layers = load("capstone").build_layers(kit, np.random.default_rng(0))
+    x_train, y_train, x_test, _ = subset()
+    steps = epochs * -(-images // batch)
+
+    def every_50(step, loss):
+        if step % 50 == 0 or step == steps:
+            log(int(step), steps, float(loss))
+
+    kit.plan(steps)
+    try:
+        load("capstone").train(
+            layers, kit, x_train[:images], y_train[:images], epochs, batch, learning_rate,
+            np.random.default_rng(1), every_50,
+        )  # fmt: skip
+    except OutOfTime:
+        spent = [[name, seconds] for name, seconds in kit.pieces.slowest()]
+        return {"finished": False, "steps": len(kit.losses), "planned": steps,
+                "seconds": kit.elapsed(), "spent": spent}  # fmt: skip
+    seconds = kit.elapsed()
+    logits = []
+    for start in range(0, tests, 100):
+        out = x_test[start : start + 100]
+        for layer in layers:
+            out = layer.forward(out, training=False)
+        logits.append(out)
+    return {"finished": True, "losses": np.array(kit.losses), "seconds": seconds,
+            "logits": np.concatenate(logits)}  # fmt: skip
