@@ -18,15 +18,41 @@ import pytest
 
 import tinycnn
 from tinycnn.cli import main
-from tinycnn.teach.exercises import exercises, handout
-from tinycnn.teach.exercises.capstone_kit import PIECES
+from tinycnn.teach.exercises import exercises, get_exercise, handout
 from tinycnn.teach.exercises.handout import clear_hidden_tests, clear_solutions, solution_text
 
 NAMES = [exercise.name for exercise in exercises()]
+PIECES = get_exercise("capstone").uses
 LIBRARY = str(Path(tinycnn.__file__).parent)
 
 REF = "matches the reference"
 MUTANTS = [
+    # output_size
+    ("output_size", "return max((H + 2 * P - K) // S + 1, 0)",
+     "return max(-(-(H + 2 * P - K) // S) + 1, 0)", "worked example", "rounded up"),
+    ("output_size", "return max((H + 2 * P - K) // S + 1, 0)", "return max((H - K) // S + 1, 0)",
+     "worked example", "padding ignored"),
+    ("output_size", "return total // 2, total - total // 2", "return total - total // 2, total // 2",
+     "same_padding", "at the END"),
+    ("output_size", "return max((H + 2 * P - K) // S + 1, 0)",
+     "return max((H + 2 * P - K) / S + 1, 0)", "returns ints", "// (floor division)"),
+    # conv2d_naive_forward
+    ("conv2d_naive_forward", "np.sum(window * w[:, :, :, f])", "np.sum(window * w[::-1, ::-1, :, f])",
+     "worked example", "flipped"),
+    ("conv2d_naive_forward", "np.sum(window * w[:, :, :, f]) + b[f]", "np.sum(window * w[:, :, :, f])",
+     REF, "the bias is missing"),
+    ("conv2d_naive_forward", "window = x_pad[n, SH * i : SH * i + KH, SW * j : SW * j + KW, :]",
+     "window = x_pad[n, i : i + KH, j : j + KW, :]", REF, "stride is ignored"),
+    ("conv2d_naive_forward", "out = np.zeros((N, OH, OW, F), dtype=x.dtype)",
+     "out = np.zeros((N, OH, OW, F))", "shapes and dtypes", None),
+    # conv2d_naive_backward
+    ("conv2d_naive_backward", "dx_pad[n, rows, cols, :] += g * w[:, :, :, f]",
+     "dx_pad[n, rows, cols, :] = g * w[:, :, :, f]", REF, "must ADD"),
+    ("conv2d_naive_backward", "db[f] += g", "db[f] += g / N", REF, "1/N of the loss"),
+    ("conv2d_naive_backward", "return dx_pad[:, top : top + H, left : left + W, :], dw, db",
+     "return dx_pad[:, :H, :W, :], dw, db", REF, None),
+    ("conv2d_naive_backward", "dx_pad = np.zeros(x_pad.shape, dtype=x.dtype)",
+     "dx_pad = np.zeros(x_pad.shape)", "shapes and dtypes", None),
     # im2col
     ("im2col", "cols[:, :, :, p, q, :]", "cols[:, :, :, q % KH, p % KW, :]", "worked example",
      "read it row by row"),
@@ -126,7 +152,7 @@ MUTANTS = [
      "x[index] = original\n        minus = f()\n        grad[index] = (plus - minus) / eps\n"
      "        continue", "worked example", "one-sided difference"),
     ("gradient_check", "return float(np.max(np.abs(analytic - numeric) / size))",
-     "return float(np.median(np.abs(analytic - numeric) / size))", "catches planted bugs", None),
+     "return float(np.median(np.abs(analytic - numeric) / size))", "worked example", "not the mean"),
     # capstone (the folder holds every other reference answer: see the references fixture)
     ("capstone", "out = layer.forward(out, training=True)",
      "out = layer.forward(out, training=False)", "six steps of your loop", "training=False"),
@@ -179,17 +205,20 @@ def references(tmp_path_factory) -> Path:
     return folder
 
 
-def test_list_shows_at_least_twelve_exercises_in_course_order(capsys, tmp_path):
+def test_list_shows_the_exercises_naive_first_in_course_order(capsys, tmp_path):
     status, out = run_cli(capsys, "list", tmp_path)
     assert status == 0
     listed = [line.split()[0] for line in out.splitlines()[1:] if line.strip()][: len(NAMES)]
-    assert listed == NAMES and len(NAMES) >= 13
-    assert NAMES[:4] == ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
+    assert listed == NAMES and len(NAMES) >= 17
+    assert NAMES[:3] == ["output_size", "conv2d_naive_forward", "conv2d_naive_backward"]
+    assert NAMES[3:7] == ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
     assert NAMES.index("capstone") > max(map(NAMES.index, PIECES))  # after the pieces it uses
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_is_not_started(capsys, tmp_path, name):
+    for piece in get_exercise(name).uses:  # the capstone needs its pieces' files beside it
+        assert run_cli(capsys, "start", piece, tmp_path)[0] == 0
     assert run_cli(capsys, "start", name, tmp_path)[0] == 0
     text = (tmp_path / f"{name}.py").read_text()
     assert "NotImplementedError(" in text and "### BEGIN" not in text and "Exercise(" not in text
@@ -234,7 +263,7 @@ def test_capstone_fails_when_one_piece_is_wrong(capsys, references, tmp_path):
     plant(tmp_path / "conv2d_backward.py", "dw = (cols.T @ dout2d)", "dw = (cols.T @ dout2d / 2)")
     status, out = run_cli(capsys, "check", "capstone", tmp_path)
     assert status == 1
-    assert "FAIL  six steps of your loop" in out and "layer 0 w after 6 steps" in out
+    assert "FAIL  six steps of your loop" in out and "Conv2D w after 6 steps" in out
     assert "one of your pieces differs" in out and "hint:" not in out
 
 

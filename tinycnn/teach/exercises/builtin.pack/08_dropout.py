@@ -80,6 +80,7 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Question,
     against_reference,
     compare,
+    expect_tuple,
     sibling,
 )
 from tinycnn.testing.strategies import images  # noqa: E402
@@ -128,16 +129,22 @@ def _training(student, x, rate, seed, prefix=""):
     )
 
 
+BOOL_BY_FLOAT = (
+    "the mask is float64: a bool array divided by a Python float is float64, and x * mask then "
+    "is too; cast the mask to x's dtype, (keep / (1 - rate)).astype(x.dtype)"
+)
+
+
 def check_shapes(student) -> None:
     x = np.ones((2, 3, 4, 5), dtype=np.float32)
     got = student.call("dropout_forward", x, 0.5, True, np.random.default_rng(0))
-    if not isinstance(got, tuple) or len(got) != 2:
-        raise CheckError("dropout_forward should return a tuple (out, mask)")
-    if not isinstance(got[0], np.ndarray) or got[0].shape != x.shape or got[0].dtype != x.dtype:
+    out, mask = expect_tuple(got, "dropout_forward", ("out", "mask"))
+    if not isinstance(out, np.ndarray) or out.shape != x.shape or out.dtype != x.dtype:
+        float64_mask = getattr(mask, "dtype", None) == np.float64
         raise CheckError(
-            f"out should be float32 of shape {x.shape}, got "
-            f"{getattr(got[0], 'dtype', type(got[0]).__name__)} "
-            f"{getattr(got[0], 'shape', '')}"
+            f"x float32 {x.shape}, training: out should be float32 of shape {x.shape}, got "
+            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}",
+            BOOL_BY_FLOAT if float64_mask and getattr(out, "dtype", None) == np.float64 else None,
         )
 
 

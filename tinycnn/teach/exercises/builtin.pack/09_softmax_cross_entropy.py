@@ -68,6 +68,7 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Question,
     against_reference,
     compare,
+    expect_tuple,
     sibling,
 )
 
@@ -76,25 +77,46 @@ __all__: list[str] = []  # documented by its docstring and the exercises page, n
 reference = sibling("reference")
 
 
+NO_SHIFT = (
+    "softmax without the max shift overflows: subtract each row's maximum before exp "
+    "(log-sum-exp)"
+)
+GLOBAL_MAX = (
+    "one global maximum (logits.max()) is not enough: a row far below it underflows to 0 / 0; "
+    "subtract each row's own maximum, logits.max(axis=1, keepdims=True)"
+)
+UNDERFLOW = (
+    "the row maximum is subtracted, but the loss takes log of a probability that underflowed "
+    "to 0 (log 0 = -inf): compute log p = shifted - log Σ exp(shifted) directly"
+)
+
+
+def _softmax(logits, shift):
+    """p with the row maximum (``"row"``), one global maximum or nothing subtracted."""
+    top = {"row": logits.max(axis=1, keepdims=True), "global": logits.max(), "none": 0.0}[shift]
+    with np.errstate(all="ignore"):
+        e = np.exp(logits - top)
+        return e / e.sum(axis=1, keepdims=True)
+
+
 def _check(student, logits, y, prefix=""):
     loss, dlogits = reference.softmax_cross_entropy(logits, y)
-    got = student.call("softmax_cross_entropy", logits, y)
-    if not isinstance(got, tuple) or len(got) != 2:
-        raise CheckError("softmax_cross_entropy should return a tuple (loss, dlogits)")
-    N = len(y)
+    got = expect_tuple(
+        student.call("softmax_cross_entropy", logits, y), "softmax_cross_entropy", ("loss", "dlogits")
+    )
+    N, rows, one_hot = len(y), np.arange(len(y)), np.eye(logits.shape[1])[y]
+    p = {shift: _softmax(logits, shift) for shift in ("row", "global", "none")}
     with np.errstate(all="ignore"):
-        naive = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        log_of = {shift: -np.log(p[shift][rows, y]).mean() for shift in p}
     compare(
         prefix + "loss",
         loss,
         got[0],
         [
             (lambda: loss * N, "the loss is the batch MEAN: divide the sum by N"),
-            (
-                lambda: -np.log(naive[np.arange(N), y]).mean(),
-                "softmax without the max shift "
-                "overflows: subtract each row's maximum before exp (log-sum-exp)",
-            ),
+            (lambda: log_of["none"], NO_SHIFT),
+            (lambda: log_of["global"], GLOBAL_MAX),
+            (lambda: log_of["row"], UNDERFLOW),
         ],
     )
     compare(
@@ -103,14 +125,9 @@ def _check(student, logits, y, prefix=""):
         got[1],
         [
             (lambda: dlogits * N, "a missing 1/N: dlogits = (p - Y) / N for a batch-mean loss"),
-            (
-                lambda: naive - np.eye(logits.shape[1])[y],
-                "a missing 1/N, and softmax without the max shift",
-            ),
-            (
-                lambda: (naive - np.eye(logits.shape[1])[y]) / N,
-                "softmax without the max shift overflows: subtract each row's maximum before exp",
-            ),
+            (lambda: p["none"] - one_hot, "a missing 1/N, and softmax without the max shift"),
+            (lambda: (p["none"] - one_hot) / N, NO_SHIFT),
+            (lambda: (p["global"] - one_hot) / N, GLOBAL_MAX),
         ],
     )
 
@@ -204,7 +221,7 @@ EXERCISE = Exercise(
     checks=(
         Check("shapes and dtypes", check_shapes),
         Check("worked example", check_worked_example),
-        Check("matches the reference on drawn logits (up to 1000)", check_reference),
+        Check("matches the reference on drawn logits (scales 1, 10 and 1000)", check_reference),
         Check("property: shift invariance (logits + 500)", check_shift_invariance),
     ),
     questions=QUESTIONS,

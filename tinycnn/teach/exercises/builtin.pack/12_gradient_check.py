@@ -156,6 +156,20 @@ def check_worked_example(student) -> None:
             (lambda: 0.1 / 1.1, "divide by |a| + |n| (here 2.1), not by |n| alone"),
         ],
     )
+    a, n = np.array([1.0, 100.0]), np.array([1.1, 100.0])
+    compare(
+        "relative_error([1, 100], [1.1, 100]) (the largest elementwise error)",
+        0.1 / 2.1,
+        student.call("relative_error", a, n),
+        [
+            (
+                lambda: np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n)),
+                "that is one global norm, ||a - n|| / (||a|| + ||n||): the large entry hides the "
+                "wrong small one; take the largest elementwise |a_i - n_i| / (|a_i| + |n_i|)",
+            ),
+            (lambda: 0.1 / 2.1 / 2, "take the largest elementwise error, not the mean"),
+        ],
+    )
 
 
 def _conv_case(rng):

@@ -30,6 +30,10 @@ from tinycnn.testing.strategies import ConvConfig, conv_configs
 __all__ = ["backward_checks", "forward_checks", "overwritten_dx"]
 
 Forward = Callable[..., np.ndarray]
+OVERWRITTEN = (
+    "overlapping windows must ADD into dx (+=); assigning (=) keeps only the last window's "
+    "contribution"
+)
 MISLAID_DW = (
     "dw is laid out wrong: dout2d.T @ cols is (F, KH*KW*C); the kernel's rows are (p, q, c), so "
     "reshape the (KH*KW*C, F) product cols.T @ dout2d"
@@ -112,15 +116,17 @@ def forward_checks(name: str, forward: Forward) -> tuple[Check, ...]:
     )
 
 
-def overwritten_dx(dout, x, w, S, padding):
-    """dx as a loop that assigns (``=``) where overlapping windows must add (a mistake)."""
-    KH, KW, _, _ = w.shape
+def overwritten_dx(dout, x, w, S, padding, per_filter=False):
+    """dx from loops that assign (``=``) where overlapping windows must add (a mistake): the
+    last window wins, and with ``per_filter`` the last filter of it too."""
+    KH, KW, _, F = w.shape
     OH, OW = output_hw(x.shape, KH, KW, S, padding)
     (top, _), (left, _) = pad_amounts(x.shape, KH, KW, S, padding)
     dx_pad = np.zeros(pad_input(x, KH, KW, S, padding).shape)
     for n, i, j in np.ndindex(x.shape[0], OH, OW):
         rows, cols = slice(S[0] * i, S[0] * i + KH), slice(S[1] * j, S[1] * j + KW)
-        dx_pad[n, rows, cols, :] = w @ dout[n, i, j]  # (KH, KW, C)
+        last = dout[n, i, j, F - 1] * w[..., F - 1]  # (KH, KW, C)
+        dx_pad[n, rows, cols, :] = last if per_filter else w @ dout[n, i, j]
     return dx_pad[:, top : top + x.shape[1], left : left + x.shape[2], :]
 
 
@@ -144,11 +150,8 @@ def _backward_mistakes(backward, dout, x, w, S, padding):
                 "dx used a flipped kernel: each input sends dout back through the same w[p, q] "
                 "that multiplied it, no flip",
             ),
-            (
-                lambda: overwritten_dx(dout, x, w, S, padding),
-                "overlapping windows must ADD into dx (+=); assigning (=) keeps only the last "
-                "window's contribution",
-            ),
+            (lambda: overwritten_dx(dout, x, w, S, padding), OVERWRITTEN),
+            (lambda: overwritten_dx(dout, x, w, S, padding, per_filter=True), OVERWRITTEN),
         ],
     }
 
