@@ -285,11 +285,13 @@ def test_check_many_folders_prints_a_table_and_writes_json(capsys, references, t
     status, out = run_cli(capsys, "check", "relu", references, stub, "--json", report)
     assert status == 1
     table = out.split("\n\n")[-1].splitlines()
-    assert table[0].split() == ["folder", "relu", "passed"]
-    assert table[1].split()[1:] == ["ok", "1/1"] and table[2].split()[1:] == ["-", "0/1"]
+    assert table[0].split() == ["folder", "relu", "passed", "points"]
+    assert table[1].split()[1:] == ["3/3", "1/1", "3/3"]
+    assert table[2].split()[1:] == ["-", "0/1", "0/3"]
     document = json.loads(report.read_text())
     assert document["passed"] == 1 and document["total"] == 2
     assert [r["status"] for r in document["results"]] == ["passed", "not started"]
+    assert [r["points"] for r in document["results"]] == [3, 0]
 
 
 def test_list_shows_each_exercises_status(capsys, tmp_path):

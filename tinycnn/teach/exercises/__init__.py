@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tinycnn.teach.exercises.engine import BadInput, Report, grade
+from tinycnn.teach.exercises.engine import BadInputError, Report, grade
 from tinycnn.teach.exercises.grading import Exercise
 from tinycnn.teach.exercises.handout import clear_solutions, solution_text
 from tinycnn.teach.exercises.packs import BUILTIN, load_pack
@@ -56,7 +56,7 @@ from tinycnn.teach.exercises.questions import answers_block
 from tinycnn.teach.exercises.sandbox import Limits, Sandbox
 
 __all__ = [
-    "BadInput",
+    "BadInputError",
     "Report",
     "check",
     "check_all",
@@ -180,7 +180,7 @@ def check(
     folder: str | Path = ".",
     pack: str | Path | None = None,
     timeout: float | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> Report:
     """Grade ``folder/<name>.py`` in a child process; ``str(report)`` is the feedback."""
     return check_all([name], [folder], pack, timeout, limits, jobs=1)[0]
@@ -191,7 +191,7 @@ def check_all(
     folders: Sequence[str | Path],
     pack: str | Path | None = None,
     timeout: float | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     jobs: int = 1,
     progress=None,
 ) -> list[Report]:
@@ -209,7 +209,7 @@ def check_all(
     def one(task):
         sandbox = sandboxes.get()
         try:
-            report = grade(task[0], task[1], sandbox, handouts, found, timeout, limits)
+            report = grade(task[0], task[1], sandbox, handouts, timeout, limits)
         finally:
             sandboxes.put(sandbox)
         if progress is not None:

@@ -168,7 +168,7 @@ class Channel:
         return callback
 
 
-class BorrowedImport(ImportError):
+class BorrowedImportError(ImportError):
     """An import of tinycnn that the exercise's handout does not make."""
 
 
@@ -185,7 +185,8 @@ class Student:
         """Load the harness (ours), then guard imports and run every student file."""
         message = self.load_message
         if message.get("harness"):
-            self.harness = _exec_file(Path(message["harness"]), "_tinycnn_harness", message["harness"])
+            harness = message["harness"]
+            self.harness = _exec_file(Path(harness), "_tinycnn_harness", harness)
         _guard_imports({m: set(names) for m, names in message["allowed"].items()})
         for number, file in enumerate(message["files"]):
             try:
@@ -224,14 +225,14 @@ class Student:
         if isinstance(error, SystemExit):
             code = error.code if isinstance(error.code, (int, type(None))) else str(error.code)
             return {"op": "exit", "code": 0 if code is None else code, "where": where}
-        if isinstance(error, BorrowedImport):
+        if isinstance(error, BorrowedImportError):
             return {"op": "borrowed", "text": str(error)}
         kinds = {MemoryError: "memory", KeyboardInterrupt: "interrupt"}
         kind = next((k for t, k in kinds.items() if isinstance(error, t)), "exception")
         frames = [
-            frame._replace(filename=self.display[frame.filename])  # type: ignore[attr-defined]
-            for frame in traceback.extract_tb(error.__traceback__)
-            if frame.filename in self.display
+            traceback.FrameSummary(self.display[f.filename], f.lineno, f.name, line=f.line)
+            for f in traceback.extract_tb(error.__traceback__)
+            if f.filename in self.display
         ]
         lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
         return {"op": "raised", "kind": kind, "text": "".join(lines).rstrip(), "where": where}
@@ -265,8 +266,8 @@ def _guard_imports(allowed: dict[str, set[str]]) -> None:
         names = set(fromlist or ())
         if name in allowed and names <= allowed[name]:
             return
-        what = ", ".join(sorted(names)) or name
-        raise BorrowedImport(f"importing {what} from {name} is not allowed in this exercise")
+        what = f"{', '.join(sorted(names))} from {name}" if names else name
+        raise BorrowedImportError(f"importing {what} is not allowed in this exercise")
 
     def guarded(name, globals=None, locals=None, fromlist=(), level=0):
         student = str((globals or {}).get("__name__", "")).startswith("_student_")

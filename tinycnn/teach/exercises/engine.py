@@ -1,7 +1,7 @@
 """Grading one exercise in one folder: read the file, refuse borrowed answers, run the checks.
 
 ``grade`` reads the student's file here, in the parent (a ``.py``, or a notebook's code cells),
-refuses it when it is not a readable exercise file (``BadInput``: missing folder, binary,
+refuses it when it is not a readable exercise file (``BadInputError``: missing folder, binary,
 not UTF-8, too large) or when it imports what it must write (``imports``), grades the graded
 questions from its text without running it, then opens a child process holding a copy of the
 file (``sandbox``) and runs the exercise's checks in order against it, each with its own time
@@ -18,7 +18,7 @@ from typing import Any
 from tinycnn.teach.exercises.grading import (
     CheckError,
     CheckResult,
-    ChildGone,
+    ChildGoneError,
     Exercise,
     NotStartedError,
     Student,
@@ -27,13 +27,13 @@ from tinycnn.teach.exercises.grading import (
 from tinycnn.teach.exercises.imports import allowed_imports, borrowed_imports
 from tinycnn.teach.exercises.sandbox import Limits, Sandbox, StudentFile
 
-__all__ = ["MAX_FILE_BYTES", "BadInput", "Report", "grade", "notebook_code", "read_student"]
+__all__ = ["MAX_FILE_BYTES", "BadInputError", "Report", "grade", "notebook_code", "read_student"]
 
 MAX_FILE_BYTES = 2 * 2**20  # an exercise file is a few kilobytes; a notebook maybe a megabyte
 HINTS_FILE = ".tinycnn-hints.json"
 
 
-class BadInput(Exception):
+class BadInputError(Exception):
     """A folder or file the grader cannot grade; the message is one line."""
 
 
@@ -149,36 +149,38 @@ def notebook_code(text: str, path: Path) -> str:
             if c.get("cell_type") == "code"
         ]
     except (ValueError, KeyError, TypeError):
-        raise BadInput(f"{path}: expected a Jupyter notebook (JSON with cells)") from None
+        raise BadInputError(f"{path}: expected a Jupyter notebook (JSON with cells)") from None
     keep = lambda line: not line.lstrip().startswith(("%", "!"))  # noqa: E731
     return "\n\n".join("\n".join(filter(keep, s.splitlines())) for s in sources) + "\n"
 
 
 def read_student(folder: Path, name: str) -> tuple[Path, str] | None:
     """``(path, code)`` of the student's ``name.py`` or ``name.ipynb`` in ``folder``; None if
-    neither exists. ``BadInput`` for a file that is not a readable exercise file."""
+    neither exists. ``BadInputError`` for a file that is not a readable exercise file."""
     candidates = [folder / f"{name}.py", folder / f"{name}.ipynb"]
     present = [p for p in candidates if p.exists() or p.is_symlink()]
     if len(present) == 2:
-        raise BadInput(f"{folder} holds both {name}.py and {name}.ipynb: keep one of them")
+        raise BadInputError(f"{folder} holds both {name}.py and {name}.ipynb: keep one of them")
     if not present:
         return None
     path = present[0]
     if path.is_symlink() or not path.is_file():
-        raise BadInput(f"{path}: expected a regular file, got a link or a folder")
+        raise BadInputError(f"{path}: expected a regular file, got a link or a folder")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise BadInput(f"{path}: {size / 2**20:.1f} MB; an exercise file may be at most 2 MB")
+        raise BadInputError(f"{path}: {size / 2**20:.1f} MB; an exercise file may be at most 2 MB")
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise BadInput(f"{path}: cannot be read ({error.strerror})") from None
+        raise BadInputError(f"{path}: cannot be read ({error.strerror})") from None
     if b"\0" in data:
-        raise BadInput(f"{path}: a binary file; expected Python source text")
+        raise BadInputError(f"{path}: a binary file; expected Python source text")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BadInput(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+        raise BadInputError(
+            f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from None
     return path, notebook_code(text, path) if path.suffix == ".ipynb" else text
 
 
@@ -196,79 +198,92 @@ def grade(
     folder: Path,
     sandbox: Sandbox,
     handouts: dict[str, str],
-    exercises: dict[str, Exercise],
     timeout: float | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> Report:
     """Grade ``folder``'s file for ``exercise`` in a fresh child process.
 
-    ``handouts`` maps exercise names to their student handout text (what may be imported);
-    ``exercises`` maps names to exercises (for ``uses``); ``timeout`` overrides the exercise's
-    seconds per check.
+    ``handouts`` maps exercise names to their student handout text (what may be imported, and
+    how an untouched file reads); ``timeout`` overrides the exercise's seconds per check.
     """
-    folder = Path(folder)
+    folder, limits = Path(folder), limits or Limits()
     report = Report(exercise.name, exercise.student_path(folder), "not started")
     report.hints_opened = hints_opened(folder, exercise.name)
     try:
-        files, problems = _student_files(exercise, folder, handouts, exercises)
-    except BadInput as error:
+        files = _student_files(exercise, folder)
+    except BadInputError as error:
         report.status, report.message = "error", str(error)
         return report
-    if files is None:
+    if not files:
         report.message = f"{report.path} does not exist (to begin: tinycnn exercises start " + (
             f"{exercise.name} {folder})"
         )
         return report
     report.path = files[0].display
     questions = _questions(exercise, files[0].text)
-    if problems:
-        _fail_all(report, exercise, "no borrowed answers", "\n".join(problems))
-        report.results += questions
-        return report
-    seconds = timeout if timeout is not None else exercise.timeout
-    cpu = seconds * (len(exercise.checks) + 1) + 10
-    harness = exercise.source.parent / exercise.harness if exercise.harness else None
-    allowed = allowed_imports(handouts[exercise.name])
-    for used in exercise.uses:
-        for module, names in allowed_imports(handouts[used]).items():
-            allowed.setdefault(module, []).extend(names)
-    session = sandbox.open(
-        files, exercise.functions, allowed, harness, Limits(limits.memory_mb, limits.file_mb, cpu)
-    )
-    try:
-        try:
-            opened = session.load(seconds)
-        except ChildGone as gone:
-            reason = gone.reason.replace("TIMEOUT", f"your code took longer than {seconds:g} s")
-            opened = {"op": "gone", "reason": f"{reason} while loading the file"}
-        _run_checks(report, exercise, session, opened, seconds)
-        report.output = session.output()
-    finally:
-        session.close()
+    refusal = _refusal(exercise, files, handouts)
+    if files[0].text == handouts[exercise.name]:
+        report.message = f"{report.path.name} is the handout as it was given: write your answers"
+        report.results = _not_run(exercise.checks)
+    elif refusal is not None:
+        _fail_all(report, exercise, *refusal)
+    else:
+        seconds = timeout if timeout is not None else exercise.timeout
+        _run_in_child(report, exercise, files, handouts, sandbox, seconds, limits)
     report.results += questions
     if report.status == "passed" and not all(r.passed for r in report.results):
         report.status = "failed"
     return report
 
 
-def _student_files(exercise, folder, handouts, exercises):
-    """The student's file and those of ``uses``; problems with their imports, one per line."""
+def _run_in_child(report, exercise, files, handouts, sandbox, seconds, limits) -> None:
+    """Load the files in a fresh child process and run the checks against it."""
+    cpu = seconds * (len(exercise.checks) + 1) + 10
+    harness = exercise.source.parent / exercise.harness if exercise.harness else None
+    allowed: dict[str, list[str]] = {}
+    for name in (exercise.name, *exercise.uses):
+        for module, names in allowed_imports(handouts[name]).items():
+            allowed.setdefault(module, []).extend(names)
+    limits = Limits(limits.memory_mb, limits.file_mb, cpu)
+    session = sandbox.open(files, exercise.functions, allowed, harness, limits)
+    try:
+        try:
+            opened = session.load(seconds)
+        except ChildGoneError as gone:
+            reason = gone.reason.replace("TIMEOUT", f"your code took longer than {seconds:g} s")
+            opened = {"op": "gone", "reason": f"{reason} while loading the file"}
+        _run_checks(report, exercise, session, opened, seconds)
+        report.output = session.output()
+    finally:
+        session.close()
+
+
+def _student_files(exercise: Exercise, folder: Path) -> list[StudentFile]:
+    """The student's file, then those of ``uses`` that exist; [] if the student's is missing."""
     if not folder.is_dir():
-        raise BadInput(f"{folder}: expected a folder, got {'nothing' if not folder.exists() else 'a file'}")
-    found = read_student(folder, exercise.name)
-    if found is None:
-        return None, []
-    files = [StudentFile(exercise.name, found[1], found[0])]
-    for used in exercise.uses:
-        piece = read_student(folder, used)
-        if piece is None:
-            raise BadInput(f"{folder}: the {exercise.name} exercise needs {used}.py there too")
-        files.append(StudentFile(used, piece[1], piece[0]))
+        got = "a file" if folder.exists() else "nothing"
+        raise BadInputError(f"{folder}: expected a folder of a student's files, got {got}")
+    files = []
+    for name in (exercise.name, *exercise.uses):
+        found = read_student(folder, name)
+        if found is None and name == exercise.name:
+            return []
+        if found is not None:
+            files.append(StudentFile(name, found[1], found[0]))
+    return files
+
+
+def _refusal(exercise, files, handouts) -> tuple[str, str] | None:
+    """``(check name, message)`` when the files cannot be graded as they are."""
+    absent = [f"{u}.py" for u in exercise.uses if u not in {f.exercise for f in files}]
+    if absent:
+        where = files[0].display.parent
+        return "your other exercises' files", f"{', '.join(absent)} missing from {where}"
     problems = []
     for file in files:
         allowed = allowed_imports(handouts[file.exercise])
         problems += borrowed_imports(file.text, allowed, file.display.name)
-    return files, problems
+    return ("no borrowed answers", "\n".join(problems)) if problems else None
 
 
 def _questions(exercise: Exercise, text: str) -> list[CheckResult]:
@@ -282,11 +297,13 @@ def _questions(exercise: Exercise, text: str) -> list[CheckResult]:
     ]
 
 
+def _not_run(checks) -> list[CheckResult]:
+    return [CheckResult(c.name, 0.0, c.points, False, NOT_RUN) for c in checks]
+
+
 def _fail_all(report: Report, exercise: Exercise, name: str, message: str) -> None:
     report.status = "failed"
-    report.results = [CheckResult(name, 0.0, 0.0, False, message)] + [
-        CheckResult(c.name, 0.0, c.points, False, NOT_RUN) for c in exercise.checks
-    ]
+    report.results = [CheckResult(name, 0.0, 0.0, False, message), *_not_run(exercise.checks)]
 
 
 def _run_checks(report: Report, exercise: Exercise, session, opened, seconds: float) -> None:
@@ -294,7 +311,7 @@ def _run_checks(report: Report, exercise: Exercise, session, opened, seconds: fl
         reason = _load_failure(opened, report.path.name)
         if opened["op"] == "not_started":
             report.status, report.message = "not started", reason
-            report.results = [CheckResult(c.name, 0.0, c.points, False, NOT_RUN) for c in exercise.checks]
+            report.results = _not_run(exercise.checks)
         else:
             _fail_all(report, exercise, "loading the file", reason)
         return
@@ -308,7 +325,7 @@ def _run_checks(report: Report, exercise: Exercise, session, opened, seconds: fl
         result = _run_one(check, student, number, seconds)
         if isinstance(result, NotStartedError):
             report.status, report.message = "not started", str(result)
-            report.results = [CheckResult(c.name, 0.0, c.points, False, NOT_RUN) for c in exercise.checks]
+            report.results = _not_run(exercise.checks)
             return
         report.results.append(result)
         if not result.passed:
@@ -319,15 +336,15 @@ def _run_one(check, student: Student, number: int, seconds: float):
     """The check's result, or the NotStartedError to report."""
     try:
         check.run(student)
-    except NotStartedError as reason:
-        return reason
+    except NotStartedError as not_started:
+        return not_started
     except CheckError as failure:
         points = check.points * failure.credit
         return CheckResult(check.name, points, check.points, False, failure.message, failure.hint)
     except StudentError as error:
         message = f"your code raised an error:\n{error.text}"
         return CheckResult(check.name, 0.0, check.points, False, message)
-    except ChildGone as gone:
+    except ChildGoneError as gone:
         reason = gone.reason
         if reason == "TIMEOUT":
             reason = f"your code took longer than {seconds:g} s"
@@ -338,7 +355,9 @@ def _run_one(check, student: Student, number: int, seconds: float):
 def _load_failure(opened: dict, filename: str) -> str:
     op = opened["op"]
     if op == "missing":
-        return f"{filename} defines no function {', '.join(f'{f}(...)' for f in opened['functions'])}"
+        return (
+            f"{filename} defines no function {', '.join(f + '(...)' for f in opened['functions'])}"
+        )
     if op == "not_started":
         return f"{filename} still raises NotImplementedError when it is loaded"
     if op == "raised" and opened["kind"] == "exception":

@@ -22,7 +22,7 @@ student's code returns arrives as an ``Unreadable``. What the student sees:
   against got with the positions that differ, and a hint when the answer matches the output of
   a known mistake on that input (its *fingerprint*, see ``compare``);
 - code that does not return (a loop, an exit, a signal, out of memory): the check fails with
-  one line saying so (``ChildGone``).
+  one line saying so (``ChildGoneError``).
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ from hypothesis.errors import NoSuchExample
 from tinycnn.layers.base import Layer
 from tinycnn.teach.exercises.hints import HintLadder
 from tinycnn.teach.exercises.questions import Question
-from tinycnn.teach.exercises.sandbox import ChildGone, Session
+from tinycnn.teach.exercises.sandbox import ChildGoneError, Session
 from tinycnn.teach.exercises.wire import Unreadable
 
 __all__ = [
     "Check",
     "CheckError",
     "CheckResult",
-    "ChildGone",
+    "ChildGoneError",
     "Exercise",
     "FunctionLayer",
     "PROGRESS",
@@ -379,7 +379,7 @@ class Student:
 
     def _call(self, name, args, kwargs, shared=False, harness=False) -> Any:
         if self.seconds <= 0:
-            raise ChildGone("TIMEOUT")
+            raise ChildGoneError("TIMEOUT")
         sync = (lambda after: _copy_back(args, after)) if shared else None
         reply, used = self.session.call(name, args, kwargs, self.seconds, shared, harness, sync)
         self.seconds -= used
@@ -387,7 +387,7 @@ class Student:
             if sync is not None:
                 sync(reply["shared"])
             return reply["value"]
-        raise _failure(reply, name)
+        raise _failure(reply, name, self.session.limits.memory_mb)
 
 
 def _copy_back(args: tuple, after: list) -> None:
@@ -399,7 +399,7 @@ def _copy_back(args: tuple, after: list) -> None:
             mine.bit_generator.state = theirs.bit_generator.state
 
 
-def _failure(reply: dict, name: str) -> Exception:
+def _failure(reply: dict, name: str, memory_mb: int) -> Exception:
     """The exception for a call that did not return."""
     op = reply["op"]
     if op == "not_started":
@@ -409,10 +409,13 @@ def _failure(reply: dict, name: str) -> Exception:
     if op == "raised" and reply["kind"] == "exception":
         return StudentError(reply["text"])
     if op == "raised":
-        what = {"memory": "ran out of memory", "interrupt": "raised KeyboardInterrupt"}
-        return ChildGone(f"your code {what[reply['kind']]}")
+        what = {
+            "memory": f"ran out of memory (the limit is {memory_mb} MB)",
+            "interrupt": "raised KeyboardInterrupt",
+        }
+        return ChildGoneError(f"your code {what[reply['kind']]}")
     if op == "exit":
-        return ChildGone(f"your code exited with status {reply['code']} before returning")
+        return ChildGoneError(f"your code exited with status {reply['code']} before returning")
     if op == "borrowed":
-        return ChildGone(f"your code {reply['text']}")
-    return ChildGone(f"your code's process sent {op!r} instead of an answer")
+        return ChildGoneError(f"your code {reply['text']}")
+    return ChildGoneError(f"your code's process sent {op!r} instead of an answer")

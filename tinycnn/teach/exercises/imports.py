@@ -44,8 +44,10 @@ def borrowed_imports(source: str, allowed: dict[str, list[str]], filename: str) 
         tree = ast.parse(source, filename)
     except SyntaxError:
         return []  # the child reports the syntax error with the student's line
-    own = ", ".join(f"{', '.join(n) or m} from {m}" for m, n in allowed.items()) or "nothing"
-    rest = f"write your own (this exercise's file may import only {own} from tinycnn)"
+    own = "; ".join(f"{', '.join(n) or m} from {m}" for m, n in allowed.items())
+    rest = "write your own (" + (
+        f"this exercise's file may import only {own})" if own else "import nothing from tinycnn)"
+    )
     problems = []
     for node in ast.walk(tree):
         where = f"{filename} line {getattr(node, 'lineno', '?')}"
@@ -53,7 +55,8 @@ def borrowed_imports(source: str, allowed: dict[str, list[str]], filename: str) 
             if node.level:
                 problems.append(f"{where}: a relative import (from {'.' * node.level}...)")
             elif _is_tinycnn(node.module):
-                extra = [a.name for a in node.names if a.name not in allowed.get(str(node.module), [])]
+                own_names = allowed.get(str(node.module), [])
+                extra = [a.name for a in node.names if a.name not in own_names]
                 if extra or str(node.module) not in allowed:
                     names = ", ".join(extra or [a.name for a in node.names])
                     problems.append(f"{where} imports {names} from {node.module}: {rest}")
@@ -62,10 +65,10 @@ def borrowed_imports(source: str, allowed: dict[str, list[str]], filename: str) 
                 if _is_tinycnn(alias.name) and alias.name not in allowed:
                     problems.append(f"{where} imports {alias.name}: {rest}")
                 elif alias.name == "importlib" or alias.name.startswith("importlib."):
-                    problems.append(f"{where} imports importlib: imports must be plain import lines")
+                    problems.append(f"{where} imports importlib: use plain import lines")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC:
-            problems.append(f"{where} uses {node.id}: imports must be plain import lines")
+            problems.append(f"{where} uses {node.id}: use plain import lines")
         elif isinstance(node, ast.Attribute) and node.attr == "modules":
             if isinstance(node.value, ast.Name) and node.value.id == "sys":
-                problems.append(f"{where} uses sys.modules: imports must be plain import lines")
+                problems.append(f"{where} uses sys.modules: use plain import lines")
     return problems

@@ -6,7 +6,7 @@ temporary folder holding a copy of the files, a Unix socket to the parent, and l
 seconds, memory, file size; ``resource`` where the OS has it). ``Session.call`` sends inputs and
 waits for the outputs no longer than the time left: on a timeout the process group is killed.
 Whatever ends the student's code early (a timeout, an exit of any status or any way, a signal,
-``KeyboardInterrupt``, running out of memory) raises ``ChildGone`` with a one-line reason; the
+``KeyboardInterrupt``, running out of memory) raises ``ChildGoneError`` with a one-line reason; the
 process is gone after it, and every later call raises it again at once.
 
 Nothing the child sends is unpickled or run: messages are ``wire`` frames.
@@ -32,14 +32,14 @@ from typing import Any
 import tinycnn
 from tinycnn.teach.exercises.wire import FrameReader, WireError, write_frame
 
-__all__ = ["ChildGone", "Limits", "Sandbox", "Session", "StudentFile"]
+__all__ = ["ChildGoneError", "Limits", "Sandbox", "Session", "StudentFile"]
 
 CHILD = Path(__file__).with_name("child.py")
 ROOT = Path(tinycnn.__file__).resolve().parent.parent
 START_SECONDS = 120.0  # the fork server's first imports on a busy machine
 
 
-class ChildGone(Exception):
+class ChildGoneError(Exception):
     """The student's process ended before answering; ``reason`` says how, in one line."""
 
     def __init__(self, reason: str) -> None:
@@ -156,7 +156,9 @@ class Session:
         for file in files:
             copy = work / file.display.name
             copy.write_text(file.text, encoding="utf-8")
-            copies.append({"exercise": file.exercise, "path": str(copy), "display": str(file.display)})
+            copies.append(
+                {"exercise": file.exercise, "path": str(copy), "display": str(file.display)}
+            )
         self.main = files[0].exercise
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(self.root / "s"))
@@ -226,9 +228,9 @@ class Session:
         return reply, used + time.monotonic() - started
 
     def _exchange(self, message, deadline, callbacks=None, callback_message=None) -> dict:
-        """Send ``message``, wait for the answer until ``deadline``; ChildGone if it ends."""
+        """Send ``message``, wait for the answer until ``deadline``; ChildGoneError if it ends."""
         if self.gone is not None:
-            raise ChildGone(self.gone)
+            raise ChildGoneError(self.gone)
         assert self.connection is not None
         try:
             write_frame(self.connection.fileno(), message, deadline, callbacks)
@@ -244,12 +246,12 @@ class Session:
             os.killpg(self.pid, signal.SIGKILL)
         code = self.sandbox.exit_code(self.pid)
         self.gone = _reason(how, code, self.limits)
-        raise ChildGone(self.gone)
+        raise ChildGoneError(self.gone)
 
     def close(self) -> None:
         """End the student's process and delete its folder."""
-        if self.gone is None:
-            with contextlib.suppress(ChildGone, OSError):
+        if self.gone is None and self.connection is not None:
+            with contextlib.suppress(WireError, TimeoutError, OSError):
                 write_frame(self.connection.fileno(), {"op": "bye"}, time.monotonic() + 5)
             with contextlib.suppress(OSError):
                 os.killpg(self.pid, signal.SIGKILL)
@@ -284,4 +286,3 @@ def _reason(how: str, code: int | None, limits: Limits) -> str:
     if number == signal.SIGKILL:
         return f"your code was killed (signal SIGKILL; memory limit {limits.memory_mb} MB)"
     return f"your code was killed by signal {signal.Signals(number).name}"
-

@@ -91,7 +91,7 @@ def decode(data: Any, blobs: list[bytes], callback: Callable[[int], Any] | None 
         return data
     if len(data) != 1:
         raise WireError(f"expected one tagged value, got keys {sorted(data)[:4]}")
-    (tag, body), = data.items()
+    ((tag, body),) = data.items()
     if tag == "$nd":
         return _array(blobs, body)
     if tag == "$sc":
@@ -202,4 +202,3 @@ class FrameReader:
         if not isinstance(message, dict):
             raise WireError(f"expected a message dict, got {type(message).__name__}")
         return message
-
