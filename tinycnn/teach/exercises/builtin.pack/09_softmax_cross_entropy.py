@@ -91,44 +91,56 @@ UNDERFLOW = (
 )
 
 
-def _softmax(logits, shift):
-    """p with the row maximum (``"row"``), one global maximum or nothing subtracted."""
+def _log_p(logits, shift, form):
+    """log p with the row maximum (``"row"``), one global maximum or nothing subtracted, as
+    log-sum-exp (``"lse"``) or as the log of the probability (``"log p"``)."""
     top = {"row": logits.max(axis=1, keepdims=True), "global": logits.max(), "none": 0.0}[shift]
     with np.errstate(all="ignore"):
-        e = np.exp(logits - top)
-        return e / e.sum(axis=1, keepdims=True)
+        shifted = logits - top
+        if form == "lse":
+            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        e = np.exp(shifted)
+        return np.log(e / e.sum(axis=1, keepdims=True))
+
+
+WRONG_LOG_P = {
+    ("none", "lse"): NO_SHIFT,
+    ("none", "log p"): NO_SHIFT,
+    ("global", "lse"): GLOBAL_MAX,
+    ("global", "log p"): GLOBAL_MAX,
+    ("row", "log p"): UNDERFLOW,
+}
 
 
 def _check(student, logits, y, prefix=""):
+    """dlogits first: a loss wrong with dlogits right points at the loss's own last step."""
     loss, dlogits = reference.softmax_cross_entropy(logits, y)
     got = expect_tuple(
         student.call("softmax_cross_entropy", logits, y), "softmax_cross_entropy", ("loss", "dlogits")
     )
     N, rows, one_hot = len(y), np.arange(len(y)), np.eye(logits.shape[1])[y]
-    p = {shift: _softmax(logits, shift) for shift in ("row", "global", "none")}
+    log_p = {way: _log_p(logits, *way) for way in WRONG_LOG_P}
     with np.errstate(all="ignore"):
-        log_of = {shift: -np.log(p[shift][rows, y]).mean() for shift in p}
-    compare(
-        prefix + "loss",
-        loss,
-        got[0],
-        [
-            (lambda: loss * N, "the loss is the batch MEAN: divide the sum by N"),
-            (lambda: log_of["none"], NO_SHIFT),
-            (lambda: log_of["global"], GLOBAL_MAX),
-            (lambda: log_of["row"], UNDERFLOW),
-        ],
-    )
+        losses = {way: -log_p[way][rows, y].mean() for way in WRONG_LOG_P}
+        grads = {way: (np.exp(log_p[way]) - one_hot) / N for way in WRONG_LOG_P}
     compare(
         prefix + "dlogits",
         dlogits,
         got[1],
         [
             (lambda: dlogits * N, "a missing 1/N: dlogits = (p - Y) / N for a batch-mean loss"),
-            (lambda: p["none"] - one_hot, "a missing 1/N, and softmax without the max shift"),
-            (lambda: (p["none"] - one_hot) / N, NO_SHIFT),
-            (lambda: (p["global"] - one_hot) / N, GLOBAL_MAX),
-        ],
+            (lambda: grads[("none", "lse")] * N, "a missing 1/N, and softmax without the max shift"),
+        ]
+        + [(lambda way=way: grads[way], hint) for way, hint in WRONG_LOG_P.items()],
+    )
+    # dlogits is right, so the shift is there: an infinite loss is the log of an underflowed p
+    loss_ways = [("row", "log p"), *(way for way in WRONG_LOG_P if way != ("row", "log p"))]
+    compare(
+        prefix + "loss",
+        loss,
+        got[0],
+        [(lambda: loss * N, "the loss is the batch MEAN: divide the sum by N")]
+        + [(lambda way=way: losses[way], WRONG_LOG_P[way]) for way in loss_ways],
     )
 
 

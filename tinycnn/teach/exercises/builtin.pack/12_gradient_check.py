@@ -42,7 +42,7 @@ def numerical_gradient(f, x, eps=1e-6):
 
     Returns
     -------
-    grad : ndarray, shape of ``x``
+    grad : ndarray, shape of ``x``, dtype float64
     """
     ### BEGIN SOLUTION
     grad = np.zeros(x.shape)
@@ -68,6 +68,7 @@ def relative_error(analytic, numeric):
     Returns
     -------
     error : float
+        A Python float (not an array).
     """
     ### BEGIN SOLUTION
     size = np.maximum(np.abs(analytic) + np.abs(numeric), 1e-12)

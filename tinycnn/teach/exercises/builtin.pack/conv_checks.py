@@ -34,6 +34,7 @@ OVERWRITTEN = (
     "overlapping windows must ADD into dx (+=); assigning (=) keeps only the last window's "
     "contribution"
 )
+SWAPPED_DW = "dw has KH and KW swapped: it has w's shape (KH, KW, C, F), row p, column q"
 MISLAID_DW = (
     "dw is laid out wrong: dout2d.T @ cols is (F, KH*KW*C); the kernel's rows are (p, q, c), so "
     "reshape the (KH*KW*C, F) product cols.T @ dout2d"
@@ -141,7 +142,7 @@ def _backward_mistakes(backward, dout, x, w, S, padding):
         ],
         "dw": [
             (lambda: dw / N, "dw is a plain sum over the batch: the 1/N is already in dout"),
-            (lambda: dw.transpose(1, 0, 2, 3), "dw has KH and KW swapped"),
+            (lambda: dw.transpose(1, 0, 2, 3), SWAPPED_DW),
             (lambda: dw.reshape(-1, F).T.reshape(KH, KW, C, F), MISLAID_DW),
         ],
         "dx": [
@@ -178,7 +179,9 @@ def _backward_shapes(student, name) -> None:
                 f"x (2, 6, 5, 3), w (3, 2, 3, 4), all float32: {what} should be float32 of shape "
                 f"{shape} (like what it is the gradient of), got "
                 f"{getattr(value, 'dtype', type(value).__name__)} {np.shape(value)}",
-                MISLAID_DW if what == "dw" and np.shape(value) == (4, 3, 2, 3) else None,
+                {(4, 3, 2, 3): MISLAID_DW, (2, 3, 3, 4): SWAPPED_DW}.get(np.shape(value))
+                if what == "dw"
+                else None,
             )
 
 
