@@ -210,6 +210,12 @@ def check_all(
         sandbox = sandboxes.get()
         try:
             report = grade(task[0], task[1], sandbox, handouts, timeout, limits)
+        except Exception as error:  # a bug of ours must not stop a class's batch
+            report = Report(task[0].name, task[0].student_path(task[1]), "error")
+            report.message = (
+                f"{report.path}: tinycnn's grader failed ({type(error).__name__}: {error}); "
+                "please report it"
+            )
         finally:
             sandboxes.put(sandbox)
         if progress is not None:

@@ -11,6 +11,8 @@ limit. Every verdict and every point is decided here.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,9 @@ __all__ = ["MAX_FILE_BYTES", "BadInputError", "Report", "grade", "notebook_code"
 
 MAX_FILE_BYTES = 2 * 2**20  # an exercise file is a few kilobytes; a notebook maybe a megabyte
 HINTS_FILE = ".tinycnn-hints.json"
+# CPython 3.11's ast.parse is not safe in several threads at once ("AST constructor recursion
+# depth mismatch", a known CPython bug): the parent's readings of the files take turns.
+_AST_LOCK = threading.Lock()
 
 
 class BadInputError(Exception):
@@ -48,6 +53,7 @@ class Report:
     message: str = ""
     hints_opened: int = 0
     output: str = ""  # what the student's code printed
+    seconds: float = 0.0  # wall-clock time of the grading
 
     @property
     def ok(self) -> bool:
@@ -104,6 +110,7 @@ class Report:
             "hint": self.hint,
             "hints_opened": self.hints_opened,
             "results": [r.to_dict() for r in self.results],
+            "seconds": round(self.seconds, 3),
         }
 
     def __str__(self) -> str:
@@ -206,7 +213,13 @@ def grade(
     ``handouts`` maps exercise names to their student handout text (what may be imported, and
     how an untouched file reads); ``timeout`` overrides the exercise's seconds per check.
     """
-    folder, limits = Path(folder), limits or Limits()
+    started = time.monotonic()
+    report = _grade(exercise, Path(folder), sandbox, handouts, timeout, limits or Limits())
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _grade(exercise, folder, sandbox, handouts, timeout, limits) -> Report:
     report = Report(exercise.name, exercise.student_path(folder), "not started")
     report.hints_opened = hints_opened(folder, exercise.name)
     try:
@@ -220,8 +233,9 @@ def grade(
         )
         return report
     report.path = files[0].display
-    questions = _questions(exercise, files[0].text)
-    refusal = _refusal(exercise, files, handouts)
+    with _AST_LOCK:
+        questions = _questions(exercise, files[0].text)
+        refusal = _refusal(exercise, files, handouts)
     if files[0].text == handouts[exercise.name]:
         report.message = f"{report.path.name} is the handout as it was given: write your answers"
         report.results = _not_run(exercise.checks)
