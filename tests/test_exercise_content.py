@@ -101,7 +101,9 @@ def _answered(name: str, key: str, value) -> str:
     return line.sub(lambda m: f"{m.group(1)}{value!r},{m.group(2)}", text, count=1)
 
 
-@pytest.mark.parametrize(("name", "question"), QUESTIONS, ids=[f"{n}-{q.key}" for n, q in QUESTIONS])
+@pytest.mark.parametrize(
+    ("name", "question"), QUESTIONS, ids=[f"{n}-{q.key}" for n, q in QUESTIONS]
+)
 def test_a_wrong_answer_costs_its_points_and_says_why(name, question):
     exercise = get_exercise(name)
     right = {r.key: r for r in grade_questions(exercise.questions, handout(name, solution=True))}
@@ -183,17 +185,20 @@ FINGERPRINTS = [
      ("return max((H + 2 * P - K) // S + 1, 0)", "return max((H - K) // S + 1, 0)"),
      ("return max((H + 2 * P - K) // S + 1, 0)", "return max(-(-(H + 2 * P - K) // S) + 1, 0)")),
     ("dw mis-laid", "conv2d_backward", "laid out wrong",
-     ("dw = (cols.T @ dout2d).reshape(KH, KW, C, F)", "dw = (dout2d.T @ cols).reshape(KH, KW, C, F)"),
+     ("dw = (cols.T @ dout2d).reshape(KH, KW, C, F)",
+      "dw = (dout2d.T @ cols).reshape(KH, KW, C, F)"),
      ("dw = (cols.T @ dout2d)", "dw = (cols.T @ dout2d / x.shape[0])")),
     ("dw transposed", "conv2d_backward", "KH and KW swapped",
      ("dw = (cols.T @ dout2d).reshape(KH, KW, C, F)",
       "dw = (cols.T @ dout2d).reshape(KH, KW, C, F).transpose(1, 0, 2, 3)"),
-     ("dw = (cols.T @ dout2d).reshape(KH, KW, C, F)", "dw = (dout2d.T @ cols).reshape(KH, KW, C, F)")),
+     ("dw = (cols.T @ dout2d).reshape(KH, KW, C, F)",
+      "dw = (dout2d.T @ cols).reshape(KH, KW, C, F)")),
     ("overlaps overwritten", "col2im", "must ADD",
      ("] += cols[", "] = cols["),
      ("return dx_pad[:, top : top + H, left : left + W, :]", "return dx_pad[:, :H, :W, :]")),
     ("overlaps overwritten (naive)", "conv2d_naive_backward", "must ADD",
-     ("dx_pad[n, rows, cols, :] += g * w[:, :, :, f]", "dx_pad[n, rows, cols, :] = g * w[:, :, :, f]"),
+     ("dx_pad[n, rows, cols, :] += g * w[:, :, :, f]",
+      "dx_pad[n, rows, cols, :] = g * w[:, :, :, f]"),
      ("return dx_pad[:, top : top + H, left : left + W, :], dw, db",
       "return dx_pad[:, :H, :W, :], dw, db")),
     ("sum where a mean belongs", "softmax_cross_entropy", "batch MEAN",
@@ -218,7 +223,8 @@ FINGERPRINTS = [
      ("shifted = logits - logits.max(axis=1, keepdims=True)", "shifted = logits")),
     ("ties double-counted", "maxpool_backward", "double-counted",
      ("routed = np.where(winner == k, dout, 0)",
-      "routed = np.where(x_pad[:, p : p + SH * OH : SH, q : q + SW * OW : SW, :] == best, dout, 0)"),
+      "routed = np.where(x_pad[:, p : p + SH * OH : SH, q : q + SW * OW : SW, :] == best, dout, "
+      "0)"),
      ("better = window > best", "better = window >= best")),
     ("dropout inverted", "dropout", "mask is inverted",
      ("keep = rng.random(x.shape) >= rate", "keep = rng.random(x.shape) < rate"),
@@ -240,7 +246,8 @@ FINGERPRINTS = [
     ("biased vs unbiased variance", "batchnorm", "unbiased variance",
      ("var = ((x - mean) ** 2).mean(axis=axes)  # (C,), biased",
       "var = ((x - mean) ** 2).sum(axis=axes) / (x.size // x.shape[-1] - 1)  # (C,), biased"),
-     ("x_hat = (x - mean) / np.sqrt(var + epsilon)", "x_hat = (x - mean) / (np.sqrt(var) + epsilon)")),
+     ("x_hat = (x - mean) / np.sqrt(var + epsilon)",
+      "x_hat = (x - mean) / (np.sqrt(var) + epsilon)")),
     ("gradient check with one global norm", "gradient_check", "one global norm",
      ("return float(np.max(np.abs(analytic - numeric) / size))",
       "return float(np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic) "
@@ -258,7 +265,9 @@ def test_a_hint_is_given_for_its_mistake_and_only_for_it(
 ):
     (tmp_path / "made").mkdir()
     (tmp_path / "other").mkdir()
-    status, out = run_cli(capsys, "check", name, planted(references, tmp_path / "made", name, *made))
+    status, out = run_cli(
+        capsys, "check", name, planted(references, tmp_path / "made", name, *made)
+    )
     assert status == 1 and re.search(r"hint: .*" + re.escape(hint), out), out
     status, out = run_cli(
         capsys, "check", name, planted(references, tmp_path / "other", name, *other)
@@ -279,7 +288,7 @@ def test_with_no_fingerprint_the_message_says_where_it_differs_and_guesses_nothi
 
 # --- the capstone -----------------------------------------------------------------------------
 
-LOOP_IM2COL = '''    N, _, _, C = x.shape
+LOOP_IM2COL = """    N, _, _, C = x.shape
     OH, OW = output_hw(x.shape, KH, KW, S, padding)
     x_pad = pad_input(x, KH, KW, S, padding)
     cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
@@ -287,7 +296,7 @@ LOOP_IM2COL = '''    N, _, _, C = x.shape
         window = x_pad[n, S[0] * i : S[0] * i + KH, S[1] * j : S[1] * j + KW, :]
         cols[(n * OH + i) * OW + j] = window.ravel()
     return cols
-'''
+"""
 
 
 def test_capstone_reaches_its_accuracy_and_prints_progress(capsys, references):

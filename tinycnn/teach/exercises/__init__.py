@@ -22,10 +22,9 @@ The file *is* the handout:
 2. a line ``### QUESTIONS``, which the handout replaces by the ``ANSWERS = {...}`` dictionary the
    student fills in (``questions.answers_block``; the teacher's copy has the answers);
 3. between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (deleted from every handout):
-   the checks, the questions, the hint ladder, and
-   ``EXERCISE = Exercise(name, topic, functions, checks, ..., questions=..., hints=...)``, written with
-   the authoring API of ``tinycnn.teach.exercises.grading`` only (``docs/guides/teaching.md``
-   has a template pack).
+   the checks, the questions, the hint ladder, and ``EXERCISE = Exercise(name, topic,
+   functions, checks, ..., questions=..., hints=...)``, written with the authoring API of
+   ``tinycnn.teach.exercises.grading`` only (``docs/guides/teaching.md`` has a template pack).
 
 To add one to the built-in pack (say a LayerNormalization exercise): copy the closest file
 (``14_batchnorm.py`` for a layer with parameters) to ``15_layernorm.py``, write the handout

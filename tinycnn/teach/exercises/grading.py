@@ -168,7 +168,9 @@ def _compare(what, expected, got, mistakes, rtol, atol) -> None:
 def expect_tuple(got: Any, function: str, names: Sequence[str]) -> tuple:
     """``got`` if it is a tuple of ``len(names)`` values; else ``CheckError`` naming them."""
     if not isinstance(got, tuple) or len(got) != len(names):
-        raise CheckError(f"{function} should return a tuple ({', '.join(names)}), got {describe(got)}")
+        raise CheckError(
+            f"{function} should return a tuple ({', '.join(names)}), got {describe(got)}"
+        )
     return got
 
 

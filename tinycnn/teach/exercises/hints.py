@@ -80,7 +80,9 @@ def _read_record(folder: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {"format": FORMAT, "exercises": {}}
     except (OSError, ValueError) as error:
-        raise ValueError(f"{path} is not a hints record ({error}); delete it to start again")
+        raise ValueError(
+            f"{path} is not a hints record ({error}); delete it to start again"
+        ) from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} record; delete it to start again")
     return record

@@ -116,7 +116,9 @@ def _check_length(student, H, K, S, P):
         raise CheckError(
             f"output_length({H}, {K}, {S}, {P}) should return an int, got "
             f"{type(got).__name__} {got!r}",
-            "use // (floor division) for sizes: / gives a float" if isinstance(got, float) else None,
+            "use // (floor division) for sizes: / gives a float"
+            if isinstance(got, float)
+            else None,
         )
     compare(f"output_length(H={H}, K={K}, S={S}, P={P})", _length(H, K, S, P), got,
             _length_mistakes(H, K, S, P))  # fmt: skip
@@ -163,12 +165,12 @@ def _sizes(draw):
 
 def check_reference(student) -> None:
     against_reference(_sizes(), lambda c: _check_length(student, *c),
-                      describe=lambda c: "H, K, S, P = %s" % (c,))  # fmt: skip
+                      describe=lambda c: f"H, K, S, P = {c}")  # fmt: skip
 
 
 def check_same_padding(student) -> None:
     against_reference(_sizes(), lambda c: _check_padding(student, *c[:3]),
-                      describe=lambda c: "H, K, S = %s" % (c[:3],))  # fmt: skip
+                      describe=lambda c: f"H, K, S = {c[:3]}")  # fmt: skip
 
 
 def _picture(path) -> None:

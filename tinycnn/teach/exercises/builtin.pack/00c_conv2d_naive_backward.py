@@ -123,9 +123,9 @@ HINTS = HintLadder(
     "entry the window entry it multiplies, by each window entry the filter entry. Multiply each "
     "by dout[n, i, j, f] and ADD into db, dw[..., f] and the window of dx_pad: windows overlap "
     "(hint-conv2d_naive_backward.png: neighbouring positions of one kernel share pixels).",
-    formula="db[f] += g; dw[:, :, :, f] += g * x_pad[n, rows, cols, :]; dx_pad[n, rows, cols, :] += "
-    "g * w[:, :, :, f] with g = dout[n, i, j, f]; return dx_pad[:, top : top + H, left : left + W, "
-    ":], dw, db.",
+    formula="db[f] += g; dw[:, :, :, f] += g * x_pad[n, rows, cols, :]; dx_pad[n, rows, cols, :] "
+    "+= g * w[:, :, :, f] with g = dout[n, i, j, f]; return dx_pad[:, top : top + H, left : left "
+    "+ W, :], dw, db.",
     picture=_picture,
 )
 

@@ -126,9 +126,7 @@ EXERCISE = Exercise(
     name="conv2d_backward",
     topic="Conv2D backward: dx with col2im, dw, db",
     functions=("conv2d_backward",),
-    checks=backward_checks(
-        "conv2d_backward", reference.conv2d_forward, reference.conv2d_backward
-    ),
+    checks=backward_checks("conv2d_backward", reference.conv2d_forward, reference.conv2d_backward),
     questions=QUESTIONS,
     hints=HINTS,
 )

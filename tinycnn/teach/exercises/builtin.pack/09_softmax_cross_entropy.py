@@ -78,8 +78,7 @@ reference = sibling("reference")
 
 
 NO_SHIFT = (
-    "softmax without the max shift overflows: subtract each row's maximum before exp "
-    "(log-sum-exp)"
+    "softmax without the max shift overflows: subtract each row's maximum before exp (log-sum-exp)"
 )
 GLOBAL_MAX = (
     "one global maximum (logits.max()) is not enough: a row far below it underflows to 0 / 0; "
@@ -116,7 +115,9 @@ def _check(student, logits, y, prefix=""):
     """dlogits first: a loss wrong with dlogits right points at the loss's own last step."""
     loss, dlogits = reference.softmax_cross_entropy(logits, y)
     got = expect_tuple(
-        student.call("softmax_cross_entropy", logits, y), "softmax_cross_entropy", ("loss", "dlogits")
+        student.call("softmax_cross_entropy", logits, y),
+        "softmax_cross_entropy",
+        ("loss", "dlogits"),
     )
     N, rows, one_hot = len(y), np.arange(len(y)), np.eye(logits.shape[1])[y]
     log_p = {way: _log_p(logits, *way) for way in WRONG_LOG_P}
@@ -129,7 +130,10 @@ def _check(student, logits, y, prefix=""):
         got[1],
         [
             (lambda: dlogits * N, "a missing 1/N: dlogits = (p - Y) / N for a batch-mean loss"),
-            (lambda: grads[("none", "lse")] * N, "a missing 1/N, and softmax without the max shift"),
+            (
+                lambda: grads[("none", "lse")] * N,
+                "a missing 1/N, and softmax without the max shift",
+            ),
         ]
         + [(lambda way=way: grads[way], hint) for way, hint in WRONG_LOG_P.items()],
     )

@@ -122,6 +122,8 @@ def train(layers, kit, x, y, epochs, batch_size, learning_rate, rng, log):
 
 
 ### BEGIN HIDDEN TESTS
+from functools import partial  # noqa: E402
+
 from tinycnn.kernels.im2col import col2im, im2col  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
@@ -220,7 +222,8 @@ MISTAKES = {
     "not shuffled": "the batches were not shuffled: take them in the order "
     "rng.permutation(len(x)) gives",
     "shuffled once": "the order was drawn once: draw a new rng.permutation(len(x)) every epoch",
-    "t from 0": "t starts at 1 (Adam's bias correction divides by 1 - beta**t, which is 0 at t = 0)",
+    "t from 0": "t starts at 1 (Adam's bias correction divides by 1 - beta**t, which is 0 at "
+    "t = 0)",
     "one global t": "t counts the steps of EACH parameter (1, 2, ... per batch), not every call "
     "of adam_step",
 }
@@ -228,6 +231,10 @@ PIECE_WRONG = (
     "no known mistake of the loop gives these weights: if your loop follows the docstring, one "
     "of your pieces differs from the library (are all their checks passing?)"
 )
+
+
+def _nth(run, mistake, number):
+    return run(mistake)[number]
 
 
 def check_loop(student) -> None:
@@ -252,7 +259,7 @@ def check_loop(student) -> None:
             f"{name} after 6 steps (96 images, 2 epochs, batches of 32)",
             expected,
             mine,
-            [(lambda m=m: run(m)[number], hint) for m, hint in MISTAKES.items()],
+            [(partial(_nth, run, m, number), hint) for m, hint in MISTAKES.items()],
             rtol=1e-4,
             atol=1e-6,
             note=PIECE_WRONG,
@@ -346,8 +353,8 @@ HINTS = HintLadder(
     formula="for each epoch: order = rng.permutation(len(x)); for each start: batch = "
     "order[start:start + batch_size]; out = x[batch]; for layer in layers: out = "
     "layer.forward(out, training=True); loss, dout = kit.loss(out, y[batch]); for layer in "
-    "reversed(layers): dout = layer.backward(dout); then p, m, v = kit.adam_step(p, g, m, v, t + 1, "
-    "learning_rate) for each parameter; log(step, loss).",
+    "reversed(layers): dout = layer.backward(dout); then p, m, v = kit.adam_step(p, g, m, v, "
+    "t + 1, learning_rate) for each parameter; log(step, loss).",
     picture=_picture,
 )
 
@@ -359,8 +366,9 @@ EXERCISE = Exercise(
     checks=(
         Check("your pieces are all there (im2col to adam, 11 files)", check_pieces),
         Check("the layer list: kinds and shapes", check_layers),
-        Check("six steps of your loop match the grader's (shuffling, training flag, Adam)",
-              check_loop),
+        Check(
+            "six steps of your loop match the grader's (shuffling, training flag, Adam)", check_loop
+        ),
         Check(f"trains to {ACCURACY:.0%} test accuracy on the embedded subset", check_training),
     ),  # fmt: skip
     timeout=120.0,
