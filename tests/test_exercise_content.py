@@ -320,3 +320,11 @@ def test_a_correct_but_slow_capstone_is_told_its_speed_and_what_is_slow(
     assert re.search(r"too slow to train here: \d+ of 313 batches in \d+ s \(\d+ images/s\)", out)
     assert re.search(r"time spent in your functions: im2col \d+%", out)
     assert "Slowest: im2col.py: loop over the KH*KW kernel offsets" in out
+
+
+def test_the_teaching_guide_states_the_capstones_own_numbers():
+    text = " ".join((Path(__file__).parents[1] / "docs/guides/teaching.md").read_text().split())
+    trains = next(c.name for c in get_exercise("capstone").checks if "accuracy" in c.name)
+    needed = re.search(r"(\d+)% test accuracy", trains).group(1)
+    assert f"needs {needed}% accuracy on 1,000 test images" in text
+    assert "printing the loss every 50 steps" in text and "for one epoch" in text

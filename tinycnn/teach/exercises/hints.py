@@ -105,10 +105,9 @@ def _write_record(folder: Path, record: dict[str, Any]) -> None:
 def hints_opened(folder: str | os.PathLike[str], name: str) -> int:
     """How many hint levels of exercise ``name`` were opened in ``folder`` (0 to 3)."""
     try:
-        record = _read_record(Path(folder))
-    except ValueError:
+        return int(_read_record(Path(folder))["exercises"][name]["opened"])
+    except (ValueError, KeyError, TypeError):  # no record, not ours, or this one not opened
         return 0
-    return int(record["exercises"].get(name, {}).get("opened", 0))
 
 
 def open_next_hint(name: str, ladder: HintLadder, folder: str | os.PathLike[str]) -> OpenedHint:
