@@ -4,6 +4,8 @@
 - ``start NAME [DIR] [--solution] [--notebook] [--force]``: write ``DIR/NAME.py`` (or
   ``NAME.ipynb``; the reference answer with ``--solution``, for teachers). An existing file is
   never replaced without ``--force``, and a symbolic link is never followed;
+- ``hint NAME [DIR]``: open the next of three hint levels (shapes, the chain-rule path with a
+  picture, the formula), recorded in ``DIR/.tinycnn-hints.json`` and shown in the report;
 - ``check NAME [DIR ...]``: grade; ``NAME`` may be ``all``. Each (exercise, folder) runs in a
   child process of its own with a time limit per check (``--timeout``) and a memory limit
   (``--memory``); ``--jobs N`` grades N at a time. With one exercise and one folder the feedback
@@ -71,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--memory", type=int, default=2048, metavar="MB", help="memory limit per student (2048)"
     )
-    for action in (listing, start, check):
+    hint = _add_hint_arguments(actions)
+    for action in (listing, start, check, hint):
         action.add_argument(
             "--exercises", metavar="PACK", help="a folder of your own exercise files (NN_name.py)"
         )
@@ -79,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the action."""
-    return {"list": _list, "start": _start, "check": _check}[args.action](args)
+    return {"list": _list, "start": _start, "check": _check, "hint": _hint}[args.action](args)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -120,6 +123,7 @@ def _start(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from tinycnn.cli import CommandError, check_output
     from tinycnn.teach.exercises import check_all, exercises, get_exercise
+    from tinycnn.teach.exercises.grading import PROGRESS
     from tinycnn.teach.exercises.sandbox import Limits
 
     if args.jobs < 1 or (args.timeout is not None and not args.timeout > 0) or args.memory < 64:
@@ -143,6 +147,7 @@ def _check(args: argparse.Namespace) -> int:
     folders, errors = _usable_folders(args.dirs, names)
     started = time.monotonic()
     many = len(names) * len(folders) > 1
+    PROGRESS.set(lambda line: print(line, flush=True))  # the capstone's training, as it runs
     reports = check_all(
         names,
         folders,
@@ -256,3 +261,28 @@ def _cell(report) -> str:
     if report.status == "not started":
         return "-"
     return f"{report.points:g}/{report.max_points:g}"
+
+
+# --- hint (issue 22): kept in one block so that the engine's edits above merge cleanly ---
+
+
+def _add_hint_arguments(actions) -> argparse.ArgumentParser:
+    hint = actions.add_parser("hint", help="open the next hint level for NAME (3 levels)")
+    hint.add_argument("name", help="an exercise name (see 'list')")
+    hint.add_argument("dir", nargs="?", default=".", help="the student's folder (.)")
+    return hint
+
+
+def _hint(args: argparse.Namespace) -> int:
+    from tinycnn.cli import CommandError
+    from tinycnn.teach.exercises import get_exercise
+    from tinycnn.teach.exercises.hints import open_next_hint
+
+    try:
+        exercise = get_exercise(args.name, args.exercises)
+        if exercise.hints is None:
+            raise ValueError(f"exercise {args.name} has no hints")
+        print(open_next_hint(exercise.name, exercise.hints, args.dir))
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    return 0

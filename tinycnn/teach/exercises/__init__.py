@@ -12,19 +12,22 @@ One file per exercise
 ---------------------
 Each exercise is one file ``NN_<name>.py`` of a *pack* (``packs``): the built-in pack is the
 folder ``builtin.pack`` of this package (not importable: its name holds a dot), a teacher's is
-any folder given with ``--exercises DIR``. ``NN`` gives the order a course teaches them in.
+any folder given with ``--exercises DIR``. ``NN`` (with an optional letter: ``00a``) gives the
+order a course teaches them in.
 The file *is* the handout:
 
 1. the module docstring, imports and function signatures the student gets, each answer between
    ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers; ``handout`` makes the
    student's file with nbgrader's transform, so a teacher may also use nbgrader itself);
-2. between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (deleted from every handout):
-   the checks, and ``EXERCISE = Exercise(name, topic, functions, checks, ...)``, written with
-   the authoring API of ``tinycnn.teach.exercises.grading`` only (``docs/guides/teaching.md``
-   has a template pack).
+2. a line ``### QUESTIONS``, which the handout replaces by the ``ANSWERS = {...}`` dictionary the
+   student fills in (``questions.answers_block``; the teacher's copy has the answers);
+3. between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (deleted from every handout):
+   the checks, the questions, the hint ladder, and ``EXERCISE = Exercise(name, topic,
+   functions, checks, ..., questions=..., hints=...)``, written with the authoring API of
+   ``tinycnn.teach.exercises.grading`` only (``docs/guides/teaching.md`` has a template pack).
 
-To add one to the built-in pack (say a BatchNormalization exercise): copy the closest file
-(``10_dense_backward.py`` for a layer with parameters) to ``14_batchnorm.py``, write the handout
+To add one to the built-in pack (say a LayerNormalization exercise): copy the closest file
+(``14_batchnorm.py`` for a layer with parameters) to ``15_layernorm.py``, write the handout
 part and the reference answer, then the checks with ``grading.compare`` and its fingerprints of
 common mistakes (``grading.against_reference`` for hypothesis-drawn cases,
 ``grading.FunctionLayer`` for a gradient check). Then add at least three planted bugs to
@@ -48,6 +51,7 @@ from tinycnn.teach.exercises.engine import BadInputError, Report, grade
 from tinycnn.teach.exercises.grading import Exercise
 from tinycnn.teach.exercises.handout import clear_solutions, solution_text
 from tinycnn.teach.exercises.packs import BUILTIN, load_pack
+from tinycnn.teach.exercises.questions import answers_block
 from tinycnn.teach.exercises.sandbox import Limits, Sandbox
 
 __all__ = [
@@ -93,6 +97,9 @@ def handout(name: str, solution: bool = False, pack: str | Path | None = None) -
     """The text of the student's file (or, with ``solution``, the teacher's)."""
     exercise = get_exercise(name, pack)
     text = exercise.source.read_text(encoding="utf-8")
+    if exercise.questions:  # the ANSWERS dictionary the student fills in, at ``### QUESTIONS``
+        block = answers_block(exercise.questions, solved=solution)  # type: ignore[arg-type]
+        text = re.sub(r"^### QUESTIONS$", lambda _: block, text, count=1, flags=re.MULTILINE)
     if solution:
         return solution_text(text).rstrip() + "\n"
     stub = (

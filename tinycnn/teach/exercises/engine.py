@@ -26,13 +26,13 @@ from tinycnn.teach.exercises.grading import (
     Student,
     StudentError,
 )
+from tinycnn.teach.exercises.hints import hints_opened
 from tinycnn.teach.exercises.imports import allowed_imports, borrowed_imports
 from tinycnn.teach.exercises.sandbox import Limits, Sandbox, StudentFile
 
 __all__ = ["MAX_FILE_BYTES", "BadInputError", "Report", "grade", "notebook_code", "read_student"]
 
 MAX_FILE_BYTES = 2 * 2**20  # an exercise file is a few kilobytes; a notebook maybe a megabyte
-HINTS_FILE = ".tinycnn-hints.json"
 # CPython 3.11's ast.parse is not safe in several threads at once ("AST constructor recursion
 # depth mismatch", a known CPython bug): the parent's readings of the files take turns.
 _AST_LOCK = threading.Lock()
@@ -189,15 +189,6 @@ def read_student(folder: Path, name: str) -> tuple[Path, str] | None:
             f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8"
         ) from None
     return path, notebook_code(text, path) if path.suffix == ".ipynb" else text
-
-
-def hints_opened(folder: Path, name: str) -> int:
-    """How many hint levels the student opened (``.tinycnn-hints.json``), 0 if unknown."""
-    try:
-        record = json.loads((folder / HINTS_FILE).read_text(encoding="utf-8"))
-        return int(record["exercises"][name]["opened"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
 
 
 def grade(

@@ -28,6 +28,7 @@ student's code returns arrives as an ``Unreadable``. What the student sees:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +39,8 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
 
 from tinycnn.layers.base import Layer
+from tinycnn.teach.exercises.hints import HintLadder
+from tinycnn.teach.exercises.questions import Question
 from tinycnn.teach.exercises.sandbox import ChildGoneError, Session
 from tinycnn.teach.exercises.wire import Unreadable
 
@@ -48,12 +51,16 @@ __all__ = [
     "ChildGoneError",
     "Exercise",
     "FunctionLayer",
+    "PROGRESS",
+    "HintLadder",
     "NotStartedError",
+    "Question",
     "Student",
     "StudentError",
     "Unreadable",
     "against_reference",
     "compare",
+    "expect_tuple",
     "sibling",
     "smallest_failing_case",
 ]
@@ -118,6 +125,7 @@ def compare(
     mistakes: Sequence[Mistake] = (),
     rtol: float = 1e-6,
     atol: float = 1e-9,
+    note: str | None = None,
 ) -> None:
     """Raise ``CheckError`` unless ``got`` equals ``expected`` (shape, then values).
 
@@ -128,22 +136,42 @@ def compare(
     expected, got : array_like
     mistakes : sequence of (callable, str)
         Fingerprints: each callable returns what a known mistake would output on this input;
-        if ``got`` matches one, its hint is attached to the failure.
+        if ``got`` matches one, its hint is attached to the failure. They are made only when
+        ``got`` is wrong (some are costly).
     rtol, atol : float
         ``np.isclose`` tolerances.
+    note : str, optional
+        Added to the message when no fingerprint matches: what the check can say for sure.
     """
-    expected = np.asarray(expected)
+    try:
+        _compare(what, np.asarray(expected), got, mistakes, rtol, atol)
+    except CheckError as failure:
+        if failure.hint is None and note:
+            raise CheckError(f"{failure.message}\n{note}") from None
+        raise
+
+
+def _compare(what, expected, got, mistakes, rtol, atol) -> None:
     if not isinstance(got, (np.ndarray, float, int, np.floating)):
         raise CheckError(f"{what}: expected an ndarray, got {describe(got)}")
     got = np.asarray(got)
+    if got.shape == expected.shape and np.allclose(got, expected, rtol=rtol, atol=atol):
+        return
     hint = _matching_hint(got, mistakes, rtol, atol)
     if got.shape != expected.shape:
         raise CheckError(f"{what}: expected shape {expected.shape}, got {got.shape}", hint)
-    if np.allclose(got, expected, rtol=rtol, atol=atol):
-        return
     if expected.ndim == 0:
         raise CheckError(f"{what}: expected {float(expected):.8g}, got {float(got):.8g}", hint)
     raise CheckError(f"{what}: expected vs got\n{_positions(expected, got, rtol, atol)}", hint)
+
+
+def expect_tuple(got: Any, function: str, names: Sequence[str]) -> tuple:
+    """``got`` if it is a tuple of ``len(names)`` values; else ``CheckError`` naming them."""
+    if not isinstance(got, tuple) or len(got) != len(names):
+        raise CheckError(
+            f"{function} should return a tuple ({', '.join(names)}), got {describe(got)}"
+        )
+    return got
 
 
 def _matching_hint(got: np.ndarray, mistakes: Sequence[Mistake], rtol, atol) -> str | None:
@@ -273,8 +301,8 @@ class Exercise:
     functions: tuple[str, ...]
     checks: tuple[Check, ...]
     timeout: float = 60.0
-    hints: object | None = None
-    questions: Sequence[Any] = ()
+    hints: HintLadder | None = None
+    questions: Sequence[Question] = ()
     uses: tuple[str, ...] = ()
     harness: str | None = None
     source: Path = field(default=Path())
@@ -312,6 +340,10 @@ class CheckResult:
         }
 
 
+PROGRESS: ContextVar[Callable[[str], None] | None] = ContextVar("progress lines", default=None)
+"""Where ``Student.progress`` lines go (the CLI prints them); unset, they are dropped."""
+
+
 class Student:
     """The student's file, loaded in a child process; its functions are called there.
 
@@ -336,6 +368,12 @@ class Student:
     def call_shared(self, name: str, *args: Any) -> Any:
         """``name(*args)``, the child's changes to array arguments copied back into ``args``."""
         return self._call(name, args, {}, shared=True)
+
+    def progress(self, line: str) -> None:
+        """Show ``line`` while a long check runs (the capstone's training), if asked to."""
+        show = PROGRESS.get()
+        if show is not None:
+            show(line)
 
     def harness(self, name: str, *args: Any) -> Any:
         """``name(load, *args)`` of the exercise's harness file, run in the child."""

@@ -26,7 +26,7 @@ from tinycnn.teach.exercises.grading import Exercise
 __all__ = ["BUILTIN", "load_helper", "load_pack"]
 
 BUILTIN = Path(__file__).with_name("builtin.pack")
-EXERCISE_FILE = re.compile(r"(\d\d)_([A-Za-z_]\w*)\.py$")
+EXERCISE_FILE = re.compile(r"(\d\d[a-z]?)_([A-Za-z_]\w*)\.py$")
 
 _loading: contextvars.ContextVar[Path] = contextvars.ContextVar("pack being loaded")
 _helpers: dict[Path, ModuleType] = {}

@@ -53,97 +53,63 @@ def conv2d_forward(x, w, b, S=(1, 1), padding="valid"):
     ### END SOLUTION
 
 
-### BEGIN HIDDEN TESTS
-import numpy as np  # noqa: E402
+### QUESTIONS
 
-from tinycnn.teach.exercises.grading import (  # noqa: E402
-    Check,
-    CheckError,
-    Exercise,
-    against_reference,
-    compare,
-    sibling,
-)
-from tinycnn.testing.strategies import ConvConfig, conv_configs  # noqa: E402
+
+### BEGIN HIDDEN TESTS
+from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, sibling  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 reference = sibling("reference")
+forward_checks = sibling("conv_checks").forward_checks
 
 
-def _mistakes(x, w, b, S, padding):
-    KH, KW, C, F = w.shape
-    return [
-        (
-            lambda: reference.conv2d_forward(x, w, np.zeros_like(b), S, padding),
-            "the bias is missing: add b[f] to every output of filter f",
+QUESTIONS = (
+    Question(
+        "parameters",
+        "Conv2D(32, 3) on 28 x 28 x 1 images: how many parameters (weights and biases)?",
+        320,
+        "w is (KH, KW, C, F) = (3, 3, 1, 32), 288 weights, plus one bias per filter: 288 + 32",
+    ),
+    Question(
+        "multiply_adds",
+        "x (1, 28, 28, 1), w (3, 3, 1, 32), stride 1, 'valid': how many multiply-adds does "
+        "cols @ w2d take?",
+        194688,
+        "cols is (26*26, 9) and w2d (9, 32): 676 rows * 9 * 32 = 194,688",
+    ),
+    Question(
+        "flip",
+        "Keras's Conv2D, and this exercise, compute",
+        "b",
+        "deep-learning 'convolution' is cross-correlation: w[p, q] multiplies x_pad[SH*i + p, "
+        "SW*j + q] with no flip",
+        choices=(
+            "a convolution with the kernel flipped",
+            "a cross-correlation (the kernel is not flipped)",
+            "either, depending on the padding",
         ),
-        (
-            lambda: reference.conv2d_forward(x, w[::-1, ::-1], b, S, padding),
-            "the kernel is flipped (textbook convolution); Keras's Conv2D does not flip it",
-        ),
-        (
-            lambda: reference.conv2d_forward(x, w.transpose(1, 0, 2, 3), b, S, padding),
-            "the kernel is transposed (KH and KW swapped): w[p, q] is row p, column q",
-        ),
-        (
-            lambda: reference.conv2d_forward(
-                x, w.reshape(F, KH * KW * C).T.reshape(KH, KW, C, F), b, S, padding
-            ),
-            "w.reshape(F, -1).T mixes up the kernel's entries; w.reshape(KH*KW*C, F) keeps the "
-            "(p, q, c) row order that im2col's columns use",
-        ),
-    ]
+    ),
+)
 
-
-def _check(student, what, x, w, b, S, padding):
-    args = (x, w, b, S, padding)
-    compare(
-        what,
-        reference.conv2d_forward(*args),
-        student.call("conv2d_forward", *args),
-        _mistakes(*args),
-    )
-
-
-def check_shapes(student) -> None:
-    x = np.ones((2, 6, 5, 3), dtype=np.float32)
-    w, b = np.ones((3, 2, 3, 4), dtype=np.float32), np.ones(4, dtype=np.float32)
-    out = student.call("conv2d_forward", x, w, b, (1, 1), "valid")
-    if not isinstance(out, np.ndarray) or out.shape != (2, 4, 4, 4):
-        raise CheckError(
-            "x (2, 6, 5, 3), w (3, 2, 3, 4), 'valid': out should have shape "
-            f"(N, OH, OW, F) = (2, 4, 4, 4), got {getattr(out, 'shape', out)}"
-        )
-    if out.dtype != np.float32:
-        raise CheckError(f"out should be float32 like x and w, got {out.dtype}")
-
-
-def check_worked_example(student) -> None:
-    x = np.arange(9.0).reshape(1, 3, 3, 1)
-    w = np.array([[0.0, 1.0], [2.0, 3.0]]).reshape(2, 2, 1, 1)
-    _check(student, "out of the worked example (19 25 / 37 43)", x, w, np.zeros(1), (1, 1), "valid")
-
-
-def _case(student, config: ConvConfig) -> None:
-    rng = np.random.default_rng(config.seed)
-    w = rng.standard_normal((config.KH, config.KW, config.C, config.F))
-    b = rng.standard_normal(config.F)
-    _check(student, "out", config.x(), w, b, (config.SH, config.SW), config.padding)
-
-
-def check_reference(student) -> None:
-    against_reference(conv_configs(), lambda config: _case(student, config))
+HINTS = HintLadder(
+    shapes="cols (N*OH*OW, KH*KW*C) @ w2d (KH*KW*C, F) is (N*OH*OW, F); b (F,) broadcasts over "
+    "rows; reshape to (N, OH, OW, F). The sum over p, q, c happens inside the matrix multiply.",
+    path="Each row of cols is one window; each column of w2d is one filter with its entries in "
+    "the same (p, q, c) order; their dot product is one output value. So im2col, one matmul, "
+    "add the bias, reshape.",
+    formula="out = (im2col(x, KH, KW, S, padding) @ w.reshape(KH*KW*C, F) + b).reshape(N, OH, OW, "
+    "F)",
+)
 
 
 EXERCISE = Exercise(
     name="conv2d_forward",
     topic="Conv2D forward: im2col, one matrix multiply, the bias",
     functions=("conv2d_forward",),
-    checks=(
-        Check("shapes and dtypes", check_shapes),
-        Check("worked example", check_worked_example),
-        Check("matches the reference on drawn configurations", check_reference),
-    ),
+    checks=forward_checks("conv2d_forward", reference.conv2d_forward),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -1,18 +1,28 @@
-"""Exercise conv2d_backward: the gradients of a convolution with respect to x, w and b.
+"""Exercise conv2d_backward: derive the gradients of a convolution with respect to x, w and b.
 
-Given ``dout`` = ∂loss/∂out for ``out = conv2d_forward(x, w, b, S, padding)``::
+The forward pass (``conv2d_forward``), with ``x_pad`` the padded input::
 
-    cols   = im2col(x, KH, KW, S, padding)        (N*OH*OW, KH*KW*C)
-    dout2d = dout.reshape(N*OH*OW, F)             (N*OH*OW, F)
-    dw = (cols.T @ dout2d).reshape(KH, KW, C, F)  (KH, KW, C, F)
-    db = Σ_nij dout[n,i,j,:]                      (F,)
-    dx = col2im(dout2d @ w2d.T, x.shape, KH, KW, S, padding)     (N, H, W, C)
+    out[n,i,j,f] = b[f] + Σ_pqc x_pad[n, SH*i+p, SW*j+q, c] * w[p,q,c,f]
 
-with ``w2d = w.reshape(KH*KW*C, F)``. Each is shaped like what it is the gradient of. ``db`` is a
-plain sum: any 1/N of a batch-mean loss is already inside ``dout``.
+or, in the 2-D form that runs::
 
-Worked example: x = ones (1, 2, 2, 1), w = ones (1, 1, 1, 1), dout = [[1, 2], [3, 4]]:
-dw = 1+2+3+4 = 10, db = 10, dx = dout.
+    cols  = im2col(x, KH, KW, S, padding)         (N*OH*OW, KH*KW*C)
+    w2d   = w.reshape(KH*KW*C, F)                 (KH*KW*C, F)
+    out2d = cols @ w2d + b                        (N*OH*OW, F)
+    out   = out2d.reshape(N, OH, OW, F)
+
+Given ``dout`` = ∂loss/∂out (N, OH, OW, F), **derive** ``dx``, ``dw`` and ``db`` from
+``out2d = cols @ w2d + b`` by the chain rule, then write them with NumPy and the two kernels
+imported below. Each gradient has the shape (and the dtype) of what it differentiates:
+``dx`` (N, H, W, C), ``dw`` (KH, KW, C, F), ``db`` (F,); float64 inputs give float64 gradients,
+float32 give float32. Ask, for each entry of w (and of b, and of x): which outputs does it
+touch, and with what factor?
+
+Worked number: x = ones (1, 2, 2, 1), w = [[[[2]]]] (a 1 x 1 kernel), b = [0], stride 1:
+out = [[2, 2], [2, 2]]. With dout = [[1, 2], [3, 4]], derive dw, db and dx by hand first.
+
+``tinycnn exercises hint conv2d_backward DIR`` opens hints one level at a time (shapes, the
+chain-rule path, the formula).
 
 Check your answer: ``tinycnn exercises check conv2d_backward DIR``.
 """
@@ -35,9 +45,9 @@ def conv2d_backward(dout, x, w, S=(1, 1), padding="valid"):
 
     Returns
     -------
-    dx : ndarray, shape (N, H, W, C)
-    dw : ndarray, shape (KH, KW, C, F)
-    db : ndarray, shape (F,)
+    dx : ndarray, shape (N, H, W, C), dtype of x
+    dw : ndarray, shape (KH, KW, C, F), dtype of w
+    db : ndarray, shape (F,), dtype of dout
     """
     ### BEGIN SOLUTION
     KH, KW, C, F = w.shape
@@ -50,121 +60,74 @@ def conv2d_backward(dout, x, w, S=(1, 1), padding="valid"):
     ### END SOLUTION
 
 
-### BEGIN HIDDEN TESTS
-import numpy as np  # noqa: E402
+### QUESTIONS
 
-from tinycnn.teach.exercises.grading import (  # noqa: E402
-    Check,
-    CheckError,
-    Exercise,
-    FunctionLayer,
-    against_reference,
-    compare,
-    sibling,
-)
-from tinycnn.teach.gradcheck import gradcheck  # noqa: E402
-from tinycnn.testing.strategies import ConvConfig, conv_configs  # noqa: E402
+
+### BEGIN HIDDEN TESTS
+from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, sibling  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 reference = sibling("reference")
+backward_checks = sibling("conv_checks").backward_checks
 
 
-def _mistakes(dout, x, w, S, padding):
-    N = x.shape[0]
-    F = w.shape[3]
-    dx, dw, db = reference.conv2d_backward(dout, x, w, S, padding)
-    flipped = reference.conv2d_backward(dout, x, w[::-1, ::-1], S, padding)[0]
-    return {
-        "db": [
-            (lambda: db / (dout.size // F), "db is a sum over n, i, j, not a mean"),
-            (lambda: db / N, "db is a plain sum: the 1/N of the loss is already in dout"),
-        ],
-        "dw": [
-            (lambda: dw / N, "dw is a plain sum over the batch: the 1/N is already in dout"),
-            (lambda: dw.transpose(1, 0, 2, 3), "dw has KH and KW swapped"),
-        ],
-        "dx": [
-            (lambda: flipped, "dx used a flipped kernel: col2im(dout2d @ w2d.T) needs no flip"),
-        ],
-    }
+def _picture(path) -> None:
+    from tinycnn.plots import plot_backward_flow
+
+    plot_backward_flow(out=path)
 
 
-def _check(student, dout, x, w, S, padding, prefix=""):
-    expected = reference.conv2d_backward(dout, x, w, S, padding)
-    got = student.call("conv2d_backward", dout, x, w, S, padding)
-    if not isinstance(got, tuple) or len(got) != 3:
-        raise CheckError("conv2d_backward should return a tuple (dx, dw, db)")
-    mistakes = _mistakes(dout, x, w, S, padding)
-    for name, e, g in zip(("dx", "dw", "db"), expected, got, strict=True):
-        compare(prefix + name, e, g, mistakes[name])
+QUESTIONS = (
+    Question(
+        "db_axes",
+        "db[f] sums dout over which axes of dout (N, OH, OW, F)?",
+        "c",
+        "b[f] is added to every output of filter f, for every image n and position (i, j), so "
+        "its gradient collects all of them",
+        choices=("n only", "i and j only", "n, i and j", "none: db = dout"),
+    ),
+    Question(
+        "no_one_over_n",
+        "The loss is a batch mean. Where does its 1/N belong?",
+        "a",
+        "dlogits = (p - Y) / N already carries it, and every gradient downstream inherits it; "
+        "dividing again makes dw N times too small",
+        choices=(
+            "already inside dout; dw and db are plain sums",
+            "dw and db must be divided by N",
+            "only db must be divided by N",
+        ),
+    ),
+    Question(
+        "worked_dw",
+        "x = ones (1, 2, 2, 1), w = ones (1, 1, 1, 1), dout = [[1, 2], [3, 4]]: what is dw?",
+        10,
+        "out[i, j] = w * x[i, j], so dL/dw = Σ_ij dout[i, j] * x[i, j] = 1 + 2 + 3 + 4",
+    ),
+)
 
-
-def check_shapes(student) -> None:
-    x = np.ones((2, 6, 5, 3), dtype=np.float32)
-    w = np.ones((3, 2, 3, 4), dtype=np.float32)
-    got = student.call("conv2d_backward", np.ones((2, 4, 4, 4), np.float32), x, w, (1, 1), "valid")
-    if not isinstance(got, tuple) or len(got) != 3:
-        raise CheckError("conv2d_backward should return a tuple (dx, dw, db)")
-    for name, value, shape in zip(("dx", "dw", "db"), got, (x.shape, w.shape, (4,)), strict=True):
-        if np.shape(value) != shape:
-            raise CheckError(
-                f"x (2, 6, 5, 3), w (3, 2, 3, 4): {name} should have shape {shape} "
-                f"(like what it is the gradient of), got {np.shape(value)}"
-            )
-
-
-def check_worked_example(student) -> None:
-    dout = np.arange(1.0, 5.0).reshape(1, 2, 2, 1)
-    _check(
-        student,
-        dout,
-        np.ones((1, 2, 2, 1)),
-        np.ones((1, 1, 1, 1)),
-        (1, 1),
-        "valid",
-        "worked example: ",
-    )
-
-
-def _arrays(config: ConvConfig):
-    rng = np.random.default_rng(config.seed)
-    w = rng.standard_normal((config.KH, config.KW, config.C, config.F))
-    x = config.x()
-    out = reference.conv2d_forward(x, w, np.zeros(config.F), (config.SH, config.SW), config.padding)
-    return rng.standard_normal(out.shape), x, w
-
-
-def check_reference(student) -> None:
-    def case(config):
-        dout, x, w = _arrays(config)
-        _check(student, dout, x, w, (config.SH, config.SW), config.padding)
-
-    against_reference(conv_configs(), case)
-
-
-def check_gradients(student) -> None:
-    rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((2, 5, 4, 2)), rng.standard_normal((2, 3, 2, 3)), np.ones(3)
-    layer = FunctionLayer(
-        lambda x, w, b: reference.conv2d_forward(x, w, b, (2, 1), "same"),
-        lambda dout, x, w, b: student.call("conv2d_backward", dout, x, w, (2, 1), "same"),
-        {"w": w, "b": b},
-    )
-    result = gradcheck(layer, x)
-    if not result.ok:
-        raise CheckError(f"x (2, 5, 4, 2), w (2, 3, 2, 3), strides (2, 1), 'same':\n{result}")
+HINTS = HintLadder(
+    shapes="dx (N, H, W, C), dw (KH, KW, C, F), db (F,): each gradient has the shape of what it "
+    "differentiates. In the 2-D form out2d = cols @ w2d + b: dcols (N*OH*OW, KH*KW*C), dw2d "
+    "(KH*KW*C, F). db and dw sum over the N*OH*OW rows; no 1/N.",
+    path="Chain rule through out2d = cols @ w2d + b: each row of out2d is one window times w2d. "
+    "Ask which products dw2d[k, f] appears in (every row, with cols[r, k]) and which entries of "
+    "cols feed out2d[r, f]. dcols goes back to the image through the adjoint of im2col, which "
+    "adds overlapping windows (hint-conv2d_backward.png: values forward, gradients backward, "
+    "every shape).",
+    formula="dout2d = dout.reshape(-1, F); dw = (cols.T @ dout2d).reshape(KH, KW, C, F); db = "
+    "dout2d.sum(axis=0); dx = col2im(dout2d @ w2d.T, x.shape, KH, KW, S, padding).",
+    picture=_picture,
+)
 
 
 EXERCISE = Exercise(
     name="conv2d_backward",
     topic="Conv2D backward: dx with col2im, dw, db",
     functions=("conv2d_backward",),
-    checks=(
-        Check("shapes and dtypes", check_shapes),
-        Check("worked example", check_worked_example),
-        Check("matches the reference on drawn configurations", check_reference),
-        Check("gradient check (float64 central differences)", check_gradients),
-    ),
+    checks=backward_checks("conv2d_backward", reference.conv2d_forward, reference.conv2d_backward),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS
