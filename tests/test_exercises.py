@@ -184,6 +184,26 @@ MUTANTS = [
     ("batchnorm", "moving_variance = momentum * moving_variance + (1 - momentum) * var",
      "moving_variance = momentum * moving_variance + (1 - momentum) * var * x.size "
      "/ (x.size - x.shape[-1])", "moving statistics", "PyTorch"),
+    # saliency
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return dx.max(axis=-1)", "worked example",
+     "absolute value before the maximum"),
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return np.abs(dx).sum(axis=-1)",
+     "worked example", "not their sum"),
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return np.abs(dx.max(axis=-1))",
+     "worked example", "absolute value first"),
+    ("saliency", "dscores[:, k] = 1.0", "dscores[:, :] = 1.0", "worked example", "SUM of"),
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return np.abs(dx).max(axis=-1)[0]",
+     "shapes and dtypes", None),
+    # fgsm
+    ("fgsm", "return np.clip(x + epsilon * np.sign(g), 0.0, 1.0)",
+     "return np.clip(x - epsilon * np.sign(g), 0.0, 1.0)", "worked example", "AWAY"),
+    ("fgsm", "return np.clip(x + epsilon * np.sign(g), 0.0, 1.0)",
+     "return np.clip(x + epsilon * g, 0.0, 1.0)", "worked example", "SIGN of the gradient"),
+    ("fgsm", "return np.clip(x + epsilon * np.sign(g), 0.0, 1.0)",
+     "return x + epsilon * np.sign(g)", "worked example", "clip the new image"),
+    ("fgsm", "dscores = -p", "dscores = 0 * p", "worked example", "not z_t alone"),
+    ("fgsm", "z = z - z.max(axis=1, keepdims=True)", "z = z + 0", "scores near 1000",
+     "subtract each row's largest score"),
 ]  # fmt: skip
 
 

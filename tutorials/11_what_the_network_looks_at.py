@@ -236,3 +236,26 @@ figure
 # ten probabilities (click a pooled value, a dense unit or a class to see how it is computed),
 # the saliency and occlusion maps over your drawing, and a "Fool it" button that runs the
 # attack above toward any class you choose. The same functions run behind it.
+
+# %% [markdown]
+# ## Your turn
+#
+# Write the two computations behind sections 1 and 3 yourself, from a network handed to you as
+# its forward and backward: exercises `saliency` (which upstream gradient gives ∂z_k/∂x, and the
+# maximum of its size over channels) and `fgsm` (∂ log p_t/∂z, a stable softmax, one sign step,
+# the clip). Start each one in a folder of your own, fill it in, and run the cell below (or
+# `tinycnn exercises check <name> my_exercises`) until it passes:
+#
+# ```console
+# $ tinycnn exercises start saliency my_exercises
+# $ tinycnn exercises start fgsm my_exercises
+# ```
+#
+# Until you start, the check says "not started". `tinycnn exercises list my_exercises` shows
+# them all.
+
+# %%
+from tinycnn.teach.exercises import check  # noqa: E402 (the exercises' own cell)
+
+for name in ["saliency", "fgsm"]:
+    print(check(name, "my_exercises"), end="\n\n")
