@@ -54,6 +54,10 @@ CASES = {
     "interrupt": (relu_file("raise KeyboardInterrupt\n"), "raised KeyboardInterrupt"),
     "memory": (relu_file("big = np.ones(2**29)  # 4 GB\n"), "ran out of memory"),
     "signal": (relu_file("os.kill(os.getpid(), 9)\n", "import os"), "signal SIGKILL"),
+    "kills_fork_server": (
+        relu_file("os.kill(os.getppid(), 9)\nwhile True:\n    pass\n", "import os"),
+        "took longer than 3 s in check 1",
+    ),
     "patched_allclose": (
         "import numpy as np\n\nnp.allclose = lambda *a, **k: True\n"
         "np.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)\n\n\n"

@@ -43,7 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     start.add_argument("--force", action="store_true", help="replace an existing file")
     check = actions.add_parser(
-        "check", help="grade DIR/NAME.py (NAME 'all': every exercise), each in its own process"
+        "check",
+        help="grade DIR/NAME.py (NAME 'all': every exercise), each in its own process",
+        description="Grade each exercise in each folder in a child process of its own (a copy "
+        "of the files in a temporary folder, time and memory limits; every verdict made here). "
+        "Exit status: 0 all passed, 1 something failed or was not started, 2 an input could "
+        "not be graded (one line each on stderr; the rest is graded).",
     )
     check.add_argument("name", help="an exercise name, or 'all'")
     check.add_argument(
