@@ -328,3 +328,13 @@ def test_the_teaching_guide_states_the_capstones_own_numbers():
     needed = re.search(r"(\d+)% test accuracy", trains).group(1)
     assert f"needs {needed}% accuracy on 1,000 test images" in text
     assert "printing the loss every 50 steps" in text and "for one epoch" in text
+
+
+def test_the_graders_docstrings_cite_files_that_exist():
+    root = Path(__file__).parents[1]
+    cited = [
+        (path.name, name)
+        for path in (root / "tinycnn/teach/exercises").rglob("*.py")
+        for name in re.findall(r"``((?:docs|tests|tinycnn|tutorials)/[\w./-]+)``", path.read_text())
+    ]
+    assert cited and all((root / name).exists() for _, name in cited), cited

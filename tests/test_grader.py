@@ -29,14 +29,21 @@ RELU_BACKWARD = "def relu_backward(dout, x):\n    return dout * (x > 0)\n\n\n"
 RIGHT = "    return np.maximum(x, 0)\n"
 
 
+RELU_ANSWERS = '\n\nANSWERS = {"sum_dx": 5, "dead_unit": "a"}\n'  # relu's questions, right
+
+
 def relu_file(body: str, top: str = "") -> str:
-    """A relu.py whose relu_forward runs ``body`` (indented) and then answers right."""
+    """A relu.py whose relu_forward runs ``body`` (indented) and then answers right (its
+    questions too)."""
     return (
         f"import numpy as np\n{top}\n\n{RELU_BACKWARD}def relu_forward(x):\n"
         + textwrap.indent(textwrap.dedent(body), "    ")
         + RIGHT
+        + RELU_ANSWERS
     )
 
+
+RELU_POINTS = 3 + 2  # relu's three checks and two questions, one point each
 
 # name: (relu.py text, what the one-line reason must say)
 CASES = {
@@ -110,7 +117,7 @@ def batch(tmp_path_factory):
 def test_bad_student_code_fails_with_one_line(batch, name):
     status, document, root = batch
     result = next(r for r in document["results"] if Path(r["path"]).parent.name == name)
-    assert result["status"] == "failed" and result["points"] < result["max_points"] == 3
+    assert result["status"] == "failed" and result["points"] < result["max_points"] == RELU_POINTS
     message = result["message"]
     assert CASES[name][1] in message, message
     if name not in ("patched_allclose", "deletes_parent_files"):  # these show the student's lines
@@ -121,7 +128,7 @@ def test_bad_student_code_fails_with_one_line(batch, name):
 def test_other_folders_in_the_batch_are_unaffected(batch):
     _, document, root = batch
     good = next(r for r in document["results"] if Path(r["path"]).parent.name == "good")
-    assert good["status"] == "passed" and good["points"] == good["max_points"] == 3
+    assert good["status"] == "passed" and good["points"] == good["max_points"] == RELU_POINTS
     assert (root / "good" / "relu.py").is_file() and (root / "notes.txt").is_file()
     assert (root / "deletes_parent_files" / "relu.py").is_file()
 
@@ -283,8 +290,9 @@ def test_gradescope_results_use_the_documented_fields(capsys, tmp_path):
         )
         assert test["status"] in ("passed", "failed") and test["visibility"] in VISIBILITY
         assert 0 <= test["score"] <= test["max_score"]
-    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"])) == 1
-    assert [t["status"] for t in data["tests"]] == ["passed", "failed", "failed"]
+    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"])) == 1 + 2
+    statuses = ["passed", "failed", "failed", "passed", "passed"]  # 3 checks, 2 questions
+    assert [t["status"] for t in data["tests"]] == statuses
     capsys.readouterr()
 
 

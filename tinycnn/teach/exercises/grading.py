@@ -5,8 +5,9 @@ An exercise file (a pack's ``NN_name.py``, see ``tinycnn.teach.exercises.packs``
 ``check(student)`` that returns when the student's code is right and raises
 ``CheckError(message, hint, credit)`` when it is not; ``Check(name, run, points)`` gives it a
 name and its points. The engine (``engine.grade``) runs the checks in order and stops at the first
-failure (TEACHING.md's grading order): shapes and dtypes, a worked example, properties, the
-reference on hypothesis-drawn configurations, a float64 gradient check, edge cases.
+failure, in the order ``docs/guides/teaching.md`` describes: shapes and dtypes, a worked
+example, properties, the reference on hypothesis-drawn configurations, a float64 gradient
+check, edge cases.
 
 ``student`` is a proxy to the child process that holds the student's file (``sandbox``): its
 ``call`` sends the inputs there and returns the outputs, so every comparison, hint and verdict is
