@@ -48,7 +48,14 @@ extensions = [
     "star_args",
 ]
 
-exclude_patterns = ["_build", "_ext", "conf.py", "jupyter_execute", "**/.ipynb_checkpoints"]
+exclude_patterns = [
+    "_build",
+    "_ext",
+    "conf.py",
+    "jupyter_execute",
+    "**/.ipynb_checkpoints",
+    "guides/template_pack",  # an exercise pack the teaching guide includes, not a page
+]
 templates_path = ["_templates"]
 root_doc = "index"
 

@@ -82,6 +82,10 @@ def check_png(path, size):
         ("feature-maps", ("--index", "5"), (1140, 740)),
         ("probabilities", ("--index", "5"), (900, 350)),
         ("im2col", ("--index", "5"), (1200, 600)),
+        ("saliency", ("--index", "5", "--class", "3"), (1000, 380)),
+        ("occlusion", ("--index", "5"), (1000, 380)),
+        ("adversarial", ("--index", "5", "--target", "2", "--steps", "3"), (1200, 380)),
+        ("class-visualisation", (), (1100, 300)),
     ],
 )
 def test_every_kind_writes_a_png(files, tmp_path, capsys, kind, extra, size):
@@ -130,6 +134,10 @@ def test_curves_without_history_is_a_clear_error(files, tmp_path, capsys):
         ("filters", (), ("dense.npz",), "the model has no Conv2D layer"),
         ("probabilities", ("--index", "200"), ("cnn.npz",), "--index must be in 0..199"),
         ("confusion", (), ("missing.npz",), "no such file"),
+        ("saliency", ("--class", "10"), ("cnn.npz",), "class must be an integer in 0..9, got 10"),
+        ("adversarial", ("--target", "12"), ("cnn.npz",), "target must be an integer in 0..9"),
+        ("adversarial", ("--epsilon", "0"), ("cnn.npz",), "epsilon must be in (0, 1], got 0.0"),
+        ("adversarial", ("--steps", "0"), ("cnn.npz",), "steps must be in 1..100, got 0"),
     ],
 )
 def test_errors_are_one_line_with_status_2(files, tmp_path, capsys, kind, extra, models, message):

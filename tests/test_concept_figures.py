@@ -22,17 +22,20 @@ from tinycnn.plots import (
     plot_architecture,
     plot_backward_flow,
     plot_dropout,
+    plot_im2col,
     plot_maxpool,
     plot_multichannel,
     plot_optimizer_paths,
     plot_receptive_field,
     plot_sliding_kernel,
+    plot_softmax_loss,
 )
 from tinycnn.plots.backward_flow import gradient_flow
 from tinycnn.plots.multichannel import channel_sums, cs231n_example
 from tinycnn.plots.optimizer_paths import optimizer_path
 from tinycnn.plots.pooling_picture import EXAMPLE_DOUT, EXAMPLE_X, route_maxpool
 from tinycnn.plots.sliding import padded_output_size, size_formula, slide_kernel
+from tinycnn.plots.softmax_loss import EXAMPLE_LABEL, EXAMPLE_LOGITS, softmax_loss
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 
@@ -294,7 +297,8 @@ def test_plot_help_lists_at_least_16_kinds(capsys):
     ("kind", "size"),
     [("sliding", (900, 500)), ("multichannel", (1000, 700)), ("maxpool", (1200, 400)),
      ("architecture", (1300, 420)), ("backward", (1100, 800)), ("dropout", (1100, 350)),
-     ("receptive-field", (800, 600)), ("optimizers", (900, 550))],
+     ("receptive-field", (800, 600)), ("optimizers", (900, 550)),
+     ("im2col-channels", (1200, 600)), ("softmax-loss", (1300, 350))],
 )  # fmt: skip
 def test_concept_kinds_write_a_png_without_a_model(tmp_path, kind, size):
     out = tmp_path / f"{kind}.png"
@@ -313,3 +317,37 @@ def test_sliding_gif_kind_and_model_count_errors(tmp_path, capsys):
     assert Image.open(out).n_frames == 9
     assert cli.main(["plot", "maxpool", "a.npz", "--out", str(tmp_path / "m.png")]) != 0
     assert "takes no model file" in capsys.readouterr().err
+
+
+# -- im2col with channels, softmax and its loss -----------------------------------------------
+def test_im2col_of_three_channels_orders_columns_p_q_c(tmp_path):
+    x, _, _ = cs231n_example()
+    figure = plot_im2col(x, 3, strides=2, padding="same", position=(1, 1), out=tmp_path / "i.png")
+    ax_in, ax_patch, ax_row, ax_cols = figure.axes
+    cols = ax_cols.images[0].get_array()
+    assert cols.shape == (9, 27)  # "the 9 x 27 matrix" (docs/concepts/convolution.md)
+    assert "row 4" in [t.get_text() for t in ax_cols.texts]
+    x_pad = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+    window = x_pad[2:5, 2:5, :]  # output (1, 1), stride 2, one padding row/column each side
+    for p, q, c in np.ndindex(3, 3, 3):
+        assert cols[4, p * 9 + q * 3 + c] == window[p, q, c]
+    np.testing.assert_array_equal(figure.column_channels, np.tile([0, 1, 2], 9))
+    labels = [label.get_text() for label in ax_row.get_xticklabels()]
+    assert labels[:4] == ["0,0,0", "0,0,1", "0,0,2", "0,1,0"]
+
+
+def test_softmax_loss_picture_is_the_libraries_softmax_and_cross_entropy(tmp_path):
+    figure = plot_softmax_loss(out=tmp_path / "s.png")
+    result = figure.softmax
+    z = EXAMPLE_LOGITS
+    np.testing.assert_allclose(result.p, np.exp(z) / np.exp(z).sum(), rtol=1e-12)
+    loss = SoftmaxCrossEntropy().forward(z[None], np.array([EXAMPLE_LABEL]))
+    assert result.loss == pytest.approx(loss, rel=1e-6)
+    assert np.argmax(z) != EXAMPLE_LABEL  # the largest score is another class's (docs)
+    assert result.p[EXAMPLE_LABEL] < 0.5 and result.loss > 1  # "below one half", "above 1"
+    ax_z, ax_exp, ax_p, ax_loss = figure.axes
+    np.testing.assert_allclose([bar.get_height() for bar in ax_p.patches], result.p)
+    point = ax_loss.get_lines()[1]
+    assert (point.get_xdata()[0], point.get_ydata()[0]) == (result.p[3], result.loss)
+    with pytest.raises(ValueError, match="a label in 0..K-1"):
+        softmax_loss(z, 5)

@@ -18,15 +18,44 @@ import pytest
 
 import tinycnn
 from tinycnn.cli import main
-from tinycnn.teach.exercises import exercises, handout
-from tinycnn.teach.exercises.ex13_capstone import PIECES
+from tinycnn.teach.exercises import exercises, get_exercise, handout
 from tinycnn.teach.exercises.handout import clear_hidden_tests, clear_solutions, solution_text
 
 NAMES = [exercise.name for exercise in exercises()]
+PIECES = get_exercise("capstone").uses
 LIBRARY = str(Path(tinycnn.__file__).parent)
 
 REF = "matches the reference"
 MUTANTS = [
+    # output_size
+    ("output_size", "return max((H + 2 * P - K) // S + 1, 0)",
+     "return max(-(-(H + 2 * P - K) // S) + 1, 0)", "worked example", "rounded up"),
+    ("output_size", "return max((H + 2 * P - K) // S + 1, 0)", "return max((H - K) // S + 1, 0)",
+     "worked example", "padding ignored"),
+    ("output_size",
+     "return total // 2, total - total // 2", "return total - total // 2, total // 2",
+     "same_padding", "at the END"),
+    ("output_size", "return max((H + 2 * P - K) // S + 1, 0)",
+     "return max((H + 2 * P - K) / S + 1, 0)", "returns ints", "// (floor division)"),
+    # conv2d_naive_forward
+    ("conv2d_naive_forward",
+     "np.sum(window * w[:, :, :, f])", "np.sum(window * w[::-1, ::-1, :, f])",
+     "worked example", "flipped"),
+    ("conv2d_naive_forward",
+     "np.sum(window * w[:, :, :, f]) + b[f]", "np.sum(window * w[:, :, :, f])",
+     REF, "the bias is missing"),
+    ("conv2d_naive_forward", "window = x_pad[n, SH * i : SH * i + KH, SW * j : SW * j + KW, :]",
+     "window = x_pad[n, i : i + KH, j : j + KW, :]", REF, "stride is ignored"),
+    ("conv2d_naive_forward", "out = np.zeros((N, OH, OW, F), dtype=x.dtype)",
+     "out = np.zeros((N, OH, OW, F))", "shapes and dtypes", None),
+    # conv2d_naive_backward
+    ("conv2d_naive_backward", "dx_pad[n, rows, cols, :] += g * w[:, :, :, f]",
+     "dx_pad[n, rows, cols, :] = g * w[:, :, :, f]", REF, "must ADD"),
+    ("conv2d_naive_backward", "db[f] += g", "db[f] += g / N", REF, "1/N of the loss"),
+    ("conv2d_naive_backward", "return dx_pad[:, top : top + H, left : left + W, :], dw, db",
+     "return dx_pad[:, :H, :W, :], dw, db", REF, None),
+    ("conv2d_naive_backward", "dx_pad = np.zeros(x_pad.shape, dtype=x.dtype)",
+     "dx_pad = np.zeros(x_pad.shape)", "shapes and dtypes", None),
     # im2col
     ("im2col", "cols[:, :, :, p, q, :]", "cols[:, :, :, q % KH, p % KW, :]", "worked example",
      "read it row by row"),
@@ -126,13 +155,16 @@ MUTANTS = [
      "x[index] = original\n        minus = f()\n        grad[index] = (plus - minus) / eps\n"
      "        continue", "worked example", "one-sided difference"),
     ("gradient_check", "return float(np.max(np.abs(analytic - numeric) / size))",
-     "return float(np.median(np.abs(analytic - numeric) / size))", "catches planted bugs", None),
+     "return float(np.median(np.abs(analytic - numeric) / size))",
+      "worked example", "not the mean"),
     # capstone (the folder holds every other reference answer: see the references fixture)
     ("capstone", "out = layer.forward(out, training=True)",
-     "out = layer.forward(out, training=False)", "one training step", None),
-    ("capstone", "            update(layer, key)", "            pass", "one training step", None),
-    ("capstone", "for layer in reversed(layers):", "for layer in layers[::-1][:-1]:",
-     "one training step", None),
+     "out = layer.forward(out, training=False)", "six steps of your loop", "training=False"),
+    ("capstone", "order = rng.permutation(len(x))", "order = np.arange(len(x))",
+     "six steps of your loop", "not shuffled"),
+    ("capstone", "m, v, t + 1, learning_rate)", "m, v, t, learning_rate)", "six steps of your loop",
+     "t starts at 1"),
+    ("capstone", "        kit.Dropout(0.25, rng),\n", "", "the layer list", None),
     # batchnorm
     ("batchnorm", "var = ((x - mean) ** 2).mean(axis=axes)  # (C,), biased",
      "var = ((x - mean) ** 2).sum(axis=axes) / (x.size // x.shape[-1] - 1)  # (C,), biased",
@@ -152,6 +184,26 @@ MUTANTS = [
     ("batchnorm", "moving_variance = momentum * moving_variance + (1 - momentum) * var",
      "moving_variance = momentum * moving_variance + (1 - momentum) * var * x.size "
      "/ (x.size - x.shape[-1])", "moving statistics", "PyTorch"),
+    # saliency
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return dx.max(axis=-1)", "worked example",
+     "absolute value before the maximum"),
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return np.abs(dx).sum(axis=-1)",
+     "worked example", "not their sum"),
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return np.abs(dx.max(axis=-1))",
+     "worked example", "absolute value first"),
+    ("saliency", "dscores[:, k] = 1.0", "dscores[:, :] = 1.0", "worked example", "SUM of"),
+    ("saliency", "return np.abs(dx).max(axis=-1)", "return np.abs(dx).max(axis=-1)[0]",
+     "shapes and dtypes", None),
+    # fgsm
+    ("fgsm", "return np.clip(x + epsilon * np.sign(g), 0.0, 1.0)",
+     "return np.clip(x - epsilon * np.sign(g), 0.0, 1.0)", "worked example", "AWAY"),
+    ("fgsm", "return np.clip(x + epsilon * np.sign(g), 0.0, 1.0)",
+     "return np.clip(x + epsilon * g, 0.0, 1.0)", "worked example", "SIGN of the gradient"),
+    ("fgsm", "return np.clip(x + epsilon * np.sign(g), 0.0, 1.0)",
+     "return x + epsilon * np.sign(g)", "worked example", "clip the new image"),
+    ("fgsm", "dscores = -p", "dscores = 0 * p", "worked example", "not z_t alone"),
+    ("fgsm", "z = z - z.max(axis=1, keepdims=True)", "z = z + 0", "scores near 1000",
+     "subtract each row's largest score"),
 ]  # fmt: skip
 
 
@@ -177,17 +229,20 @@ def references(tmp_path_factory) -> Path:
     return folder
 
 
-def test_list_shows_at_least_twelve_exercises_in_course_order(capsys, tmp_path):
+def test_list_shows_the_exercises_naive_first_in_course_order(capsys, tmp_path):
     status, out = run_cli(capsys, "list", tmp_path)
     assert status == 0
     listed = [line.split()[0] for line in out.splitlines()[1:] if line.strip()][: len(NAMES)]
-    assert listed == NAMES and len(NAMES) >= 13
-    assert NAMES[:4] == ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
+    assert listed == NAMES and len(NAMES) >= 17
+    assert NAMES[:3] == ["output_size", "conv2d_naive_forward", "conv2d_naive_backward"]
+    assert NAMES[3:7] == ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
     assert NAMES.index("capstone") > max(map(NAMES.index, PIECES))  # after the pieces it uses
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_is_not_started(capsys, tmp_path, name):
+    for piece in get_exercise(name).uses:  # the capstone needs its pieces' files beside it
+        assert run_cli(capsys, "start", piece, tmp_path)[0] == 0
     assert run_cli(capsys, "start", name, tmp_path)[0] == 0
     text = (tmp_path / f"{name}.py").read_text()
     assert "NotImplementedError(" in text and "### BEGIN" not in text and "Exercise(" not in text
@@ -232,7 +287,8 @@ def test_capstone_fails_when_one_piece_is_wrong(capsys, references, tmp_path):
     plant(tmp_path / "conv2d_backward.py", "dw = (cols.T @ dout2d)", "dw = (cols.T @ dout2d / 2)")
     status, out = run_cli(capsys, "check", "capstone", tmp_path)
     assert status == 1
-    assert "FAIL  one training step matches" in out and "the gradient conv2d" in out
+    assert "FAIL  six steps of your loop" in out and "Conv2D w after 6 steps" in out
+    assert "one of your pieces differs" in out and "hint:" not in out
 
 
 def test_student_exception_shows_only_the_students_lines(capsys, references, tmp_path):
@@ -253,11 +309,14 @@ def test_check_many_folders_prints_a_table_and_writes_json(capsys, references, t
     status, out = run_cli(capsys, "check", "relu", references, stub, "--json", report)
     assert status == 1
     table = out.split("\n\n")[-1].splitlines()
-    assert table[0].split() == ["folder", "relu", "passed"]
-    assert table[1].split()[1:] == ["ok", "1/1"] and table[2].split()[1:] == ["-", "0/1"]
+    assert table[0].split() == ["folder", "relu", "passed", "points"]
+    points = len(get_exercise("relu").checks) + len(get_exercise("relu").questions)  # 3 + 2
+    assert table[1].split()[1:] == [f"{points}/{points}", "1/1", f"{points}/{points}"]
+    assert table[2].split()[1:] == ["-", "0/1", f"0/{points}"]
     document = json.loads(report.read_text())
     assert document["passed"] == 1 and document["total"] == 2
     assert [r["status"] for r in document["results"]] == ["passed", "not started"]
+    assert [r["points"] for r in document["results"]] == [points, 0]
 
 
 def test_list_shows_each_exercises_status(capsys, tmp_path):

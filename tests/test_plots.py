@@ -23,18 +23,23 @@ from tinycnn.model import Sequential
 from tinycnn.optim import Adam
 from tinycnn.plots import (
     misclassified,
+    plot_class_visualisation,
     plot_confusion_matrix,
     plot_feature_maps,
     plot_filters,
+    plot_fooling,
     plot_im2col,
     plot_misclassified,
+    plot_occlusion,
     plot_probabilities,
+    plot_saliency,
     plot_shift_accuracy,
     plot_training_curves,
 )
 from tinycnn.plots.filters import filter_mosaic
 from tinycnn.plots.im2col_picture import clearest_position
 from tinycnn.teach.experiments import class_probabilities, feature_maps
+from tinycnn.teach.looks import occlusion, saliency
 from tinycnn.training.history import History
 from tinycnn.training.metrics import confusion_matrix
 
@@ -310,3 +315,78 @@ def test_saving_is_atomic_and_overwrites(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["s.png"]  # no temporary file left behind
     with pytest.raises(ValueError, match="does not exist"):
         plot_shift_accuracy([0], {"m": [0.9]}, out=tmp_path / "missing" / "s.png")
+
+
+# -- what the network looks at --------------------------------------------------------------
+def test_saliency_picture_draws_the_librarys_map_with_a_colour_bar(trained, tmp_path):
+    model, image = trained["model"], trained["x"][4]
+    figure = plot_saliency(model, image, k=int(trained["y"][4]), out=tmp_path / "s.png")
+    check_png(tmp_path / "s.png", (1000, 380))
+    expected = saliency(model, image, int(trained["y"][4]))
+    np.testing.assert_array_equal(figure.saliency, expected)
+    ax_image, ax_map, ax_over, colour_bar = figure.axes
+    np.testing.assert_array_equal(ax_map.images[0].get_array(), expected)
+    assert colour_bar.get_ylabel() == "|d score / d pixel|"
+    np.testing.assert_array_equal(ax_over.images[1].get_array(), expected)
+    predicted = int(trained["probs"][4].argmax())
+    assert ax_image.get_title().startswith(f"input: predicted {predicted}")
+
+
+def test_occlusion_picture_draws_the_drops_symmetric_around_zero(trained, tmp_path):
+    model, image = trained["model"], trained["x"][5]
+    figure = plot_occlusion(model, image, k=2, patch=4, stride=3, out=tmp_path / "o.png")
+    check_png(tmp_path / "o.png", (1000, 380))
+    expected = occlusion(model, image, 2, patch=4, stride=3)
+    np.testing.assert_allclose(figure.occlusion.drops, expected.drops)
+    assert expected.drops.shape == (9, 9)  # (28 - 4) // 3 + 1
+    ax_map = figure.axes[1]
+    np.testing.assert_allclose(ax_map.images[0].get_array(), expected.drops)
+    low, high = ax_map.images[0].get_clim()
+    assert low == -high == -np.abs(expected.drops).max()
+    assert figure.axes[3].get_ylabel() == "probability drop"
+
+
+def test_fooling_picture_shows_the_change_the_new_image_and_both_probabilities(trained, tmp_path):
+    model, image, label = trained["model"], trained["x"][6], int(trained["y"][6])
+    target = (label + 1) % 10
+    figure = plot_fooling(model, image, target, epsilon=0.3, steps=10, out=tmp_path / "f.png")
+    check_png(tmp_path / "f.png", (1200, 380))
+    attack = figure.attack
+    ax_in, ax_change, ax_out, ax_bars = figure.axes[:4]
+    np.testing.assert_array_equal(ax_change.images[0].get_array(), attack.change[:, :, 0])
+    assert ax_change.images[0].get_clim() == (-0.3, 0.3)
+    np.testing.assert_array_equal(ax_out.images[0].get_array(), attack.image[:, :, 0])
+    heights = np.array([bar.get_height() for bar in ax_bars.patches])
+    np.testing.assert_allclose(heights[:10], attack.probabilities[0])
+    np.testing.assert_allclose(heights[10:], class_probabilities(model, attack.image[None])[0],
+                               atol=1e-6)  # fmt: skip
+    assert np.abs(attack.change).max() <= 0.3 + 1e-6
+
+
+def test_class_pictures_raise_each_score(trained, tmp_path):
+    model = trained["model"]
+    figure = plot_class_visualisation(model, np.random.default_rng(0), steps=20,
+                                      out=tmp_path / "c.png")  # fmt: skip
+    check_png(tmp_path / "c.png", (1100, 300))
+    assert len(figure.pictures) == len(figure.axes) == 10
+    for k, (ax, picture) in enumerate(zip(figure.axes, figure.pictures, strict=True)):
+        assert picture.scores[-1] > picture.scores[0]
+        np.testing.assert_array_equal(ax.images[0].get_array(), picture.image[:, :, 0])
+        p = class_probabilities(model, picture.image[None])[0, k]
+        assert ax.get_title() == f"{k}: p = {p:.2f}"
+
+
+def test_im2col_picture_colours_the_columns_by_channel(tmp_path):
+    x = np.random.default_rng(0).random((6, 5, 2))
+    figure = plot_im2col(x, 3, position=(1, 2), out=tmp_path / "c2.png")
+    check_png(tmp_path / "c2.png", (1200, 600))
+    ax_row = figure.axes[2]
+    np.testing.assert_array_equal(figure.column_channels, [0, 1] * 9)
+    row = ax_row.images[0].get_array()[0]
+    np.testing.assert_array_equal(row[1::2], x[1:4, 2:5, 1].ravel())  # the odd columns: c = 1
+    frames = [p for p in ax_row.patches if not p.get_fill()]
+    assert len(frames) == 18
+    colours = {tuple(frame.get_edgecolor()) for frame in frames[::2]}
+    assert len(colours) == 1 and colours != {tuple(frames[1].get_edgecolor())}
+    ticks = [label.get_color() for label in ax_row.get_xticklabels()]
+    assert ticks[0] == ticks[2] != ticks[1] == ticks[3]

@@ -119,7 +119,7 @@ def test_feature_maps_are_the_conv_outputs_scaled_per_map(server, model, digits)
     x, _ = digits
     status, answer = post_json(server, canvas_request(x[3]))
     assert status == 200
-    maps = answer["feature_maps"]
+    maps = [m for m in answer["layers"] if m["kind"] == "conv"]
     assert [(m["layer"], m["height"], m["width"], m["channels"]) for m in maps] == [
         ("conv2d", 26, 26, 32),
         ("conv2d_1", 11, 11, 64),

@@ -12,7 +12,13 @@ for the final drawing and checks
 - that probability bars and feature maps are on the page, and a touch stroke draws too;
 - that clicking a feature map shows the model's own filter (every input channel) and outlines
   the receptive field, and that Clear empties the maps and the explanation;
-- the colour-scale switch (per map / per layer) and the friendly answer to a single click.
+- the colour-scale switch (per map / per layer) and the friendly answer to a single click;
+- the whole network, one column per layer through the softmax; clicking (or Enter on) a pooled
+  value, a dense unit and a class shows how each is computed; the saliency and occlusion maps
+  appear over the drawing; "make it a 3" makes the network say 3 and shows the change; a
+  refused request's sentence is shown; the layout holds in a phone-sized window.
+
+No test may leave a script error or a console error (a CSP violation is one) on the page.
 
 A screenshot goes to ``artifacts/serve_screenshot.png``. Without Chromium or Playwright the test
 skips on a laptop and fails in CI (``CI=true``), where ``.ci/run`` installs them.
@@ -86,14 +92,28 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, url):
-    context = browser.new_context(viewport={"width": 1180, "height": 1000}, has_touch=True)
+def console_errors(message) -> list[str]:
+    """A console error other than a refused request's status line (the 422 for too little ink
+    while a digit is begun, the 404 for /favicon.ico): a script error or a CSP violation."""
+    if message.type != "error" or message.text.startswith("Failed to load resource"):
+        return []
+    return [message.text]
+
+
+def open_page(browser, url, viewport):
+    context = browser.new_context(viewport=viewport, has_touch=True)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.extend(console_errors(message)))
     page.goto(url)
     page.wait_for_function("() => document.getElementById('model-info').textContent.length > 0")
+    return context, page, errors
+
+
+@pytest.fixture
+def page(browser, url):
+    context, page, errors = open_page(browser, url, {"width": 1180, "height": 1000})
     yield page
     context.close()
     assert errors == [], errors
@@ -144,7 +164,7 @@ READ_BACK = """() => {
   return {pad: grey('pad'), seen: grey('seen'),
           prediction: document.getElementById('prediction').textContent.trim(),
           bars: document.querySelectorAll('#bars .bar').length,
-          maps: document.querySelectorAll('#layers canvas').length};
+          maps: document.querySelectorAll('#layers canvas[data-kind="conv"]').length};
 }"""
 
 
@@ -195,7 +215,9 @@ def test_touch_stroke_draws_and_clear_empties(page):
 
 
 def map_canvas(page, layer: int, channel: int):
-    return page.locator(f'#layers canvas[data-layer="{layer}"][data-channel="{channel}"]')
+    return page.locator(
+        f'#layers canvas[data-kind="conv"][data-index="{layer}"][data-channel="{channel}"]'
+    )
 
 
 SHOWN_FILTERS = """() => Array.from(document.querySelectorAll('#filters table')).map(
@@ -222,9 +244,7 @@ def test_clicking_a_feature_map_shows_its_filter_and_clear_empties_the_maps(
     settle(page)
     canvas = map_canvas(page, layer, channel)
     box = canvas.bounding_box()
-    size = page.evaluate(
-        f"() => document.querySelector('#layers canvas[data-layer=\"{layer}\"]').width"
-    )
+    size = canvas.evaluate("(c) => c.width")
     zoom = box["width"] / size
     canvas.click(position={"x": (col + 0.5) * zoom, "y": (row + 0.5) * zoom})
     page.wait_for_function("() => window.tinycnn.explained !== null", timeout=30_000)
@@ -262,7 +282,8 @@ def map_maxima(page, layer: int) -> np.ndarray:
     """The brightest red level of every map of a layer as drawn on the page."""
     return np.array(
         page.evaluate(
-            f"""() => Array.from(document.querySelectorAll('#layers canvas[data-layer="{layer}"]'))
+            f"""() => Array.from(document.querySelectorAll(
+                '#layers canvas[data-kind="conv"][data-index="{layer}"]'))
               .map((c) => Math.max(...c.getContext('2d')
                  .getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0)))"""
         )
@@ -273,7 +294,7 @@ def test_colour_scale_switch_per_map_or_per_layer(page):
     digits, _ = ten_digits()
     draw(page, digits[0])
     settle(page)
-    high = np.array(page.evaluate("window.tinycnn.last.feature_maps[1].high"))
+    high = np.array(page.evaluate("window.tinycnn.last.layers[2].high"))  # conv2d_1
     per_map = map_maxima(page, 1)
     lively = high > 0
     assert (per_map[lively] == 252).all()  # every lively map reaches the top of the ramp
@@ -293,3 +314,174 @@ def test_a_click_gets_a_friendly_answer(page):
     assert "too little ink" in page.text_content("#status")
     assert page.text_content("#prediction").strip() == ""
     assert page.evaluate("document.querySelectorAll('#layers canvas').length") == 0
+
+
+# -- the whole network, what it looks at, fooling it -----------------------------------------
+COLUMNS = """() => Array.from(document.querySelectorAll('#layers .column')).map((c) => [
+  c.querySelector('h3').textContent, c.querySelectorAll('canvas').length,
+  c.querySelectorAll('.unit').length, c.querySelectorAll('.class-row').length])"""
+
+
+def draw_seven(page) -> None:
+    digits, _ = ten_digits()
+    draw(page, digits[7])
+    settle(page)
+    page.wait_for_function(
+        "() => window.tinycnn.looksVersion === window.tinycnn.version && !window.tinycnn.looking",
+        timeout=30_000,
+    )
+
+
+def click_cell(page, locator, row: int, col: int) -> None:
+    """Click value (row, col) of a feature-map canvas, whatever its zoom."""
+    zoom = locator.bounding_box()["width"] / locator.evaluate("(c) => c.width")
+    locator.click(position={"x": (col + 0.5) * zoom, "y": (row + 0.5) * zoom})
+
+
+def explained(page, kind: str) -> dict:
+    page.wait_for_function(
+        f"() => window.tinycnn.explained && window.tinycnn.explained.kind === '{kind}'",
+        timeout=30_000,
+    )
+    return page.evaluate("window.tinycnn.explained")
+
+
+def test_every_layer_has_a_column_through_the_softmax(page, model):
+    draw_seven(page)
+    columns = page.evaluate(COLUMNS)
+    assert columns == [
+        ["input", 1, 0, 0],
+        ["conv2d", 32, 0, 0],
+        ["max_pooling2d", 32, 0, 0],
+        ["conv2d_1", 64, 0, 0],
+        ["max_pooling2d_1", 64, 0, 0],
+        ["dense", 0, 128, 0],
+        ["dense_1", 0, 0, 10],
+    ]
+    answer = page.evaluate("window.tinycnn.last")
+    shown = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#layers .class-row .pct'))"
+        ".map((e) => e.textContent)"
+    )
+    assert shown == [f"{100 * p:.1f}%" for p in answer["layers"][-1]["probabilities"]]
+    legend = page.text_content("#maps .legend")
+    assert "feature map" in legend and "black is 0" in legend
+    assert page.text_content("#confidence").startswith("probability ")
+    assert "sure" not in page.text_content("main")
+
+
+def test_clicking_a_pooled_value_a_dense_unit_and_a_class_explains_each(page, model):
+    draw_seven(page)
+    pooled = page.locator('#layers canvas[data-kind="pool"][data-index="1"][data-channel="5"]')
+    click_cell(page, pooled, 2, 3)
+    a = explained(page, "pool")
+    assert (a["layer"], a["channel"], a["row"], a["col"]) == ("max_pooling2d_1", 5, 2, 3)
+    window = np.array([[-np.inf if v is None else v for v in row] for row in a["window"]])
+    assert (
+        a["value"] == window.max()
+        and list(np.unravel_index(window.argmax(), (2, 2))) == (a["winner"])
+    )
+    assert f"max = {a['value']:.3f}" in page.text_content("#sum")
+    assert page.text_content("#explain-table .won") == f"{a['value']:.3f}"
+    assert field_outline(page).any()  # its receptive field, outlined on the input
+
+    page.click('#layers .unit[data-unit="5"]')
+    a = explained(page, "dense")
+    assert (a["layer"], a["unit"]) == ("dense", 5)
+    assert f"= {a['z']:.3f}" in page.text_content("#sum")
+    assert page.locator("#explain-table tr").count() == 1 + len(a["top"])
+    assert a["top"][0]["source"] is not None
+    h, w, c = a["top"][0]["source"]
+    assert f"map {c} at ({h}, {w})" in page.text_content("#explain-table")
+
+    page.click('#layers .class-row[data-class="7"]')
+    a = explained(page, "class")
+    z = np.array(a["logits"])
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    assert a["probability"] == pytest.approx(p[7])
+    assert f"= {p[7]:.4g}" in page.text_content("#sum").replace("1.000", "1")
+    assert "exp(" in page.text_content("#explain-what")
+    assert page.input_value("#looks-class") == "7"  # what it looks at follows the class
+
+
+def test_the_keyboard_explains_a_map_value(page):
+    draw_seven(page)
+    pooled = page.locator('#layers canvas[data-kind="pool"][data-index="0"][data-channel="0"]')
+    pooled.focus()
+    for key in ("ArrowRight", "ArrowRight", "ArrowUp", "Enter"):
+        page.keyboard.press(key)
+    a = explained(page, "pool")
+    assert (a["row"], a["col"]) == (13 // 2 - 1, 13 // 2 + 2)
+    page.focus('#layers .class-row[data-class="2"]')
+    page.keyboard.press("Enter")
+    assert explained(page, "class")["class"] == 2
+
+
+def canvas_rgb(page, canvas_id: str) -> np.ndarray:
+    rgba = page.evaluate(
+        f"() => Array.from(document.getElementById('{canvas_id}').getContext('2d')"
+        ".getImageData(0, 0, 28, 28).data)"
+    )
+    return np.array(rgba, dtype=np.int64).reshape(28, 28, 4)[..., :3]
+
+
+def test_saliency_and_occlusion_appear_over_the_drawing(page, model):
+    draw_seven(page)
+    looks = page.evaluate("window.tinycnn.looks")
+    assert looks["class"] == 7
+    saliency = np.array(looks["saliency"]).reshape(28, 28)
+    rgb = canvas_rgb(page, "saliency")
+    top = np.unravel_index(saliency.argmax(), saliency.shape)
+    np.testing.assert_array_equal(rgb[top], [252, 253, 191])  # the top of the ramp, opaque
+    coloured = (rgb[..., 0] != rgb[..., 1]) | (rgb[..., 1] != rgb[..., 2])
+    assert coloured.sum() > 50  # a heat map, not the grey drawing
+    occlusion = np.array(looks["occlusion"]).reshape(28, 28)
+    strongest = np.unravel_index(np.abs(occlusion).argmax(), occlusion.shape)
+    colour = [217, 72, 15] if occlusion[strongest] > 0 else [47, 111, 219]
+    np.testing.assert_array_equal(canvas_rgb(page, "occlusion")[strongest], colour)
+    assert page.text_content("#saliency-high") == f"{saliency.max():.3g}"
+
+
+def test_make_it_a_3_changes_the_prediction_and_shows_the_change(page):
+    draw_seven(page)
+    page.select_option("#fool-target", "3")
+    page.click("#fool-go")
+    page.wait_for_function("() => window.tinycnn.fooled !== null", timeout=30_000)
+    a = page.evaluate("window.tinycnn.fooled")
+    assert a["prediction"] == 3 and int(np.argmax(a["before"])) == 7
+    assert "it says 3" in page.text_content("#fool-result")
+    after = canvas_rgb(page, "fool-after")[..., 0]
+    np.testing.assert_array_equal(after.ravel(), a["image"])
+    change = canvas_rgb(page, "fool-change")
+    assert (change != 255).any()  # the change is drawn (white where nothing moved)
+    bars = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#fool-bars .pct')).map((e) => e.textContent)"
+    )
+    assert bars == [f"{100 * p:.1f}%" for p in a["probabilities"]]
+
+
+def test_a_refused_attack_shows_the_servers_sentence(page):
+    page.click("#fool-go")
+    assert page.text_content("#fool-message") == "Draw a digit first."
+    draw_seven(page)
+    page.fill("#fool-steps", "50")
+    page.click("#fool-go")
+    page.wait_for_function("() => window.tinycnn.errors >= 2", timeout=30_000)
+    assert page.text_content("#fool-message") == "steps must be in 1..20, got 50"
+    assert page.evaluate("window.tinycnn.fooled") is None
+
+
+def test_the_layout_holds_on_a_phone(browser, url):
+    context, page, errors = open_page(browser, url, {"width": 390, "height": 844})
+    try:
+        draw_seven(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for selector in ("#pad", "#layers", "#looks", "#fool"):
+            box = page.locator(selector).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+        assert len(page.evaluate(COLUMNS)) == 7
+        page.locator('#layers .class-row[data-class="7"]').tap()
+        assert explained(page, "class")["class"] == 7
+    finally:
+        context.close()
+    assert errors == [], errors

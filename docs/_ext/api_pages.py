@@ -56,6 +56,7 @@ PUBLIC_MODULES: dict[str, list[str] | None] = {
     "tinycnn.runtime": ["Runtime"],
     "tinycnn.saving.interop": ["to_keras", "from_keras"],
     "tinycnn.plots": None,
+    "tinycnn.teach.looks": None,
     "tinycnn.serve": ["make_server", "DigitServer", "load_default_model"],
     "tinycnn.testing": None,  # when present
 }

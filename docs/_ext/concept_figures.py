@@ -26,6 +26,14 @@ def _im2col(out: Path) -> object:
     return plot_im2col(scale_images(x[:1])[0], kernel_size=3, out=out)
 
 
+def _im2col_channels(out: Path) -> object:
+    from tinycnn.plots import plot_im2col
+    from tinycnn.plots.multichannel import cs231n_example
+
+    x, _, _ = cs231n_example()  # 5x5x3, the multichannel figure's input
+    return plot_im2col(x, 3, strides=2, padding="same", position=(1, 1), out=out)
+
+
 def _figures() -> dict[str, Callable[[Path], object]]:
     """File name -> a function that draws it at the given path."""
     import tinycnn.plots as plots
@@ -35,12 +43,14 @@ def _figures() -> dict[str, Callable[[Path], object]]:
         "sliding.gif": lambda out: plots.animate_sliding_kernel(out, strides=2, padding=1),
         "multichannel.png": lambda out: plots.plot_multichannel(out=out),
         "im2col.png": _im2col,
+        "im2col_channels.png": _im2col_channels,
         "maxpool.png": lambda out: plots.plot_maxpool(out=out),
         "architecture.png": lambda out: plots.plot_architecture(out=out),
         "backward_flow.png": lambda out: plots.plot_backward_flow(out=out),
         "dropout.png": lambda out: plots.plot_dropout(out=out),
         "receptive_field.png": lambda out: plots.plot_receptive_field(out=out),
         "optimizer_paths.png": lambda out: plots.plot_optimizer_paths(out=out),
+        "softmax_loss.png": lambda out: plots.plot_softmax_loss(out=out),
     }
 
 
@@ -49,12 +59,14 @@ FIGURES = (
     "sliding.gif",
     "multichannel.png",
     "im2col.png",
+    "im2col_channels.png",
     "maxpool.png",
     "architecture.png",
     "backward_flow.png",
     "dropout.png",
     "receptive_field.png",
     "optimizer_paths.png",
+    "softmax_loss.png",
 )
 
 

@@ -14,6 +14,14 @@ as the fallback; ``--limit N`` keeps the first N test images):
   conv layer (or ``--layer NAME``) and the im2col row it becomes.
 - ``shift``: accuracy on test images shifted right by 0..``--max-shift`` pixels, one line per
   model file given (e.g. ``tinycnn plot shift cnn.npz dense.npz --out shift.png``).
+- ``saliency``: test image ``--index I`` and the saliency map of ``--class K`` (default: the
+  predicted class), with a colour bar.
+- ``occlusion``: the probability of ``--class K`` lost when each 6x6 patch of image ``I`` is
+  blacked out.
+- ``adversarial``: a fooling image of test image ``I`` toward ``--target T`` (default: the
+  class after its label), ``--epsilon`` (0.25) and ``--steps`` (10).
+- ``class-visualisation``: for every class, the input gradient ascent makes to raise its
+  score (``--seed`` for the faint random starts).
 
 Without ``--out`` the picture is written to ``<kind>.png`` (``sliding.gif`` for ``sliding-gif``)
 in the current folder, so ``tinycnn plot maxpool`` as a figure caption quotes it just works.
@@ -31,6 +39,8 @@ draw the seed CNN unless one model file is given), e.g. ``tinycnn plot sliding -
 - ``dropout``: dropout in training vs at inference.
 - ``receptive-field``: what one unit of each conv and pool layer sees of the input.
 - ``optimizers``: SGD, momentum and Adam paths on the loss surface 0.1 w1² + 2 w2².
+- ``im2col-channels``: im2col of a 5x5x3 input, its row's columns coloured by channel.
+- ``softmax-loss``: scores, exp, probabilities and the loss -log p of the true class.
 """
 
 from __future__ import annotations
@@ -54,6 +64,10 @@ KINDS = (
     "probabilities",
     "im2col",
     "shift",
+    "saliency",
+    "occlusion",
+    "adversarial",
+    "class-visualisation",
 )
 CONCEPT_KINDS = (
     "sliding",
@@ -65,6 +79,8 @@ CONCEPT_KINDS = (
     "dropout",
     "receptive-field",
     "optimizers",
+    "im2col-channels",
+    "softmax-loss",
 )
 MODEL_OPTIONAL = ("architecture", "backward", "receptive-field")
 
@@ -86,6 +102,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-shift", type=int, default=4, help="largest shift in pixels")
     parser.add_argument("--strides", type=int, default=2, help="stride S for sliding (2)")
     parser.add_argument("--padding", type=int, default=1, help="padding P for sliding (1)")
+    parser.add_argument(
+        "--class",
+        dest="class_",
+        type=int,
+        metavar="K",
+        help="class for saliency / occlusion (default: the predicted one)",
+    )
+    parser.add_argument(
+        "--target",
+        type=int,
+        metavar="T",
+        help="class to fool toward (default: the one after the label)",
+    )
+    parser.add_argument("--epsilon", type=float, default=0.25, help="largest pixel change")
+    parser.add_argument("--steps", type=int, default=10, help="attack steps (10)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for class-visualisation")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -257,6 +289,44 @@ def _no_options(name: str) -> Callable[[argparse.Namespace, list[Any]], Any]:
     return draw
 
 
+def _saliency(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_saliency
+
+    return plot_saliency(models[0], _test_image(args)[0], k=args.class_, out=args.out)
+
+
+def _occlusion(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_occlusion
+
+    return plot_occlusion(models[0], _test_image(args)[0], k=args.class_, out=args.out)
+
+
+def _adversarial(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_fooling
+
+    image, label = _test_image(args)
+    target = (label + 1) % 10 if args.target is None else args.target
+    return plot_fooling(
+        models[0], image, target, epsilon=args.epsilon, steps=args.steps, out=args.out
+    )
+
+
+def _class_visualisation(args: argparse.Namespace, models: list[Any]) -> Any:
+    import numpy as np
+
+    from tinycnn.plots import plot_class_visualisation
+
+    return plot_class_visualisation(models[0], np.random.default_rng(args.seed), out=args.out)
+
+
+def _im2col_channels(args: argparse.Namespace, models: list[Any]) -> Any:
+    from tinycnn.plots import plot_im2col
+    from tinycnn.plots.multichannel import cs231n_example
+
+    x, _, _ = cs231n_example()
+    return plot_im2col(x, 3, strides=2, padding="same", position=(1, 1), out=args.out)
+
+
 DRAW: dict[str, Callable[[argparse.Namespace, list[Any]], Any]] = {
     "curves": _curves,
     "confusion": _confusion,
@@ -275,4 +345,10 @@ DRAW: dict[str, Callable[[argparse.Namespace, list[Any]], Any]] = {
     "dropout": _no_options("plot_dropout"),
     "receptive-field": _model_figure("plot_receptive_field"),
     "optimizers": _no_options("plot_optimizer_paths"),
+    "saliency": _saliency,
+    "occlusion": _occlusion,
+    "adversarial": _adversarial,
+    "class-visualisation": _class_visualisation,
+    "im2col-channels": _im2col_channels,
+    "softmax-loss": _no_options("plot_softmax_loss"),
 }

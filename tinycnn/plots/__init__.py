@@ -14,6 +14,10 @@ import it. Every function returns a :class:`matplotlib.figure.Figure` drawn with
 :func:`plot_im2col`               a receptive field and the im2col row it becomes
 :func:`plot_shift_accuracy`       dense vs CNN accuracy on shifted digits
 :func:`plot_grid`                 an experiment grid's accuracies over seeds
+:func:`plot_saliency`             the saliency map of a class, with a colour bar
+:func:`plot_occlusion`            the probability lost when each patch is covered
+:func:`plot_fooling`              a fooling image: the change, the new image, the probabilities
+:func:`plot_class_visualisation`  gradient ascent on the input, one picture per class
 ================================  =====================================================
 
 Concept figures (small worked examples; each returns the numbers it draws as an attribute of
@@ -29,6 +33,7 @@ the figure, e.g. ``figure.sliding``, so tests and readers can check them):
 :func:`plot_dropout`              dropout in training vs at inference
 :func:`plot_receptive_field`      what one unit of each layer sees of the input
 :func:`plot_optimizer_paths`      SGD, momentum and Adam on a 2-D loss surface
+:func:`plot_softmax_loss`         scores, exp, probabilities and the loss -log p
 ================================  =====================================================
 
 In a Jupyter notebook a returned figure displays itself when it is the last expression of a
@@ -46,6 +51,12 @@ from tinycnn.plots.filters import plot_filters
 from tinycnn.plots.gallery import misclassified, plot_misclassified
 from tinycnn.plots.grid import plot_grid
 from tinycnn.plots.im2col_picture import plot_im2col
+from tinycnn.plots.looks_pictures import (
+    plot_class_visualisation,
+    plot_fooling,
+    plot_occlusion,
+    plot_saliency,
+)
 from tinycnn.plots.multichannel import plot_multichannel
 from tinycnn.plots.optimizer_paths import plot_optimizer_paths
 from tinycnn.plots.pooling_picture import plot_maxpool
@@ -53,6 +64,7 @@ from tinycnn.plots.probabilities import plot_probabilities
 from tinycnn.plots.receptive_field import plot_receptive_field
 from tinycnn.plots.shift import plot_shift_accuracy
 from tinycnn.plots.sliding import animate_sliding_kernel, plot_sliding_kernel
+from tinycnn.plots.softmax_loss import plot_softmax_loss
 
 __all__ = [
     "animate_sliding_kernel",
@@ -65,14 +77,19 @@ __all__ = [
     "plot_optimizer_paths",
     "plot_receptive_field",
     "plot_sliding_kernel",
+    "plot_class_visualisation",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_filters",
+    "plot_fooling",
     "plot_grid",
     "plot_im2col",
     "plot_misclassified",
+    "plot_occlusion",
     "plot_probabilities",
+    "plot_saliency",
     "plot_shift_accuracy",
+    "plot_softmax_loss",
     "plot_training_curves",
     "save_png",
 ]

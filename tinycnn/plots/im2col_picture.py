@@ -156,6 +156,23 @@ def _draw_cols(ax: Axes, cols: NDArray[np.floating], r: int, vmax: float) -> Non
     ax.set_ylabel("OH*OW rows")
 
 
+CHANNEL_COLOURS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple", "tab:brown")
+
+
+def _colour_by_channel(ax: Axes, channels: NDArray[np.integer]) -> None:
+    """Frame each column of the row strip, and its tick label, in its input channel's colour:
+    NHWC puts the C channels of one window cell side by side, so the colours repeat every C
+    columns."""
+    for column, c in enumerate(channels):
+        colour = CHANNEL_COLOURS[c % len(CHANNEL_COLOURS)]
+        ax.add_patch(Rectangle((column - 0.5, -0.5), 1, 1, fill=False, color=colour, lw=2))
+    for label, c in zip(ax.get_xticklabels(), channels, strict=False):
+        label.set_color(CHANNEL_COLOURS[c % len(CHANNEL_COLOURS)])
+    for c in range(int(channels.max()) + 1):
+        ax.text(1.0, 1.15 + 0.25 * c, f"channel {c}", transform=ax.transAxes, ha="right",
+                fontsize=8, color=CHANNEL_COLOURS[c % len(CHANNEL_COLOURS)])  # fmt: skip
+
+
 def plot_im2col(
     image: NDArray[np.floating],
     kernel_size: int | tuple[int, int] = 3,
@@ -184,7 +201,9 @@ def plot_im2col(
     Figure
         Axes, in order: input, window (KH x KW, channel 0), the row ``cols[r]`` as a strip
         (shape (1, KH*KW*C)), and the full ``cols`` matrix (OH*OW, KH*KW*C) with row ``r``
-        outlined, where ``r = i*OW + j``.
+        outlined, where ``r = i*OW + j``. With C >= 2 each column of the strip is framed in
+        its channel's colour (``figure.column_channels``, shape (KH*KW*C,), holds each
+        column's c).
     """
     x, (KH, KW), (SH, SW), cols = _geometry(image, kernel_size, strides, padding)
     H, W, C = x.shape
@@ -211,6 +230,10 @@ def plot_im2col(
     if cols.shape[1] <= 27:  # label each column with the window cell it came from
         labels = [f"{p},{q},{c}" for p in range(KH) for q in range(KW) for c in range(C)]
         ax_row.set_xticks(range(cols.shape[1]), labels, fontsize=7, rotation=90)
+    channels = np.tile(np.arange(C), KH * KW)  # (KH*KW*C,): the c of each column
+    figure.column_channels = channels  # type: ignore[attr-defined]
+    if C > 1:
+        _colour_by_channel(ax_row, channels)
     ax_row.set_xlabel("column (p, q, c) = p*KW*C + q*C + c")
     ax_row.set_title(f"3. flattened in (p, q, c) order: row r = i*OW + j = {r} of cols")
     _draw_cols(ax_cols, cols, r, vmax)

@@ -3,11 +3,15 @@
 - :mod:`tinycnn.serve.api`: request checking, preprocessing
 (``tinycnn.data.preprocess.mnist_style``),
   prediction and the compact answer (probabilities, 28x28 input, conv feature maps);
-- :mod:`tinycnn.serve.explain`: the multiply-adds behind one feature-map value (``/api/explain``);
+- :mod:`tinycnn.serve.explain`: where one value comes from (``/api/explain``): a conv value's
+  multiply-adds, a pooled value's window, a dense unit's largest contributions, a class's softmax;
+- :mod:`tinycnn.serve.looks`: saliency and occlusion maps (``/api/looks``) and a fooling drawing
+  (``/api/fool``), with :mod:`tinycnn.teach.looks`;
 - :mod:`tinycnn.serve.server`: the standard-library HTTP server (``make_server``);
 - :mod:`tinycnn.serve.default_model`: the small model shipped for use out of the box;
-- ``static/index.html`` and ``static/app.js``: the page (canvas, live probabilities, feature
-  maps, a clicked value's filter and receptive field), no dependencies.
+- ``static/index.html`` and ``static/app.js``: the page (canvas, live probabilities, every layer
+  from the input to the softmax, a clicked value's explanation and receptive field, saliency,
+  occlusion, fooling), no dependencies.
 """
 
 from tinycnn.serve.default_model import DEFAULT_MODEL_PATH, load_default_model

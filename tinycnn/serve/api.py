@@ -13,13 +13,19 @@ Answer::
 
     {"prediction": k, "probabilities": [K floats],
      "image": [784 ints 0..255],               # the 28x28 input, round(255 * x), row by row
-     "feature_maps": [{"layer": "conv2d", "height": OH, "width": OW, "channels": F,
-                       "low": [F floats], "high": [F floats],
-                       "data": "<base64 of uint8, shape (F, OH, OW)>"}, ...]}
+     "layers": [                               # the whole network, one column per layer
+        {"kind": "conv" or "pool", "layer": "conv2d", "index": i,   # i-th conv (or pool) layer
+         "height": OH, "width": OW, "channels": F, "low": [F floats], "high": [F floats],
+         "data": "<base64 of uint8, shape (F, OH, OW)>"},
+        {"kind": "dense", "layer": "dense", "index": i, "activation": "relu" or null,
+         "values": [U floats]},                 # the i-th Dense layer's output
+        {"kind": "softmax", "layer": "dense_1", "logits": [K floats],
+         "probabilities": [K floats]}]}
 
-Each feature map f of a conv layer is sent as ``round(255 * (v - low[f]) / (high[f] - low[f]))``
-with ``low = min(0, min v)`` and ``high = max v`` over that map (zeros when the map is flat):
-one byte per value keeps a live update under ~40 kB for the seed CNN.
+A conv map is its output after the activation (ReLU); Flatten and Dropout (the identity at
+inference) get no column. Each map f is sent as ``round(255 * (v - low[f]) / (high[f] -
+low[f]))`` with ``low = min(0, min v)`` and ``high = max v`` over that map (zeros when the map
+is flat): one byte per value keeps a live update under ~50 kB for the seed CNN.
 
 A canvas whose ink spans less than ``MIN_INK_EXTENT`` (15%) of its shorter side, a dot or a
 click, gets a friendly 422 ("too little ink ...") instead of a confident prediction.
@@ -39,7 +45,6 @@ from numpy.typing import NDArray
 
 from tinycnn.data.preprocess import mnist_style
 from tinycnn.model import Sequential
-from tinycnn.teach.experiments import class_probabilities, feature_maps
 
 MIN_SIDE = 8
 MAX_SIDE = 1024
@@ -128,7 +133,7 @@ def _pixels(pixels: Any, H: int, W: int) -> NDArray[np.float64]:
         raise RequestError(422, f"width * height must be at most {MAX_PIXELS}, got {H * W}")
     if len(pixels) != H * W:
         raise RequestError(422, f"expected width * height = {H * W} pixels, got {len(pixels)}")
-    if not all(type(v) in (int, float) for v in pixels):
+    if not set(map(type, pixels)) <= {int, float}:  # type(v), not isinstance: no bool
         raise RequestError(400, "pixels must all be numbers (no strings, booleans, null, lists)")
     try:
         values = np.array(pixels, dtype=np.float64)
@@ -166,15 +171,68 @@ def predict(model: Sequential, grey: NDArray[np.float64]) -> dict[str, Any]:
     """
     image = network_input(grey)  # (28, 28, 1)
     x = image.astype(model_dtype(model))[np.newaxis]  # (1, 28, 28, 1)
-    probabilities = class_probabilities(model, x)[0]  # (K,)
-    conv_names = {layer.describe() for layer in conv_layers(model)}
-    conv_maps = [(name, maps) for name, maps in feature_maps(model, x[0]) if name in conv_names]
+    columns = network_columns(model, x)
+    probabilities = columns[-1]["probabilities"]
     return {
         "prediction": int(np.argmax(probabilities)),
-        "probabilities": [round(float(p), 6) for p in probabilities],
+        "probabilities": probabilities,
         "image": to_bytes(image[..., 0]).ravel().tolist(),
-        "feature_maps": [encode_maps(name, maps) for name, maps in conv_maps],
+        "layers": columns,
     }
+
+
+def network_columns(model: Sequential, x: NDArray[Any]) -> list[dict[str, Any]]:
+    """Every layer's output for one input, as the page's columns (see the module docstring).
+
+    Parameters
+    ----------
+    model : Sequential
+        Built, ending in a Dense layer (or a Softmax layer) that gives the K class scores.
+    x : ndarray, shape (1, 28, 28, 1)
+        The network input.
+    """
+    columns: list[dict[str, Any]] = []
+    counts = {"conv": 0, "pool": 0, "dense": 0}
+    out = x
+    for n, layer in enumerate(model.layers):
+        last = n == len(model.layers) - 1
+        kind = layer_kind(layer)
+        if last and kind == "dense":  # the class scores before the softmax, (1, K)
+            out = layer.forward(out, training=False, apply_activation=False)  # type: ignore[call-arg]
+        elif not last or kind != "softmax":
+            out = layer.forward(out, training=False)
+        if kind in ("conv", "pool"):
+            column = {"kind": kind, **encode_maps(layer.describe(), out[0])}
+        elif kind == "dense" and not last:
+            column = {"kind": kind, "layer": layer.describe(), "activation": _activation(layer),
+                      "values": [_finite(v) for v in out[0]]}  # fmt: skip
+        else:
+            continue
+        columns.append({**column, "index": counts[kind]})
+        counts[kind] += 1
+    logits = out[0].astype(np.float64)  # (K,)
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    columns.append(
+        {
+            "kind": "softmax",
+            "layer": model.layers[-1].describe(),
+            "logits": [_finite(v) for v in logits],
+            "probabilities": [round(float(p), 6) for p in probabilities],
+        }
+    )
+    return columns
+
+
+def layer_kind(layer: Any) -> str:
+    """``"conv"``, ``"pool"``, ``"dense"``, ``"softmax"`` or ``"other"`` (Flatten, Dropout...)."""
+    kinds = {"Conv2D": "conv", "MaxPool2D": "pool", "Dense": "dense", "Softmax": "softmax"}
+    return kinds.get(type(layer).__name__, "other")
+
+
+def _activation(layer: Any) -> str | None:
+    activation = getattr(layer, "activation", None)
+    return None if activation is None else type(activation).__name__.lower()
 
 
 def network_input(grey: NDArray[np.float64]) -> NDArray[np.float32]:

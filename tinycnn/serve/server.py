@@ -7,8 +7,11 @@ Routes (nothing else exists; no file-system path is ever taken from a request):
   allows it);
 - ``GET /api/model``: the model's layers and parameter count, for the page's caption;
 - ``POST /api/predict``: the prediction endpoint (see :mod:`tinycnn.serve.api`);
-- ``POST /api/explain``: the multiply-adds behind one feature-map value
-  (see :mod:`tinycnn.serve.explain`).
+- ``POST /api/explain``: where one value comes from: a conv value's multiply-adds, a pooled
+  value's window, a dense unit's largest contributions, a class's softmax
+  (see :mod:`tinycnn.serve.explain`);
+- ``POST /api/looks``, ``POST /api/fool``: saliency and occlusion maps, and a fooling drawing
+  (see :mod:`tinycnn.serve.looks`).
 
 Every refusal is a 4xx answer with a JSON body ``{"error": "<short message>"}``: 404 unknown
 path, 405 wrong or unknown method (with ``Allow``), 408 a request not read within
@@ -53,7 +56,7 @@ from importlib import resources
 from typing import Any
 
 from tinycnn.model import Sequential
-from tinycnn.serve import api, explain
+from tinycnn.serve import api, explain, looks
 
 MAX_BODY = 2 * 1024 * 1024
 TIMEOUT = 10.0
@@ -85,7 +88,12 @@ ROUTES = {
     "/api/model": "GET",
     "/api/predict": "POST",
     "/api/explain": "POST",
+    "/api/looks": "POST",
+    "/api/fool": "POST",
 }
+# POST path -> the function answering its body (all but predict hold the model lock whole)
+ANSWERS = {"/api/explain": explain.explain, "/api/looks": looks.answer_looks,
+           "/api/fool": looks.answer_fool}  # fmt: skip
 
 
 class DigitServer(ThreadingHTTPServer):
@@ -235,8 +243,14 @@ class DigitServer(ThreadingHTTPServer):
 
     def explain(self, body: bytes) -> dict[str, Any]:
         """Answer an explain request (inference serialised by the same lock)."""
+        return self.answer("/api/explain", body)
+
+    def answer(self, path: str, body: bytes) -> dict[str, Any]:
+        """Answer a POST to ``path`` (inference serialised by the same lock)."""
+        if path == "/api/predict":
+            return self.predict(body)
         with self.model_lock:
-            return explain.explain(self.model, body)
+            return ANSWERS[path](self.model, body)
 
     @property
     def url(self) -> str:
@@ -346,8 +360,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             body = self._read_json_body()
-            answer = self.server.explain if path == "/api/explain" else self.server.predict
-            self._send_json(200, answer(body))
+            self._send_json(200, self.server.answer(path, body))
         except api.RequestError as error:
             self._send_json(error.status, {"error": error.message})
         except TimeoutError:

@@ -1,70 +1,105 @@
-"""Exercises a student fills in and tinycnn grades.
+"""Exercises a student fills in and tinycnn grades, each in a process of its own.
 
-``tinycnn exercises start NAME DIR`` writes ``DIR/NAME.py``: the signature, a docstring with the
-math and every shape, and ``raise NotImplementedError(...)`` where the answer goes.
-``tinycnn exercises check NAME DIR`` imports that file by path and runs the exercise's checks in
-order, stopping at the first failure (``grading``). From Python: ``start(name, folder)`` and
-``check(name, folder)``, which returns a ``Report``.
+``tinycnn exercises start NAME DIR`` writes ``DIR/NAME.py`` (or, with ``--notebook``,
+``NAME.ipynb``): the signature, a docstring with the math and every shape, and
+``raise NotImplementedError(...)`` where the answer goes. ``tinycnn exercises check NAME DIR``
+grades it: the file is read here, then loaded in a fresh child process with time and memory
+limits, and the exercise's checks run in order, stopping at the first failure (``engine``,
+``sandbox``). From Python: ``start(name, folder)`` and ``check(name, folder)``, which returns a
+``Report``; ``check_all`` grades many folders, several at a time.
 
 One file per exercise
 ---------------------
-Each exercise is one module ``exNN_<name>.py`` in this package; ``NN`` gives the order a course
-teaches them in. The file *is* the handout:
+Each exercise is one file ``NN_<name>.py`` of a *pack* (``packs``): the built-in pack is the
+folder ``builtin.pack`` of this package (not importable: its name holds a dot), a teacher's is
+any folder given with ``--exercises DIR``. ``NN`` (with an optional letter: ``00a``) gives the
+order a course teaches them in.
+The file *is* the handout:
 
 1. the module docstring, imports and function signatures the student gets, each answer between
    ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers; ``handout`` makes the
    student's file with nbgrader's transform, so a teacher may also use nbgrader itself);
-2. between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (deleted from every handout):
-   the checks, and ``EXERCISE = Exercise(name, topic, functions, checks)``.
+2. a line ``### QUESTIONS``, which the handout replaces by the ``ANSWERS = {...}`` dictionary the
+   student fills in (``questions.answers_block``; the teacher's copy has the answers);
+3. between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (deleted from every handout):
+   the checks, the questions, the hint ladder, and ``EXERCISE = Exercise(name, topic,
+   functions, checks, ..., questions=..., hints=...)``, written with the authoring API of
+   ``tinycnn.teach.exercises.grading`` only (``docs/guides/teaching.md`` has a template pack).
 
-To add one (say a BatchNormalization exercise): copy the closest file (``ex10_dense_backward.py``
-for a layer with parameters) to ``ex14_batchnorm.py``, write the handout part and the reference
-answer, then the checks with ``grading.compare`` and its fingerprints of common mistakes
-(``grading.against_reference`` for hypothesis-drawn cases, ``grading.FunctionLayer`` for a
-gradient check). Then add at least three planted bugs to ``MUTANTS`` in
-``tests/test_exercises.py``: the test checks that the reference passes, the stub is "not
-started", and every mutant fails with the check and hint it names. Nothing else is registered.
+To add one to the built-in pack (say a LayerNormalization exercise): copy the closest file
+(``14_batchnorm.py`` for a layer with parameters) to ``15_layernorm.py``, write the handout
+part and the reference answer, then the checks with ``grading.compare`` and its fingerprints of
+common mistakes (``grading.against_reference`` for hypothesis-drawn cases,
+``grading.FunctionLayer`` for a gradient check). Then add at least three planted bugs to
+``MUTANTS`` in ``tests/test_exercises.py``: the test checks that the reference passes, the stub
+is "not started", and every mutant fails with the check and hint it names. Nothing else is
+registered.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import atexit
+import os
+import queue
 import re
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tinycnn.teach.exercises.grading import Exercise, Report, grade
+from tinycnn.teach.exercises.engine import BadInputError, Report, grade
+from tinycnn.teach.exercises.grading import Exercise
 from tinycnn.teach.exercises.handout import clear_solutions, solution_text
+from tinycnn.teach.exercises.packs import BUILTIN, load_pack
+from tinycnn.teach.exercises.questions import answers_block
+from tinycnn.teach.exercises.sandbox import Limits, Sandbox
 
-__all__ = ["Report", "check", "exercises", "get_exercise", "start", "status"]
+__all__ = [
+    "BadInputError",
+    "Report",
+    "check",
+    "check_all",
+    "exercises",
+    "get_exercise",
+    "start",
+    "status",
+]
 
-_MODULE = re.compile(r"ex(\d\d)_(\w+)$")
-
-
-def exercises() -> list[Exercise]:
-    """Every exercise, in course order (the ``NN`` of its ``exNN_name.py``)."""
-    found = []
-    for info in pkgutil.iter_modules(__path__):
-        if _MODULE.match(info.name):
-            module = importlib.import_module(f"{__name__}.{info.name}")
-            source = Path(str(module.__file__))
-            found.append((info.name, Exercise(**{**vars(module.EXERCISE), "source": source})))
-    return [exercise for _, exercise in sorted(found, key=lambda item: item[0])]
+NAME = re.compile(r"[A-Za-z_]\w*")
 
 
-def get_exercise(name: str) -> Exercise:
+def exercises(pack: str | Path | None = None) -> list[Exercise]:
+    """Every exercise in course order: the built-in ones, then ``pack``'s (a folder of
+    ``NN_name.py`` files; one named like a built-in exercise replaces it)."""
+    found = list(load_pack(BUILTIN))
+    if pack is not None:
+        for exercise in load_pack(pack):
+            names = [e.name for e in found]
+            if exercise.name in names:
+                found[names.index(exercise.name)] = exercise
+            else:
+                found.append(exercise)
+    return found
+
+
+def get_exercise(name: str, pack: str | Path | None = None) -> Exercise:
     """The exercise called ``name``; ValueError listing the names otherwise."""
-    for exercise in exercises():
+    if not NAME.fullmatch(name):
+        raise ValueError(f"expected an exercise name (letters, digits, _), got {name!r}")
+    for exercise in exercises(pack):
         if exercise.name == name:
             return exercise
-    names = ", ".join(e.name for e in exercises())
+    names = ", ".join(e.name for e in exercises(pack))
     raise ValueError(f"no exercise called {name!r}; expected one of: {names}")
 
 
-def handout(name: str, solution: bool = False) -> str:
+def handout(name: str, solution: bool = False, pack: str | Path | None = None) -> str:
     """The text of the student's file (or, with ``solution``, the teacher's)."""
-    exercise = get_exercise(name)
+    exercise = get_exercise(name, pack)
     text = exercise.source.read_text(encoding="utf-8")
+    if exercise.questions:  # the ANSWERS dictionary the student fills in, at ``### QUESTIONS``
+        block = answers_block(exercise.questions, solved=solution)  # type: ignore[arg-type]
+        text = re.sub(r"^### QUESTIONS$", lambda _: block, text, count=1, flags=re.MULTILINE)
     if solution:
         return solution_text(text).rstrip() + "\n"
     stub = (
@@ -74,8 +109,15 @@ def handout(name: str, solution: bool = False) -> str:
     return clear_solutions(text, stub).rstrip() + "\n"
 
 
-def start(name: str, folder: str | Path = ".", solution: bool = False, force=False) -> Path:
-    """Write the student's file ``folder/<name>.py`` and return its path.
+def start(
+    name: str,
+    folder: str | Path = ".",
+    solution: bool = False,
+    force: bool = False,
+    notebook: bool = False,
+    pack: str | Path | None = None,
+) -> Path:
+    """Write the student's file ``folder/<name>.py`` (or ``.ipynb``) and return its path.
 
     Parameters
     ----------
@@ -84,22 +126,109 @@ def start(name: str, folder: str | Path = ".", solution: bool = False, force=Fal
     folder : str or PathLike
         Made if missing.
     solution : bool
-        Write the reference answer instead (for teachers).
+        Write the reference answer instead (for teachers), nbgrader's markers kept.
     force : bool
-        Overwrite an existing file (otherwise ``FileExistsError``: a student's work is never
-        overwritten by accident).
+        Replace an existing file (otherwise ``FileExistsError``: a student's work is never
+        overwritten by accident). A symbolic link is never followed: with ``force`` the link
+        itself is replaced.
+    notebook : bool
+        Write a Jupyter notebook (``jupytext``, the ``notebooks`` extra) instead of a ``.py``.
+    pack : str or PathLike, optional
+        A teacher's pack folder (``--exercises``).
     """
-    path = get_exercise(name).student_path(Path(folder))
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+    text = handout(name, solution, pack)
+    path = Path(folder) / f"{name}{'.ipynb' if notebook else '.py'}"
+    if notebook:
+        from tinycnn.teach.exercises.notebook import to_notebook
+
+        text = to_notebook(text, name)
+    if (path.exists() or path.is_symlink()) and not force:
+        what = "a symbolic link" if path.is_symlink() else "a file"
+        raise FileExistsError(f"{path} exists ({what}); pass --force to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(handout(name, solution), encoding="utf-8")
+    _write_new(path, text)
     return path
 
 
-def check(name: str, folder: str | Path = ".") -> Report:
-    """Grade ``folder/<name>.py``; ``str(report)`` is the feedback, ``report.ok`` the verdict."""
-    return grade(get_exercise(name), Path(folder))
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a new file in ``path``'s folder, then rename it onto ``path`` (atomic;
+    a link at ``path`` is replaced, never followed)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_sandbox: Sandbox | None = None
+
+
+def _default_sandbox() -> Sandbox:
+    global _sandbox
+    if _sandbox is None:
+        _sandbox = Sandbox()
+        atexit.register(_sandbox.close)
+    return _sandbox
+
+
+def check(
+    name: str,
+    folder: str | Path = ".",
+    pack: str | Path | None = None,
+    timeout: float | None = None,
+    limits: Limits | None = None,
+) -> Report:
+    """Grade ``folder/<name>.py`` in a child process; ``str(report)`` is the feedback."""
+    return check_all([name], [folder], pack, timeout, limits, jobs=1)[0]
+
+
+def check_all(
+    names: Sequence[str],
+    folders: Sequence[str | Path],
+    pack: str | Path | None = None,
+    timeout: float | None = None,
+    limits: Limits | None = None,
+    jobs: int = 1,
+    progress=None,
+) -> list[Report]:
+    """Grade every exercise of ``names`` in every folder, ``jobs`` at a time (a fork server
+    each); reports in folder-major order. ``progress(report)`` is called as each one ends."""
+    found = {e.name: e for e in exercises(pack)}
+    chosen = [get_exercise(n, pack) for n in names]
+    handouts = {n: handout(n, pack=pack) for n in found}
+    tasks = [(e, Path(f)) for f in folders for e in chosen]
+    sandboxes: queue.Queue[Sandbox] = queue.Queue()
+    owned = [Sandbox() for _ in range(max(jobs, 1) - 1)]
+    for sandbox in [_default_sandbox(), *owned]:
+        sandboxes.put(sandbox)
+
+    def one(task):
+        sandbox = sandboxes.get()
+        try:
+            report = grade(task[0], task[1], sandbox, handouts, timeout, limits)
+        except Exception as error:  # a bug of ours must not stop a class's batch
+            report = Report(task[0].name, task[0].student_path(task[1]), "error")
+            report.message = (
+                f"{report.path}: tinycnn's grader failed ({type(error).__name__}: {error}); "
+                "please report it"
+            )
+        finally:
+            sandboxes.put(sandbox)
+        if progress is not None:
+            progress(report)
+        return report
+
+    try:
+        if jobs <= 1:
+            return [one(task) for task in tasks]
+        with ThreadPoolExecutor(jobs) as pool:
+            return list(pool.map(one, tasks))
+    finally:
+        for sandbox in owned:
+            sandbox.close()
 
 
 def status(exercise: Exercise, folder: str | Path) -> str:
@@ -111,7 +240,7 @@ def status(exercise: Exercise, folder: str | Path) -> str:
     path = exercise.student_path(Path(folder))
     if not path.is_file():
         return "missing"
-    text = path.read_text(encoding="utf-8")
-    if text == handout(exercise.name):
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if text == handout(exercise.name, pack=exercise.source.parent):
         return "not started"
     return "in progress" if "NotImplementedError" in text else "written"

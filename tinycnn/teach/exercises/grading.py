@@ -1,29 +1,35 @@
-"""The grader: run an exercise's checks in order on the student's file and explain a failure.
+"""The authoring API of an exercise: checks, comparisons with hints, points.
 
-A check is a function ``check(student)`` that returns when the student's code is right and
-raises ``CheckError(message, hint)`` when it is not. ``grade`` runs the exercise's checks in order
-and stops at the first failure (TEACHING.md's grading order): shapes and dtypes, a worked example,
-properties, the reference on hypothesis-drawn configurations, a float64 gradient check, edge
-cases. What the student sees:
+An exercise file (a pack's ``NN_name.py``, see ``tinycnn.teach.exercises.packs``) ends with
+``EXERCISE = Exercise(name, topic, functions, checks, ...)``. A check is a function
+``check(student)`` that returns when the student's code is right and raises
+``CheckError(message, hint, credit)`` when it is not; ``Check(name, run, points)`` gives it a
+name and its points. The engine (``engine.grade``) runs the checks in order and stops at the first
+failure, in the order ``docs/guides/teaching.md`` describes: shapes and dtypes, a worked
+example, properties, the reference on hypothesis-drawn configurations, a float64 gradient
+check, edge cases.
+
+``student`` is a proxy to the child process that holds the student's file (``sandbox``): its
+``call`` sends the inputs there and returns the outputs, so every comparison, hint and verdict is
+made here, in the parent, where the student's code cannot reach. What can cross: arrays (not of
+Python objects), NumPy scalars, numbers, strings, None, tuples, lists, dicts, NumPy generators
+and functions (callbacks: the student's code calls them and they run here). Anything else the
+student's code returns arrives as an ``Unreadable``. What the student sees:
 
 - a stub (any ``NotImplementedError``) or a missing file: "not started", never "failed";
 - an exception in the student's code: the frames of the student's own file and the error, no
   library internals (``StudentError``);
 - a wrong answer: which check failed, the (smallest, for drawn cases) failing input, expected
   against got with the positions that differ, and a hint when the answer matches the output of
-  a known mistake on that input (its *fingerprint*, see ``compare``).
-
-The student's file is imported by path (``load_student``), never by module name, so the grader
-cannot silently test the reference instead.
+  a known mistake on that input (its *fingerprint*, see ``compare``);
+- code that does not return (a loop, an exit, a signal, out of memory): the check fails with
+  one line saying so (``ChildGoneError``).
 """
 
 from __future__ import annotations
 
-import copy
-import itertools
-import traceback
-import warnings
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -34,20 +40,29 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
 
 from tinycnn.layers.base import Layer
+from tinycnn.teach.exercises.hints import HintLadder
+from tinycnn.teach.exercises.questions import Question
+from tinycnn.teach.exercises.sandbox import ChildGoneError, Session
+from tinycnn.teach.exercises.wire import Unreadable
 
 __all__ = [
     "Check",
-    "Exercise",
     "CheckError",
+    "CheckResult",
+    "ChildGoneError",
+    "Exercise",
     "FunctionLayer",
+    "PROGRESS",
+    "HintLadder",
     "NotStartedError",
-    "Report",
+    "Question",
     "Student",
     "StudentError",
+    "Unreadable",
     "against_reference",
     "compare",
-    "grade",
-    "load_student",
+    "expect_tuple",
+    "sibling",
     "smallest_failing_case",
 ]
 
@@ -55,11 +70,14 @@ Mistake = tuple[Callable[[], Any], str]  # (what the mistake would output, the h
 
 
 class CheckError(Exception):
-    """A check failed: ``message`` says what and how; ``hint`` names the likely mistake."""
+    """A check failed: ``message`` says what and how; ``hint`` names the likely mistake;
+    ``credit`` (0 to 1) is the fraction of the check's points still given."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, credit: float = 0.0) -> None:
         super().__init__(message)
-        self.message, self.hint = message, hint
+        if not 0.0 <= credit <= 1.0:
+            raise ValueError(f"credit must be between 0 and 1, got {credit}")
+        self.message, self.hint, self.credit = message, hint, credit
 
 
 class NotStartedError(Exception):
@@ -74,76 +92,20 @@ class StudentError(Exception):
         self.text = text
 
 
-def student_traceback(error: BaseException, path: Path) -> str:
-    """The frames of ``error``'s traceback that lie in ``path``, then the error itself."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if Path(frame.filename).resolve() == path.resolve()
-    ]
-    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
-    return "".join(lines).rstrip()
+def sibling(name: str) -> ModuleType:
+    """The helper module ``name`` of the pack being loaded (``<pack>/<name>.py``, by path).
 
-
-_counter = itertools.count()
-
-
-def load_student(path: Path) -> ModuleType:
-    """Import the file at ``path`` as a fresh module (by path, under a unique name).
-
-    Raises
-    ------
-    NotStartedError
-        If the file does not exist.
-    StudentError
-        If importing it raises (a syntax error, a bad import), with the student's frames.
+    For an exercise file's hidden tests: ``reference = sibling("reference")``.
     """
-    if not path.is_file():
-        raise NotStartedError(
-            f"{path} does not exist (to begin: tinycnn exercises start {path.stem} {path.parent})"
-        )
-    # compiled from the text, not through importlib: a cached .pyc of an earlier version written
-    # within the same second could be run instead
-    module = ModuleType(f"_tinycnn_student_{next(_counter)}")
-    module.__file__ = str(path)
-    try:
-        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
-    except Exception as error:  # the student's module, whatever it raises
-        raise StudentError(student_traceback(error, path)) from None
-    return module
+    from tinycnn.teach.exercises.packs import load_helper
+
+    return load_helper(name)
 
 
-class Student:
-    """The student's module; ``call`` runs one of its functions and classifies what it raises."""
-
-    def __init__(self, path: Path, functions: Sequence[str]) -> None:
-        self.path = path
-        self.module = load_student(path)
-        for name in functions:
-            if not callable(getattr(self.module, name, None)):
-                raise CheckError(f"{path.name} defines no function {name}(...)")
-
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """``name(*args, **kwargs)`` from the student's file, on copies of array arguments."""
-        args = tuple(copy.deepcopy(a) if isinstance(a, np.ndarray) else a for a in args)
-        return self.call_shared(name, *args, **kwargs)
-
-    def call_shared(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """``name(*args, **kwargs)`` on the caller's own arrays (for in-place protocols).
-
-        Warnings are silenced: a hypothesis search would repeat an overflow warning hundreds of
-        times, and the failing case's report says what went wrong.
-        """
-        try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                return getattr(self.module, name)(*args, **kwargs)
-        except NotImplementedError:
-            raise NotStartedError(
-                f"{name} still raises NotImplementedError: write your answer in its place"
-            ) from None
-        except Exception as error:  # the student's code, whatever it raises
-            raise StudentError(student_traceback(error, self.path)) from None
+def describe(value: Any) -> str:
+    """``"a tuple"``, ``"an ndarray"``: what a value is, for messages."""
+    name = value.type_name if isinstance(value, Unreadable) else type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def _positions(expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> str:
@@ -164,6 +126,7 @@ def compare(
     mistakes: Sequence[Mistake] = (),
     rtol: float = 1e-6,
     atol: float = 1e-9,
+    note: str | None = None,
 ) -> None:
     """Raise ``CheckError`` unless ``got`` equals ``expected`` (shape, then values).
 
@@ -174,22 +137,42 @@ def compare(
     expected, got : array_like
     mistakes : sequence of (callable, str)
         Fingerprints: each callable returns what a known mistake would output on this input;
-        if ``got`` matches one, its hint is attached to the failure.
+        if ``got`` matches one, its hint is attached to the failure. They are made only when
+        ``got`` is wrong (some are costly).
     rtol, atol : float
         ``np.isclose`` tolerances.
+    note : str, optional
+        Added to the message when no fingerprint matches: what the check can say for sure.
     """
-    expected = np.asarray(expected)
+    try:
+        _compare(what, np.asarray(expected), got, mistakes, rtol, atol)
+    except CheckError as failure:
+        if failure.hint is None and note:
+            raise CheckError(f"{failure.message}\n{note}") from None
+        raise
+
+
+def _compare(what, expected, got, mistakes, rtol, atol) -> None:
     if not isinstance(got, (np.ndarray, float, int, np.floating)):
-        raise CheckError(f"{what}: expected an ndarray, got {type(got).__name__}")
+        raise CheckError(f"{what}: expected an ndarray, got {describe(got)}")
     got = np.asarray(got)
+    if got.shape == expected.shape and np.allclose(got, expected, rtol=rtol, atol=atol):
+        return
     hint = _matching_hint(got, mistakes, rtol, atol)
     if got.shape != expected.shape:
         raise CheckError(f"{what}: expected shape {expected.shape}, got {got.shape}", hint)
-    if np.allclose(got, expected, rtol=rtol, atol=atol):
-        return
     if expected.ndim == 0:
         raise CheckError(f"{what}: expected {float(expected):.8g}, got {float(got):.8g}", hint)
     raise CheckError(f"{what}: expected vs got\n{_positions(expected, got, rtol, atol)}", hint)
+
+
+def expect_tuple(got: Any, function: str, names: Sequence[str]) -> tuple:
+    """``got`` if it is a tuple of ``len(names)`` values; else ``CheckError`` naming them."""
+    if not isinstance(got, tuple) or len(got) != len(names):
+        raise CheckError(
+            f"{function} should return a tuple ({', '.join(names)}), got {describe(got)}"
+        )
+    return got
 
 
 def _matching_hint(got: np.ndarray, mistakes: Sequence[Mistake], rtol, atol) -> str | None:
@@ -278,95 +261,164 @@ class FunctionLayer(Layer):
 
 @dataclass(frozen=True)
 class Check:
-    """One grading step: ``run(student)`` raises ``CheckError`` on a wrong answer."""
+    """One grading step worth ``points``: ``run(student)`` raises ``CheckError`` when wrong."""
 
     name: str
     run: Callable[[Student], None]
+    points: float = 1.0
 
 
 @dataclass(frozen=True)
 class Exercise:
-    """An exercise: its name, topic, the functions the student writes, and its checks."""
+    """An exercise: what the student writes and how it is graded.
+
+    Parameters
+    ----------
+    name, topic : str
+        ``name`` is the student's file name (``name.py``); letters, digits and ``_`` only.
+    functions : tuple of str
+        The functions the student's file must define.
+    checks : tuple of Check
+        In grading order; grading stops at the first failure.
+    timeout : float
+        Wall-clock seconds the student's code may run within ONE check (``--timeout``
+        overrides it).
+    hints : object or None
+        The exercise's hint ladder (three levels, ``tinycnn exercises hint``).
+    questions : sequence
+        Graded questions answered in the student's file (read with ``ast``, never run).
+    uses : tuple of str
+        Other exercises whose files, from the same folder, the child loads too (the capstone).
+    harness : str or None
+        A helper file of the pack (``<pack>/<harness>``) loaded in the CHILD, whose functions
+        ``student.harness(name, ...)`` calls there as ``name(load, ...)``; ``load(exercise)`` is
+        the student's module of that exercise. For checks too slow as calls from the parent.
+    source : Path
+        The exercise file (set by the pack loader).
+    """
 
     name: str
     topic: str
     functions: tuple[str, ...]
     checks: tuple[Check, ...]
+    timeout: float = 60.0
+    hints: HintLadder | None = None
+    questions: Sequence[Question] = ()
+    uses: tuple[str, ...] = ()
+    harness: str | None = None
     source: Path = field(default=Path())
 
+    @property
+    def max_points(self) -> float:
+        """Points for every check (questions add theirs)."""
+        return float(sum(check.points for check in self.checks))
+
     def student_path(self, folder: Path) -> Path:
-        """Where the student's file for this exercise lives in ``folder``."""
+        """Where the student's file for this exercise lives in ``folder`` (``.py``)."""
         return Path(folder) / f"{self.name}.py"
 
 
 @dataclass
-class Report:
-    """Outcome of grading one exercise in one folder; ``str()`` is what the student reads."""
+class CheckResult:
+    """One check's outcome: points of ``max_points``, and what the student reads."""
 
-    exercise: str
-    path: Path
-    status: str  # "passed", "failed" or "not started"
-    passed: list[str]
-    failed_check: str | None = None
+    name: str
+    points: float
+    max_points: float
+    passed: bool
     message: str = ""
     hint: str | None = None
-    total: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when every check passed."""
-        return self.status == "passed"
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form used by ``tinycnn exercises check --json``."""
+        """The JSON form."""
         return {
-            "exercise": self.exercise,
-            "path": str(self.path),
-            "status": self.status,
-            "checks_passed": len(self.passed),
-            "checks": self.total,
-            "failed_check": self.failed_check,
+            "name": self.name,
+            "points": self.points,
+            "max_points": self.max_points,
+            "passed": self.passed,
             "message": self.message,
             "hint": self.hint,
         }
 
-    def __str__(self) -> str:
-        lines = [f"{self.exercise} ({self.path})"]
-        lines += [f"  ok    {name}" for name in self.passed]
-        if self.status == "not started":
-            lines.append(f"  not started: {self.message}")
-        elif self.failed_check is not None:
-            lines.append(f"  FAIL  {self.failed_check}")
-            lines += [f"        {line}" for line in self.message.splitlines()]
-            if self.hint:
-                lines.append(f"        hint: {self.hint}")
-        verdict = {
-            "passed": f"passed all {self.total} checks",
-            "failed": f'FAILED at "{self.failed_check}" ({len(self.passed)} of {self.total} '
-            "checks passed)",
-            "not started": "not started",
-        }[self.status]
-        lines.append(f"{self.exercise}: {verdict}")
-        return "\n".join(lines)
+
+PROGRESS: ContextVar[Callable[[str], None] | None] = ContextVar("progress lines", default=None)
+"""Where ``Student.progress`` lines go (the CLI prints them); unset, they are dropped."""
 
 
-def grade(exercise: Exercise, folder: Path) -> Report:
-    """Run ``exercise``'s checks on ``folder/<name>.py`` in order, stopping at the first failure."""
-    path = exercise.student_path(folder)
-    report = Report(exercise.name, path, "passed", [], total=len(exercise.checks))
-    current = "loading the file"
-    try:
-        student = Student(path, exercise.functions)
-        for check in exercise.checks:
-            current = check.name
-            check.run(student)
-            report.passed.append(check.name)
-    except NotStartedError as reason:
-        report.status, report.passed, report.message = "not started", [], str(reason)
-    except CheckError as failure:
-        report.status, report.failed_check = "failed", current
-        report.message, report.hint = failure.message, failure.hint
-    except StudentError as error:
-        report.status, report.failed_check = "failed", current
-        report.message = f"your code raised an error:\n{error.text}"
-    return report
+class Student:
+    """The student's file, loaded in a child process; its functions are called there.
+
+    ``call`` gives the child copies of the arguments; ``call_shared`` also writes the child's
+    changes to array and generator arguments back into the caller's own (after the call and
+    before each callback: in-place protocols); ``harness`` calls a function of the exercise's
+    harness file in the child. Each call may use what is left of the check's time.
+    """
+
+    def __init__(self, session: Session, path: Path) -> None:
+        self.session, self.path = session, path
+        self.seconds = self.limit = 60.0
+
+    def begin_check(self, seconds: float) -> None:
+        """A new check: ``seconds`` of the student's code's time."""
+        self.seconds = self.limit = seconds
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``name(*args, **kwargs)`` from the student's file, on copies of the arguments."""
+        return self._call(name, args, kwargs)
+
+    def call_shared(self, name: str, *args: Any) -> Any:
+        """``name(*args)``, the child's changes to array arguments copied back into ``args``."""
+        return self._call(name, args, {}, shared=True)
+
+    def progress(self, line: str) -> None:
+        """Show ``line`` while a long check runs (the capstone's training), if asked to."""
+        show = PROGRESS.get()
+        if show is not None:
+            show(line)
+
+    def harness(self, name: str, *args: Any) -> Any:
+        """``name(load, *args)`` of the exercise's harness file, run in the child."""
+        return self._call(name, args, {}, harness=True)
+
+    def _call(self, name, args, kwargs, shared=False, harness=False) -> Any:
+        if self.seconds <= 0:
+            raise ChildGoneError("TIMEOUT")
+        sync = (lambda after: _copy_back(args, after)) if shared else None
+        reply, used = self.session.call(name, args, kwargs, self.seconds, shared, harness, sync)
+        self.seconds -= used
+        if reply["op"] == "return":
+            if sync is not None:
+                sync(reply["shared"])
+            return reply["value"]
+        raise _failure(reply, name, self.session.limits.memory_mb)
+
+
+def _copy_back(args: tuple, after: list) -> None:
+    for mine, theirs in zip(args, after, strict=False):
+        if isinstance(mine, np.ndarray) and isinstance(theirs, np.ndarray):
+            if mine.shape == theirs.shape and mine.flags.writeable:
+                np.copyto(mine, theirs, casting="unsafe")
+        elif isinstance(mine, np.random.Generator) and isinstance(theirs, np.random.Generator):
+            mine.bit_generator.state = theirs.bit_generator.state
+
+
+def _failure(reply: dict, name: str, memory_mb: int) -> Exception:
+    """The exception for a call that did not return."""
+    op = reply["op"]
+    if op == "not_started":
+        return NotStartedError(
+            f"{name} still raises NotImplementedError: write your answer in its place"
+        )
+    if op == "raised" and reply["kind"] == "exception":
+        return StudentError(reply["text"])
+    if op == "raised":
+        what = {
+            "memory": f"ran out of memory (the limit is {memory_mb} MB)",
+            "interrupt": "raised KeyboardInterrupt",
+        }
+        return ChildGoneError(f"your code {what[reply['kind']]}")
+    if op == "exit":
+        return ChildGoneError(f"your code exited with status {reply['code']} before returning")
+    if op == "borrowed":
+        return ChildGoneError(f"your code {reply['text']}")
+    return ChildGoneError(f"your code's process sent {op!r} instead of an answer")

@@ -1,25 +1,26 @@
-"""Exercise maxpool_backward: send each output gradient to the input that won its window.
+"""Exercise maxpool_backward: derive where each output gradient goes in max pooling.
+
+The forward pass (``maxpool_forward``)::
+
+    out[n,i,j,c] = max_pq x_pad[n, SH*i + p, SW*j + q, c]      ("same" pads with -inf)
 
 Shapes::
 
     dout (N, OH, OW, C)    ∂loss/∂out
     x    (N, H, W, C)      the forward input (find each window's winner again)
-    dx   (N, H, W, C)
+    dx   (N, H, W, C)      same dtype as dout
 
-The math, with ``(p*, q*)`` the offset of the **first** maximum of window ``(n, i, j, c)`` in
-row-major order (p, then q)::
+**Derive** ``dx``: how does ``out[n,i,j,c]`` change when one input of its window changes a
+little, for the input that holds the maximum and for the others? When several inputs of a
+window tie for the maximum, follow what the forward pass did: ``np.argmax`` (and TensorFlow)
+read the **first** maximum in row-major order (smallest ``p*KW + q``). Windows overlap when the
+stride is smaller than the window, so decide what an input that wins several windows receives.
+Gradients that would land on "same" padding are dropped.
 
-    dx[n, SH*i + p*, SW*j + q*, c] += dout[n,i,j,c]
+Worked number: x = [[1, 3], [3, 2]] (one 2 x 2 window, two tied 3s): out = [[3]]. With
+dout = [[10]], work out dx by hand before you write code.
 
-Ties: when several inputs of a window share the maximum, only the first one (smallest
-``p*KW + q``) gets the gradient, as ``np.argmax`` and TensorFlow do; the others get 0. Windows
-overlap when the stride is smaller than the window: an input that wins several windows receives
-the sum. Gradients that land on "same" padding are dropped.
-
-Worked example: x = [[1, 3], [3, 2]] (one 2 x 2 window, two tied 3s), dout = [[10]]::
-
-    dx = 0 10        (the first 3 in row-major order wins; not 5 and 5, not 10 and 10)
-         0  0
+``tinycnn exercises hint maxpool_backward DIR`` opens hints one level at a time.
 
 Check your answer: ``tinycnn exercises check maxpool_backward DIR``.
 """
@@ -44,7 +45,7 @@ def maxpool_backward(dout, x, KH, KW, S=(2, 2), padding="valid"):
 
     Returns
     -------
-    dx : ndarray, shape (N, H, W, C)
+    dx : ndarray, shape (N, H, W, C), dtype of dout
     """
     ### BEGIN SOLUTION
     N, H, W, C = x.shape
@@ -67,21 +68,28 @@ def maxpool_backward(dout, x, KH, KW, S=(2, 2), padding="valid"):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from tinycnn.kernels.pool import maxpool_forward as pool_forward  # noqa: E402
-from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
     FunctionLayer,
+    HintLadder,
+    Question,
     against_reference,
     compare,
+    sibling,
 )
 from tinycnn.teach.gradcheck import gradcheck  # noqa: E402
 from tinycnn.testing.strategies import PoolConfig, pool_configs  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
 
 
 def _tied(dout, x, KH, KW, S, padding, share: bool):
@@ -189,6 +197,49 @@ def check_ties(student) -> None:
     against_reference(pool_configs(ties=True), lambda config: _case(student, config))
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_maxpool
+
+    plot_maxpool(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "tie_winner",
+        "x = [[1, 3], [3, 2]] is one 2 x 2 window and dout = [[10]]: what does dx[0, 1] (the first "
+        "3) receive?",
+        10,
+        "the output is x[0, 1]; only the first maximum in row-major order is on the path, so it "
+        "gets the whole 10",
+    ),
+    Question(
+        "tie_loser",
+        "Same window: what does dx[1, 0] (the second 3) receive?",
+        0,
+        "the output was read from x[0, 1] alone; changing x[1, 0] a little does not change it",
+    ),
+    Question(
+        "most_windows",
+        "3 x 3 windows, stride 1, on a 4 x 4 input: at most how many windows can one input "
+        "pixel win (and so add dout from)?",
+        4,
+        "there are 2 x 2 = 4 windows and the four centre pixels lie in all of them",
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="dx has x's shape (N, H, W, C) and starts at zeros. Each dout[n, i, j, c] goes to ONE "
+    "input of its window; an input that wins several overlapping windows receives their sum.",
+    path="out = max of the window: a small change of the winning input changes out by the same "
+    "amount, a change of any other input does not change it. So the local gradient is 1 at the "
+    "winner and 0 elsewhere; with ties the forward pass read the first maximum in row-major order "
+    "(hint-maxpool_backward.png: winners outlined, losing ties crossed).",
+    formula="For each window find (p*, q*) = the first argmax (strict > while scanning p, then q); "
+    "dx_pad[n, SH*i + p*, SW*j + q*, c] += dout[n, i, j, c]; then drop the padding.",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="maxpool_backward",
     topic="MaxPool2D backward: the gradient to each window's first maximum (ties)",
@@ -200,5 +251,7 @@ EXERCISE = Exercise(
         Check("gradient check (float64 central differences)", check_gradients),
         Check("edge case: windows with ties (first maximum wins)", check_ties),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -1,21 +1,28 @@
-"""Exercise adam: one step of Adam, in the form Keras uses.
+"""Exercise adam: one step of Adam, derived into the form Keras uses.
 
-For a parameter ``p`` with gradient ``g`` (same shape), moving averages ``m`` and ``v`` (same
-shape, zeros before step 1) and the step number ``t = 1, 2, ...``::
+Adam as the paper (Kingma & Ba, 2015, Algorithm 1) writes it, for a parameter ``p`` with
+gradient ``g`` (same shape), moving averages ``m`` and ``v`` (same shape, zeros before step 1)
+and the step number ``t = 1, 2, ...``::
 
-    m    = beta_1 * m + (1 - beta_1) * g            first moment
-    v    = beta_2 * v + (1 - beta_2) * g**2         second moment
-    lr_t = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)     bias correction
-    p    = p - lr_t * m / (sqrt(v) + epsilon)
+    m     ← β₁·m + (1 − β₁)·g                 first moment
+    v     ← β₂·v + (1 − β₂)·g²                second moment (elementwise square)
+    m̂     = m / (1 − β₁ᵗ)                     bias corrections (m and v start at 0)
+    v̂     = v / (1 − β₂ᵗ)
+    p     ← p − α·m̂ / (√v̂ + ε)                 α = learning_rate, β₁ = beta_1, β₂ = beta_2
 
-This is Keras's "epsilon hat" form: the paper's bias-corrected ``m_hat = m / (1 - beta_1**t)``
-and ``v_hat = v / (1 - beta_2**t)`` folded into the step size, with epsilon added to ``sqrt(v)``
-(not to ``sqrt(v_hat)``). Without the bias correction the first steps are far too small (``m``
-starts at 0).
+Keras (and tinycnn) compute the same step with fewer divisions: both bias corrections are
+folded into one step size ``lr_t`` for the whole tensor, and ``epsilon`` is the paper's ε̂
+("epsilon hat", end of its section 2): added to √v, not to √v̂.
 
-Worked example: p = 1, g = 0.5, m = v = 0, t = 1, learning_rate = 0.1: m = 0.05, v = 0.00025,
-lr_t = 0.1 * sqrt(0.001) / 0.1 = 0.0316228, p = 1 - 0.0316228 * 0.05 / (0.0158114 + 1e-7)
-= 0.9000006.
+**Derive** that form: substitute m̂ and v̂ into the paper's last line, move every factor that
+depends only on ``t`` out of the fraction into one number ``lr_t``, so that the update reads
+p ← p − lr_t·m / (√v + ε̂). Return new arrays of ``p``'s shape and dtype; do not
+modify the arguments.
+
+Worked number: p = 1, g = 0.5, m = v = 0, t = 1, learning_rate = 0.1: m = 0.05,
+v = 0.00025, and the new p is 0.9000006 (with epsilon = 1e-7 in Keras's place).
+
+``tinycnn exercises hint adam DIR`` opens hints one level at a time.
 
 Check your answer: ``tinycnn exercises check adam DIR``.
 """
@@ -38,7 +45,7 @@ def adam_step(p, g, m, v, t, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsil
 
     Returns
     -------
-    p, m, v : ndarray, same shape
+    p, m, v : ndarray, same shape and dtype as the arguments
         After step ``t``.
     """
     ### BEGIN SOLUTION
@@ -49,19 +56,26 @@ def adam_step(p, g, m, v, t, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsil
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
-from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
+    sibling,
 )
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
 
 
 def _variant(p, g, m, v, t, lr, b1, b2, eps, correct=True, paper=False, square=True):
@@ -154,7 +168,7 @@ def check_inputs_unchanged(student) -> None:
     p, g = np.ones(3), np.full(3, 0.5)
     m, v = np.full(3, 0.1), np.full(3, 0.01)
     copies = [a.copy() for a in (p, g, m, v)]
-    student.module.adam_step(p, g, m, v, 2)
+    student.call_shared("adam_step", p, g, m, v, 2)
     for name, before, after in zip("pgmv", copies, (p, g, m, v), strict=True):
         if not np.array_equal(before, after):
             raise CheckError(
@@ -162,6 +176,53 @@ def check_inputs_unchanged(student) -> None:
                 "update in place (m *= ..., p -= ...) changes the caller's arrays; "
                 "return new ones (m = beta_1 * m + ... makes a new array)",
             )
+
+
+def _picture(path) -> None:
+    from tinycnn.plots import plot_optimizer_paths
+
+    plot_optimizer_paths(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "m_hat_step_1",
+        "Step t = 1, m = 0 before it, beta_1 = 0.9, g = 0.5: what is the paper's bias-corrected "
+        "m_hat?",
+        0.5,
+        "m = 0.1 * 0.5 = 0.05 and m_hat = m / (1 - 0.9) = 0.5: at step 1 m_hat is g itself",
+    ),
+    Question(
+        "first_step",
+        "Step t = 1, learning_rate = 0.1, any gradient g much larger than epsilon: about how "
+        "far does p move (|p_new - p|)?",
+        0.1,
+        "m_hat = g and sqrt(v_hat) = |g|, so the step is learning_rate * g / |g|: the first step "
+        "has size learning_rate whatever the scale of g",
+        rel_tol=1e-2,
+    ),
+    Question(
+        "epsilon_place",
+        "In the form this exercise asks for (Keras's), epsilon is added to",
+        "a",
+        "Keras folds the bias corrections into lr_t and adds epsilon to sqrt(v); the paper adds it "
+        "to sqrt(v_hat), which differs when gradients are tiny",
+        choices=("sqrt(v)", "sqrt(v_hat)", "v_hat, inside the square root"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="p, g, m and v all have one shape and nothing is summed: Adam is elementwise. t is a "
+    "scalar counting from 1; return new arrays (no in-place updates of the arguments).",
+    path="Start from the paper's step p - learning_rate * m_hat / (sqrt(v_hat) + epsilon). Write "
+    "m_hat and v_hat with their (1 - beta**t) factors and move both factors out of the fraction "
+    "into one step size lr_t; epsilon then sits next to sqrt(v) (hint-adam.png: SGD, momentum "
+    "and Adam on one loss surface).",
+    formula="m = beta_1*m + (1 - beta_1)*g; v = beta_2*v + (1 - beta_2)*g**2; lr_t = "
+    "learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t); p = p - lr_t * m / (sqrt(v) + "
+    "epsilon).",
+    picture=_picture,
+)
 
 
 EXERCISE = Exercise(
@@ -174,5 +235,7 @@ EXERCISE = Exercise(
         Check("matches the reference on drawn steps (tiny gradients too)", check_reference),
         Check("edge case: the arguments are not modified", check_inputs_unchanged),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -25,19 +25,12 @@ Forward, with sums and means over the ``M`` elements of each channel::
 1% per training step. PyTorch's ``momentum=0.1`` is the other way round (the weight of the new
 value) and it averages the unbiased variance: that is not what Keras (or tinycnn) does.
 
-Backward, in training mode. ``dbeta`` and ``dgamma`` are plain sums; any 1/N is already in
-``dout``. If mu and var were constants, ``dx`` would be ``dout * gamma / sqrt(var + epsilon)``,
-but they are computed from every x of the channel, so the chain rule goes through them too::
-
-    dbeta  = Σ dout                 dgamma = Σ dout * x_hat
-    dx_hat = dout * gamma
-    dvar   = Σ dx_hat * (x - mu) * (-1/2) * (var + epsilon)**(-3/2)
-    dmu    = -Σ dx_hat / sqrt(var + epsilon)        (the term through var sums to 0)
-    dx     = dx_hat / sqrt(var + epsilon) + dvar * 2 (x - mu) / M + dmu / M
-
-which simplifies to::
-
-    dx = gamma / sqrt(var + epsilon) * (dout - dbeta / M - x_hat * dgamma / M)
+Backward, in training mode: **derive** ``dx``, ``dgamma`` and ``dbeta`` by the chain rule.
+``dgamma`` and ``dbeta`` are (C,); ``dx`` has x's shape and dtype. If mu and var were constants
+the derivative of out by x would be ``gamma / sqrt(var + epsilon)``, but they are computed from
+every x of the channel, so the chain rule also goes through them: find ∂loss/∂x_hat, then
+∂loss/∂var and ∂loss/∂mu, then add the three paths into ``dx``, and simplify. The loss is a
+batch mean: decide whether its 1/N is already inside ``dout``.
 
 ``batchnorm_backward`` gets ``x`` and recomputes mu, var and x_hat (the library's layer keeps
 them from the forward pass instead).
@@ -47,10 +40,9 @@ moving_mean = [0], moving_variance = [1], momentum = 0.99, epsilon = 1e-3, train
 mu = 3, var = 4 (the unbiased 1/(M-1) would give 5.33), sqrt(4.001) = 2.00025,
 x_hat = [-0.99987502, 0.99987502, -0.99987502, 0.99987502], out = [[-0.99975005], [2.99975005],
 [-0.99975005], [2.99975005]], moving_mean = 0.99 * 0 + 0.01 * 3 = [0.03],
-moving_variance = 0.99 * 1 + 0.01 * 4 = [1.03]. Backward with dout = [[1], [0], [0], [0]]:
-dbeta = [1], dgamma = [-0.99987502], dx = [[0.49999999], [-6.2477e-05], [-0.49987504],
-[-6.2477e-05]] (the two extra terms matter: without them dx would be [[0.99987502], [0], [0],
-[0]]). At inference with those moving statistics, x = 1 gives 2 * (1 - 0.03) / sqrt(1.031) + 1
+moving_variance = 0.99 * 1 + 0.01 * 4 = [1.03]. For the backward pass, take dout = [[1], [0],
+[0], [0]] and work out dbeta and dgamma by hand (dx follows from your derivation; the check
+prints it). At inference with those moving statistics, x = 1 gives 2 * (1 - 0.03) / sqrt(1.031) + 1
 = 2.9106.
 
 Check your answer: ``tinycnn exercises check batchnorm DIR``.
@@ -114,9 +106,9 @@ def batchnorm_backward(dout, x, gamma, epsilon=1e-3):
 
     Returns
     -------
-    dx : ndarray, shaped like x
-    dgamma : ndarray, shape (C,)
-    dbeta : ndarray, shape (C,)
+    dx : ndarray, shaped like x, same dtype
+    dgamma : ndarray, shape (C,), same dtype as x
+    dbeta : ndarray, shape (C,), same dtype as x
     """
     ### BEGIN SOLUTION
     axes = tuple(range(x.ndim - 1))
@@ -132,21 +124,28 @@ def batchnorm_backward(dout, x, gamma, epsilon=1e-3):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
-from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
     FunctionLayer,
+    HintLadder,
+    Question,
     against_reference,
     compare,
+    sibling,
 )
 from tinycnn.teach.gradcheck import gradcheck  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
 
 EPSILON_INSIDE = "epsilon goes inside the square root: x_hat = (x - mu) / sqrt(var + epsilon)"
 UNBIASED = (
@@ -436,6 +435,42 @@ def _check_unchanged(name, given, got, updated) -> None:
     )
 
 
+QUESTIONS = (
+    Question(
+        "worked_var",
+        "One channel, x = [1, 5, 1, 5], training: what variance normalises it?",
+        4,
+        "Keras uses the biased variance: mean 3, (1/M) Σ (x - 3)² = (4 + 4 + 4 + 4) / 4 = 4 "
+        "(1/(M-1) would give 5.33)",
+    ),
+    Question(
+        "elements_per_channel",
+        "x (2, 3, 4, 5) after a Conv2D: over how many elements (M) is each channel's mean taken?",
+        24,
+        "statistics run over every axis but the channels: N*H*W = 2*3*4 = 24",
+    ),
+    Question(
+        "inference_stats",
+        "At inference (training=False) BatchNormalization normalises with",
+        "b",
+        "the batch may be one image: inference uses the moving averages gathered in training, "
+        "and updates nothing",
+        choices=("the batch's mean and variance", "moving_mean and moving_variance", "0 and 1"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="mu, var, dgamma, dbeta are (C,): sums over every axis but the last, M elements per "
+    "channel. dx has x's shape. dbeta and dgamma are plain sums (no 1/M).",
+    path="out = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + epsilon), and mu, var are "
+    "themselves functions of every x of the channel. dx therefore has three paths: directly "
+    "through x_hat, through mu, and through var. Find dx_hat, then dvar and dmu, then add the "
+    "three contributions to dx.",
+    formula="dbeta = Σ dout; dgamma = Σ dout * x_hat; dx = gamma / sqrt(var + epsilon) * (dout - "
+    "dbeta / M - x_hat * dgamma / M).",
+)
+
+
 EXERCISE = Exercise(
     name="batchnorm",
     topic="BatchNormalization: training vs inference, backward",
@@ -448,5 +483,7 @@ EXERCISE = Exercise(
         Check("moving statistics after several training steps", check_moving_statistics),
         Check("inference uses the moving statistics", check_inference),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

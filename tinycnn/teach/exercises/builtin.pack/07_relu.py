@@ -54,6 +54,9 @@ def relu_backward(dout, x):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
@@ -61,6 +64,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -125,6 +130,35 @@ def check_reference(student) -> None:
     against_reference(st.tuples(images(ties=True), st.integers(0, 2**32 - 1)), case)
 
 
+QUESTIONS = (
+    Question(
+        "sum_dx",
+        "x = [-2, 0, 3] and dout = [5, 5, 5]: what is the sum of dx?",
+        5,
+        "only x = 3 is positive; x = 0 takes the subgradient 0, so dx = [0, 0, 5]",
+    ),
+    Question(
+        "dead_unit",
+        "A ReLU unit whose input is negative for every training example",
+        "a",
+        "its local gradient is 0 for every example, so nothing upstream of it learns from it: a "
+        "dead unit",
+        choices=(
+            "gets no gradient and stops learning (a 'dead' unit)",
+            "gets a gradient of -1 and recovers",
+            "behaves like the identity",
+        ),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="out, dout and dx all have x's shape and dtype; nothing is summed.",
+    path="out = x where x > 0 and 0 elsewhere: the local derivative is 1 where x > 0 and 0 where "
+    "x < 0 (take 0 at the kink x = 0). Multiply dout by it.",
+    formula="out = np.maximum(x, 0); dx = dout * (x > 0).",
+)
+
+
 EXERCISE = Exercise(
     name="relu",
     topic="ReLU forward and backward (the kink at 0)",
@@ -134,5 +168,7 @@ EXERCISE = Exercise(
         Check("worked example (x = 0 included)", check_worked_example),
         Check("matches the reference on drawn inputs (with zeros)", check_reference),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

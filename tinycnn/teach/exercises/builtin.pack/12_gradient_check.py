@@ -42,7 +42,7 @@ def numerical_gradient(f, x, eps=1e-6):
 
     Returns
     -------
-    grad : ndarray, shape of ``x``
+    grad : ndarray, shape of ``x``, dtype float64
     """
     ### BEGIN SOLUTION
     grad = np.zeros(x.shape)
@@ -68,6 +68,7 @@ def relative_error(analytic, numeric):
     Returns
     -------
     error : float
+        A Python float (not an array).
     """
     ### BEGIN SOLUTION
     size = np.maximum(np.abs(analytic) + np.abs(numeric), 1e-12)
@@ -75,16 +76,23 @@ def relative_error(analytic, numeric):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
-from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     compare,
+    sibling,
 )
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
 
 EPS = 1e-5
 
@@ -149,6 +157,20 @@ def check_worked_example(student) -> None:
             (lambda: 0.1 / 1.1, "divide by |a| + |n| (here 2.1), not by |n| alone"),
         ],
     )
+    a, n = np.array([1.0, 100.0]), np.array([1.1, 100.0])
+    compare(
+        "relative_error([1, 100], [1.1, 100]) (the largest elementwise error)",
+        0.1 / 2.1,
+        student.call("relative_error", a, n),
+        [
+            (
+                lambda: np.linalg.norm(a - n) / (np.linalg.norm(a) + np.linalg.norm(n)),
+                "that is one global norm, ||a - n|| / (||a|| + ||n||): the large entry hides the "
+                "wrong small one; take the largest elementwise |a_i - n_i| / (|a_i| + |n_i|)",
+            ),
+            (lambda: 0.1 / 2.1 / 2, "take the largest elementwise error, not the mean"),
+        ],
+    )
 
 
 def _conv_case(rng):
@@ -194,6 +216,47 @@ def check_catches_bugs(student) -> None:
             )
 
 
+QUESTIONS = (
+    Question(
+        "order",
+        "The central difference (f(x + eps) - f(x - eps)) / (2 eps) has an error of order",
+        "b",
+        "the eps² terms of the two Taylor expansions cancel, leaving O(eps²); the one-sided "
+        "difference keeps an O(eps) term",
+        choices=("eps", "eps²", "eps³"),
+    ),
+    Question(
+        "worked_error",
+        "relative_error([1], [1.1]) = ? (to 4 decimals)",
+        0.047619,
+        "|1 - 1.1| / (|1| + |1.1|) = 0.1 / 2.1 = 0.0476",
+    ),
+    Question(
+        "global_norm",
+        "Why compare element by element (the largest relative error) rather than one global "
+        "norm ||a - n|| / (||a|| + ||n||)?",
+        "a",
+        "a global norm is dominated by the large entries; a wrong small entry (one pixel of dx) "
+        "then hides below the threshold",
+        choices=(
+            "one wrong small entry hides inside a global norm",
+            "a global norm is slower to compute",
+            "a global norm is not defined for arrays",
+        ),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="grad has x's shape (a float64 array); relative_error returns one float, the largest "
+    "over elements. f() takes no argument: it reads x, which you change in place and restore.",
+    path="For every index i: remember x[i], set x[i] + eps and evaluate f, set x[i] - eps and "
+    "evaluate f, put x[i] back, then the difference quotient. For the error: elementwise "
+    "|a - n| over |a| + |n| (guarded against 0), then the maximum.",
+    formula="grad[i] = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps); relative_error = max |a - n| "
+    "/ max(|a| + |n|, 1e-12).",
+)
+
+
 EXERCISE = Exercise(
     name="gradient_check",
     topic="a central-difference gradient checker of your own",
@@ -204,5 +267,7 @@ EXERCISE = Exercise(
         Check("passes the library's Conv2D backward", check_reference_layer),
         Check("catches planted bugs in a Conv2D backward", check_catches_bugs),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -1,21 +1,23 @@
-"""Exercise dense_backward: the gradients of a fully connected layer.
+"""Exercise dense_backward: derive the gradients of a fully connected layer.
 
-``dense_forward`` is given; write its backward pass. Shapes::
+``dense_forward`` is given; derive and write its backward pass. Shapes::
 
     x    (N, D)        a batch of N vectors of D features
     w    (D, U)        kernel (Keras's shape), U = units
     b    (U,)          bias
-    out  (N, U)        out = x @ w + b
+    out  (N, U)        out[n, u] = b[u] + Σ_d x[n, d] * w[d, u]     (out = x @ w + b)
     dout (N, U)        ∂loss/∂out
 
-The math (each gradient is shaped like what it is the gradient of)::
+**Derive** ``dx``, ``dw`` and ``db`` by the chain rule: write ∂loss/∂w[d, u] as a sum over the
+outputs that ``w[d, u]`` touches, then recognise the sum as a matrix product. Each gradient has
+the shape and dtype of what it differentiates: ``dx`` (N, D) like x, ``dw`` (D, U) like w,
+``db`` (U,) like b (float32 in, float32 out). The loss is a batch mean: decide whether its
+``1/N`` is already inside ``dout``.
 
-    dx = dout @ w.T          (N, D)
-    dw = x.T @ dout          (D, U)
-    db = Σ_n dout[n]         (U,)      a plain sum: any 1/N is already inside dout
+Worked number: x = [[1, 2]], w = [[1], [1]], b = [0]: out = [[3]]. With dout = [[3]], derive
+dx, dw and db by hand before you write code.
 
-Worked example: x = [[1, 2]], w = [[1], [1]], dout = [[3]]: dx = [[3, 3]], dw = [[3], [6]],
-db = [3].
+``tinycnn exercises hint dense_backward DIR`` opens hints one level at a time.
 
 Check your answer: ``tinycnn exercises check dense_backward DIR``.
 """
@@ -39,9 +41,9 @@ def dense_backward(dout, x, w):
 
     Returns
     -------
-    dx : ndarray, shape (N, D)
-    dw : ndarray, shape (D, U)
-    db : ndarray, shape (U,)
+    dx : ndarray, shape (N, D), dtype of x
+    dw : ndarray, shape (D, U), dtype of w
+    db : ndarray, shape (U,), dtype of dout
     """
     ### BEGIN SOLUTION
     dx = dout @ w.T  # (N, D)
@@ -49,6 +51,9 @@ def dense_backward(dout, x, w):
     db = dout.sum(axis=0)  # (U,)
     return dx, dw, db
     ### END SOLUTION
+
+
+### QUESTIONS
 
 
 ### BEGIN HIDDEN TESTS
@@ -60,6 +65,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     CheckError,
     Exercise,
     FunctionLayer,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -151,6 +158,31 @@ def check_gradients(student) -> None:
         raise CheckError(f"x (3, 4), w (4, 3):\n{result}")
 
 
+QUESTIONS = (
+    Question(
+        "dw_size",
+        "x (32, 1600), w (1600, 128): how many numbers does dw hold?",
+        204800,
+        "dw has w's shape, 1600 * 128 = 204,800, whatever the batch size",
+    ),
+    Question(
+        "db_axis",
+        "db sums dout (N, U) over which axis?",
+        "a",
+        "b[u] is added to row n of out for every n, so its gradient sums the batch axis 0",
+        choices=("axis 0, the batch", "axis 1, the units", "no axis: db = dout"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="dx (N, D) like x, dw (D, U) like w, db (U,) like b. The N axis disappears from dw "
+    "and db: it is summed over. Match the shapes and the transposes follow.",
+    path="out[n, u] = Σ_d x[n, d] w[d, u] + b[u]. dL/dx[n, d] collects dout[n, u] * w[d, u] over "
+    "u; dL/dw[d, u] collects dout[n, u] * x[n, d] over n; dL/db[u] collects dout[n, u] over n.",
+    formula="dx = dout @ w.T; dw = x.T @ dout; db = dout.sum(axis=0).",
+)
+
+
 EXERCISE = Exercise(
     name="dense_backward",
     topic="Dense backward: dx, dw, db",
@@ -161,5 +193,7 @@ EXERCISE = Exercise(
         Check("matches the reference on drawn shapes", check_reference),
         Check("gradient check (float64 central differences)", check_gradients),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -66,20 +66,28 @@ def dropout_backward(dout, mask):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
-from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
+    expect_tuple,
+    sibling,
 )
 from tinycnn.testing.strategies import images  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
 
 
 def _training(student, x, rate, seed, prefix=""):
@@ -121,16 +129,22 @@ def _training(student, x, rate, seed, prefix=""):
     )
 
 
+BOOL_BY_FLOAT = (
+    "the mask is float64: a bool array divided by a Python float is float64, and x * mask then "
+    "is too; cast the mask to x's dtype, (keep / (1 - rate)).astype(x.dtype)"
+)
+
+
 def check_shapes(student) -> None:
     x = np.ones((2, 3, 4, 5), dtype=np.float32)
     got = student.call("dropout_forward", x, 0.5, True, np.random.default_rng(0))
-    if not isinstance(got, tuple) or len(got) != 2:
-        raise CheckError("dropout_forward should return a tuple (out, mask)")
-    if not isinstance(got[0], np.ndarray) or got[0].shape != x.shape or got[0].dtype != x.dtype:
+    out, mask = expect_tuple(got, "dropout_forward", ("out", "mask"))
+    if not isinstance(out, np.ndarray) or out.shape != x.shape or out.dtype != x.dtype:
+        float64_mask = getattr(mask, "dtype", None) == np.float64
         raise CheckError(
-            f"out should be float32 of shape {x.shape}, got "
-            f"{getattr(got[0], 'dtype', type(got[0]).__name__)} "
-            f"{getattr(got[0], 'shape', '')}"
+            f"x float32 {x.shape}, training: out should be float32 of shape {x.shape}, got "
+            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}",
+            BOOL_BY_FLOAT if float64_mask and getattr(out, "dtype", None) == np.float64 else None,
         )
 
 
@@ -169,6 +183,48 @@ def check_reference(student) -> None:
     against_reference(drawn, lambda case: _training(student, *case))
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_dropout
+
+    plot_dropout(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "scale",
+        "rate = 0.2: by how much is each kept element multiplied in training?",
+        1.25,
+        "kept with probability 1 - rate = 0.8, scaled by 1 / 0.8 = 1.25 so the mean is unchanged",
+    ),
+    Question(
+        "inference",
+        "With inverted dropout, what is the output at inference?",
+        "a",
+        "the 1/(1 - rate) scaling was done in training, so inference is the identity",
+        choices=("x", "x * (1 - rate)", "x / (1 - rate)"),
+    ),
+    Question(
+        "bool_dtype",
+        "keep is a bool array; what dtype is keep / (1 - rate)?",
+        "c",
+        "NumPy turns bool / Python float into float64, which would make a float32 x's output "
+        "float64: cast the mask to x.dtype",
+        choices=("bool", "float32", "float64"),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="out and mask have x's shape and x's dtype; at inference mask is None. dx has dout's "
+    "shape.",
+    path="In training out = x * mask with mask fixed by the draw, so dout flows back through the "
+    "same multiplication; at inference out = x. Keep where the uniform draw u >= rate "
+    "(hint-dropout.png: training vs inference).",
+    formula="keep = rng.random(x.shape) >= rate; mask = (keep / (1 - rate)).astype(x.dtype); out = "
+    "x * mask; dx = dout * mask (dout when mask is None).",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="dropout",
     topic="inverted Dropout: training vs inference",
@@ -179,5 +235,7 @@ EXERCISE = Exercise(
         Check("property: identity at inference", check_inference),
         Check("matches the reference on drawn inputs and rates", check_reference),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -64,6 +64,9 @@ def im2col(x, KH, KW, S=(1, 1), padding="valid"):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 # The checks (deleted from the student's file). Imports here, not at the top, so that the
 # handout above is complete on its own.
@@ -72,6 +75,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -165,6 +170,50 @@ def check_same_padding(student) -> None:
     )
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_im2col
+
+    plot_im2col(np.arange(12.0).reshape(3, 4), kernel_size=2, position=(0, 1), out=path)
+
+
+QUESTIONS = (
+    Question(
+        "rows",
+        "x has shape (2, 5, 4, 3); the kernel is 3 x 2, stride 1, 'valid'. How many rows has cols?",
+        18,
+        "OH = 5 - 3 + 1 = 3 and OW = 4 - 2 + 1 = 3: one row per (n, i, j), 2 * 3 * 3 = 18",
+    ),
+    Question(
+        "row_of_window",
+        "In the worked example (3 x 4 image, 2 x 2 kernel, OW = 3), which row of cols holds the "
+        "window of output pixel (i, j) = (1, 2)?",
+        5,
+        "rows run over (n, i, j) with j fastest: (n*OH + i)*OW + j = (0*2 + 1)*3 + 2 = 5",
+    ),
+    Question(
+        "column_of_pqc",
+        "With KW = 2 and C = 3, which column of cols holds x_pad[n, SH*i + 1, SW*j + 0, 2] "
+        "(p = 1, q = 0, c = 2)?",
+        8,
+        "columns run over (p, q, c) with c fastest: (p*KW + q)*C + c = (1*2 + 0)*3 + 2 = 8",
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="cols is (N*OH*OW, KH*KW*C): one row per output pixel (n, i, j), one column per "
+    "kernel entry (p, q, c). Start from an array (N, OH, OW, KH, KW, C) and reshape it at the "
+    "end; nothing is summed.",
+    path="For a fixed kernel offset (p, q), the pixels every window sees at that offset form a "
+    "strided slice of x_pad: rows p, p + SH, ..., columns q, q + SW, .... Fill cols[:, :, :, p, "
+    "q, :] with that slice, for each of the KH*KW offsets (hint-im2col.png: one window and its "
+    "row).",
+    formula="cols6[:, :, :, p, q, :] = x_pad[:, p : p + SH*OH : SH, q : q + SW*OW : SW, :] for "
+    "p < KH, q < KW, with cols6 = np.empty((N, OH, OW, KH, KW, C), x.dtype); then "
+    "cols6.reshape(N*OH*OW, KH*KW*C).",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="im2col",
     topic="convolution as a matrix multiply: windows to rows",
@@ -178,5 +227,7 @@ EXERCISE = Exercise(
             check_same_padding,
         ),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -68,6 +68,9 @@ def col2im(cols, x_shape, KH, KW, S=(1, 1), padding="valid"):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
 from functools import partial  # noqa: E402
 
@@ -77,6 +80,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
 )
@@ -187,6 +192,54 @@ def check_reference(student) -> None:
     against_reference(conv_configs(), lambda config: _reference_case(student, config))
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_sliding_kernel
+
+    plot_sliding_kernel(np.arange(16.0).reshape(4, 4), np.ones((3, 3)), 1, 0, frame=1, out=path)
+
+
+QUESTIONS = (
+    Question(
+        "windows_at_1_1",
+        "A 3 x 3 image, a 2 x 2 kernel, stride 1, 'valid': how many windows cover pixel (1, 1)?",
+        4,
+        "every one of the OH*OW = 2*2 windows contains the centre pixel, so col2im adds 4 rows",
+    ),
+    Question(
+        "windows_at_corner_stride_2",
+        "A 5 x 5 image, a 3 x 3 kernel, stride 2, 'valid': how many windows cover pixel (2, 2)?",
+        4,
+        "windows start at rows 0 and 2 and columns 0 and 2; all four reach row and column 2",
+    ),
+    Question(
+        "roundtrip",
+        "What is col2im(im2col(x)) for an image x?",
+        "b",
+        "each pixel receives one copy from every window that covers it: col2im is the adjoint of "
+        "im2col, not its inverse",
+        choices=(
+            "x itself: col2im undoes im2col",
+            "x times the number of windows that cover each pixel",
+            "x divided by the number of windows that cover each pixel",
+        ),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="dx_pad is (N, H + pads, W + pads, C), zeros to start. Reshape cols to (N, OH, OW, KH, "
+    "KW, C); every entry of it lands on exactly one pixel of dx_pad, and pixels shared by "
+    "several windows receive the sum of their entries.",
+    path="Run im2col backwards: for each offset (p, q), the entries cols6[:, :, :, p, q, :] came "
+    "from a strided slice of x_pad; add them back onto the same slice of dx_pad. Then cut the "
+    "padding off on all four sides (hint-col2im.png: a 3 x 3 window sliding with stride 1 "
+    "covers the middle pixels several times).",
+    formula="dx_pad[:, p : p + SH*OH : SH, q : q + SW*OW : SW, :] += cols6[:, :, :, p, q, :] for "
+    "each p, q; return dx_pad[:, top : top + H, left : left + W, :] with (top, bottom), (left, "
+    "right) = pad_amounts(...).",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="col2im",
     topic="the adjoint of im2col: rows back onto the image, overlaps added",
@@ -197,5 +250,7 @@ EXERCISE = Exercise(
         Check("property: col2im is the adjoint of im2col", check_adjoint),
         Check("matches the reference on drawn configurations", check_reference),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS

@@ -56,18 +56,25 @@ def maxpool_forward(x, KH, KW, S=(2, 2), padding="valid"):
     ### END SOLUTION
 
 
+### QUESTIONS
+
+
 ### BEGIN HIDDEN TESTS
-from tinycnn.teach.exercises import reference  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
     Exercise,
+    HintLadder,
+    Question,
     against_reference,
     compare,
+    sibling,
 )
 from tinycnn.testing.strategies import PoolConfig, pool_configs  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+
+reference = sibling("reference")
 
 
 def _mistakes(x, KH, KW, S, padding):
@@ -133,6 +140,44 @@ def check_negative_same(student) -> None:
     )
 
 
+def _picture(path) -> None:
+    from tinycnn.plots import plot_maxpool
+
+    plot_maxpool(out=path)
+
+
+QUESTIONS = (
+    Question(
+        "out_width",
+        "x (2, 7, 5, 3), 2 x 2 windows, stride 2, 'valid': what is OW?",
+        2,
+        "OW = floor((5 - 2) / 2) + 1 = 2: the last column is never inside a window",
+    ),
+    Question(
+        "pad_value",
+        "Why does 'same' padding for max pooling pad with -inf?",
+        "b",
+        "a padded 0 would be the maximum of a window of negative numbers; -inf never wins",
+        choices=(
+            "it is faster than padding with 0",
+            "a window of negative numbers would otherwise return 0",
+            "Keras pads convolutions with -inf too",
+        ),
+    ),
+)
+
+HINTS = HintLadder(
+    shapes="out is (N, OH, OW, C); the max runs over the KH*KW offsets of each window, channel by "
+    "channel, never across channels.",
+    path="For each offset (p, q) the values every window sees there form a strided slice of x_pad "
+    "shaped like out; the running maximum over the KH*KW slices is the answer "
+    "(hint-maxpool_forward.png).",
+    formula="out = max over p, q of x_pad[:, p : p + SH*OH : SH, q : q + SW*OW : SW, :] with "
+    "x_pad = pad_input(x, KH, KW, S, padding, value=-np.inf), e.g. np.maximum in a loop.",
+    picture=_picture,
+)
+
+
 EXERCISE = Exercise(
     name="maxpool_forward",
     topic="MaxPool2D forward: the maximum of each window",
@@ -143,5 +188,7 @@ EXERCISE = Exercise(
         Check("matches the reference on drawn configurations", check_reference),
         Check("edge case: 'same' padding of negative inputs (pad with -inf)", check_negative_same),
     ),
+    questions=QUESTIONS,
+    hints=HINTS,
 )
 ### END HIDDEN TESTS
