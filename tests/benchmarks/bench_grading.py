@@ -74,7 +74,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folders = make_class(Path(tmp), args.folders)
         started = time.monotonic()
-        reports = check_all(names, folders, jobs=args.jobs)
+        done = []
+
+        def progress(report) -> None:
+            done.append(report)
+            if len(done) % 100 == 0:
+                print(f"  {len(done)} graded, {time.monotonic() - started:.0f} s", flush=True)
+
+        reports = check_all(names, folders, jobs=args.jobs, progress=progress)
         seconds = time.monotonic() - started
     statuses = Counter(r.status for r in reports)
     print(
