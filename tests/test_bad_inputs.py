@@ -696,7 +696,7 @@ def _png(path: Path, width: int, height: int) -> Path:
 
 @case("file", "PNG declaring 100,000 x 100,000 pixels")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     path = _png(ctx.tmp / "bomb.png", 100_000, 100_000)
     assert path.stat().st_size < 100
@@ -705,7 +705,7 @@ def _(ctx: Any) -> str:
 
 @case("file", "PNG declaring 6,000 x 6,000 pixels")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     path = _png(ctx.tmp / "big.png", 6000, 6000)
     return refused(lambda: preprocess_image(path), "over the limit")
@@ -713,7 +713,7 @@ def _(ctx: Any) -> str:
 
 @case("file", "PNG truncated")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     path = _png(ctx.tmp / "cut.png", 20, 20)
     path.write_bytes(path.read_bytes()[:40])
@@ -722,7 +722,7 @@ def _(ctx: Any) -> str:
 
 @case("file", "picture is a folder")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     return refused(lambda: preprocess_image(ctx.tmp), "not a regular file")
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tinycnn.layers import BatchNormalization, Dense, Flatten
 from tinycnn.model import Sequential, load_model
 from tinycnn.saving.io import save_model
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 from tinycnn.zoo import seed_cnn_bn
 
 # (N, C) after Dense or (N, H, W, C) after Conv2D. N*H*W >= 3: with 2 values per channel the

@@ -16,9 +16,9 @@ from tinycnn.model import load_model
 from tinycnn.optim import Adam
 from tinycnn.saving.checkpoint import load_checkpoint
 from tinycnn.saving.io import save_model
-from tinycnn.train import NonFiniteLossError, TrainingError, TrainingInterrupted
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import LambdaCallback
+from tinycnn.training.loop import NonFiniteLossError, TrainingError, TrainingInterrupted
 
 FIT = {"batch_size": 64, "validation_split": 0.1, "augment": True, "verbose": 0}
 

@@ -11,7 +11,7 @@ import pytest
 
 from tinycnn.cli import main
 from tinycnn.data import load_mnist
-from tinycnn.data.preprocess import mnist_style, resize_area
+from tinycnn.data.pictures import mnist_style, resize_area
 from tinycnn.model import load_model
 
 TRAIN = ["train", "--subset", "--limit", "600", "--model", "dense", "--epochs", "2"]

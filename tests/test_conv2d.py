@@ -17,7 +17,7 @@ from strategies import ConvConfig, conv_configs
 
 from tinycnn import config
 from tinycnn.layers.conv2d import Conv2D
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 
 def built_conv(cfg: ConvConfig, activation=None, dtype=np.float64) -> Conv2D:

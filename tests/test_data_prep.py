@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn.data.prep import (
+from tinycnn.data.arrays import (
     minibatches,
     one_hot,
     scale_images,

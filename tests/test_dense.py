@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.layers import Dense, ReLU
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 # (N, D, units, activation, seed, non-contiguous input?)
 configs = st.tuples(

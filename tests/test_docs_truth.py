@@ -1,7 +1,7 @@
 """The docs say what the code does: each check here fails if a page drifts from the code again.
 
 - the gradient-checking page states the stencil, the constants and the kink rule of
-  ``tinycnn.teach.gradcheck``, and a layer whose backward *is* that stencil passes to rounding;
+  ``tinycnn.testing.gradcheck``, and a layer whose backward *is* that stencil passes to rounding;
 - every docs page has exactly one H1 (a second one becomes a top-level navigation entry);
 - no page claims what the code contradicts (downloads, what ``save`` keeps);
 - the benchmarks page holds how to reproduce and the latest figures, the history is in the
@@ -18,8 +18,8 @@ import pytest
 from conftest import REPO_ROOT
 
 from tinycnn.layers import Layer
-from tinycnn.teach import gradcheck as gradcheck_module
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing import gradcheck as gradcheck_module
+from tinycnn.testing.gradcheck import gradcheck
 
 DOCS = REPO_ROOT / "docs"
 GRADCHECK_PAGE = DOCS / "concepts" / "gradient_checking.md"

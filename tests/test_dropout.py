@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.layers import Dropout
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 rates = st.sampled_from([0.0, 0.1, 0.2, 0.5, 0.8, 0.95])
 

@@ -1,4 +1,4 @@
-"""tinycnn.teach.experiments: probabilities, feature maps, shifting images, shift accuracy."""
+"""tinycnn.teach.probes: probabilities, feature maps, shifting images, shift accuracy."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.losses import softmax
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
-from tinycnn.teach.experiments import (
+from tinycnn.teach.probes import (
     class_probabilities,
     feature_maps,
     shift_accuracy,
     shift_images,
 )
-from tinycnn.train import evaluate, predict_classes
+from tinycnn.training.loop import evaluate, predict_classes
 from tinycnn.training.metrics import accuracy
 from tinycnn.zoo import seed_cnn
 

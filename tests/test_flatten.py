@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.layers import Flatten
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 # (N, H, W, C, seed, non-contiguous?) with H and W drawn independently (often H != W).
 configs = st.tuples(

@@ -17,7 +17,7 @@ from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.dense import Dense
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
-from tinycnn.teach.gradcheck import GradcheckResult, TensorCheck, gradcheck, relative_error
+from tinycnn.testing.gradcheck import GradcheckResult, TensorCheck, gradcheck, relative_error
 
 
 @pytest.fixture(autouse=True)

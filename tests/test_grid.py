@@ -9,7 +9,7 @@ import pytest
 from conftest import in_ci
 
 from tinycnn.cli import main
-from tinycnn.teach.grid import format_table, make_runs, run_file, run_grid, summarise
+from tinycnn.teach.experiment_grid import format_table, make_runs, run_file, run_grid, summarise
 
 GRID = {
     "configs": {

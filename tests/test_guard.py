@@ -20,10 +20,10 @@ from tinycnn.model import Sequential, load_model
 from tinycnn.optim import SGD, Adam
 from tinycnn.saving.checkpoint import load_checkpoint
 from tinycnn.saving.io import save_model
-from tinycnn.train import NonFiniteLossError
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import LambdaCallback
 from tinycnn.training.guard import FiniteGuard, squared_norm
+from tinycnn.training.loop import NonFiniteLossError
 
 
 @pytest.fixture(scope="module")

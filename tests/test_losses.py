@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.losses import SoftmaxCrossEntropy, get_loss, log_softmax, softmax
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 shapes = st.tuples(st.integers(1, 5), st.integers(2, 7), st.integers(0, 2**32 - 1))
 

@@ -18,7 +18,7 @@ from strategies import PoolConfig, pool_configs
 
 from tinycnn import config
 from tinycnn.layers.maxpool2d import MaxPool2D
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 
 def pool_layer(cfg: PoolConfig) -> MaxPool2D:

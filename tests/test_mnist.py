@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tinycnn.data import download, mnist
+from tinycnn.data.arrays import scale_images, stratified_counts
 from tinycnn.data.idx import save_idx
 from tinycnn.data.mnist import (
     MNIST_FILES,
@@ -19,7 +20,6 @@ from tinycnn.data.mnist import (
     load_mnist_or_subset,
     read_mnist,
 )
-from tinycnn.data.prep import scale_images, stratified_counts
 from tinycnn.data.subset import SUBSET_SIZES, subset_indices
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sof
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 

@@ -34,7 +34,7 @@ from tinycnn.plots import (
 )
 from tinycnn.plots.filters import filter_mosaic
 from tinycnn.plots.im2col_picture import clearest_position
-from tinycnn.teach.experiments import class_probabilities, feature_maps
+from tinycnn.teach.probes import class_probabilities, feature_maps
 from tinycnn.training.history import History
 from tinycnn.training.metrics import confusion_matrix
 
@@ -87,7 +87,7 @@ def check_png(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 def test_import_tinycnn_does_not_import_matplotlib():
     code = (
-        "import sys, tinycnn, tinycnn.teach.experiments, tinycnn.teach.trace, tinycnn.cli\n"
+        "import sys, tinycnn, tinycnn.teach.probes, tinycnn.teach.trace, tinycnn.cli\n"
         "tinycnn.cli.build_parser()\n"
         "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'\n"
         "import tinycnn.plots\n"

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.layers import ReLU
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 # Shapes (N, H, W, C) with N 1-3 and H != W allowed, plus a seed for the values.
 configs = st.tuples(

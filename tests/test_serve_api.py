@@ -1,7 +1,7 @@
 """The prediction server over real loopback HTTP: answers, every kind of bad request, a burst.
 
 A server with the shipped default model runs in a thread on a free 127.0.0.1 port for the whole
-module. Good requests are checked against ``tinycnn.data.preprocess.mnist_style`` and the model run
+module. Good requests are checked against ``tinycnn.data.pictures.mnist_style`` and the model run
 in-process; every malformed request must get its 4xx with a short JSON message while the
 server keeps answering.
 """
@@ -28,11 +28,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.data.mnist import load_mnist
-from tinycnn.data.preprocess import mnist_style
+from tinycnn.data.pictures import mnist_style
 from tinycnn.serve import api
 from tinycnn.serve.default_model import DEFAULT_MODEL_PATH, load_default_model
 from tinycnn.serve.server import MAX_BODY, make_server
-from tinycnn.teach.experiments import class_probabilities
+from tinycnn.teach.probes import class_probabilities
 
 TIMEOUT = 60.0
 

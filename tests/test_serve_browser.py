@@ -7,7 +7,7 @@ inked pixels in a row becomes one stroke. The test then waits for the page to sh
 for the final drawing and checks
 
 - the digit the page announces (at least 9 of the 10 must be right);
-- that the page's "what the network sees" picture equals ``tinycnn.data.preprocess.mnist_style``
+- that the page's "what the network sees" picture equals ``tinycnn.data.pictures.mnist_style``
   applied here to the canvas pixels read back from the page, byte for byte;
 - that probability bars and feature maps are on the page, and a touch stroke draws too;
 - that clicking a feature map shows the model's own filter (every input channel) and outlines
@@ -28,10 +28,10 @@ import pytest
 from conftest import REPO_ROOT, in_ci
 
 from tinycnn.data.mnist import load_mnist
-from tinycnn.data.preprocess import mnist_style
+from tinycnn.data.pictures import mnist_style
 from tinycnn.serve.default_model import load_default_model
 from tinycnn.serve.server import make_server
-from tinycnn.teach.experiments import class_probabilities
+from tinycnn.teach.probes import class_probabilities
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [

@@ -18,11 +18,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.data.mnist import load_mnist
-from tinycnn.data.preprocess import mnist_style
+from tinycnn.data.pictures import mnist_style
 from tinycnn.serve import api, explain
 from tinycnn.serve.default_model import load_default_model
 from tinycnn.serve.server import make_server
-from tinycnn.teach.experiments import feature_maps
+from tinycnn.teach.probes import feature_maps
 
 TIMEOUT = 60.0
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tinycnn.layers import Softmax
 from tinycnn.layers.softmax import softmax
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 configs = st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(0, 2**32 - 1))
 

@@ -12,7 +12,7 @@ from tinycnn.layers import Dense, Flatten
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
-from tinycnn.train import evaluate, fit, predict, predict_classes
+from tinycnn.training.loop import evaluate, fit, predict, predict_classes
 from tinycnn.training.run import _split
 
 

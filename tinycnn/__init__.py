@@ -48,10 +48,9 @@ from tinycnn.model import Sequential, load_model
 from tinycnn.optim import SGD, Adam
 from tinycnn.saving.io import save_model
 from tinycnn.teach.doctor import doctor
-from tinycnn.teach.experiments import feature_maps, shift_accuracy
-from tinycnn.teach.gradcheck import GradcheckResult, gradcheck
+from tinycnn.teach.probes import feature_maps, shift_accuracy
 from tinycnn.teach.trace import trace
-from tinycnn.train import NonFiniteLossError, TrainingError
+from tinycnn.testing.gradcheck import GradcheckResult, gradcheck
 from tinycnn.training import metrics
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import (
@@ -62,6 +61,7 @@ from tinycnn.training.callbacks import (
     ReduceLROnPlateau,
 )
 from tinycnn.training.history import History
+from tinycnn.training.loop import NonFiniteLossError, TrainingError
 from tinycnn.zoo import deep_cnn_bn, dense_baseline, seed_cnn, seed_cnn_bn
 
 __all__ = [

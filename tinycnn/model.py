@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn import train
 from tinycnn.layers import LAYERS
 from tinycnn.layers.base import Array, Layer, Shape, check_name
 from tinycnn.layers.softmax import Softmax
 from tinycnn.runtime import Runtime
 from tinycnn.saving import io, validate
+from tinycnn.training import loop
 
 # Keras's automatic names where its class name differs from ours.
 KERAS_NAMES = {"MaxPool2D": "max_pooling2d"}
@@ -375,7 +375,7 @@ class Sequential:
         layers = [classes[spec["class_name"]](**spec["config"]) for spec in config["layers"]]
         return cls(layers, input_shape=config.get("input_shape"), seed=config.get("seed"))
 
-    # -- training, inference and saving (in tinycnn.train and tinycnn.saving.io) ----------------
+    # -- training, inference and saving (in tinycnn.training.loop and tinycnn.saving.io) ------
     def compile(
         self,
         optimizer: Any = "adam",
@@ -407,20 +407,20 @@ class Sequential:
         self.jit_compile = jit_compile
 
     def fit(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
-        """Train; see ``tinycnn.train.fit``."""
-        return train.fit(self, x, y, **kwargs)
+        """Train; see ``tinycnn.training.loop.fit``."""
+        return loop.fit(self, x, y, **kwargs)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
-        """Loss and metrics on ``(x, y)``; see ``tinycnn.train.evaluate``."""
-        return train.evaluate(self, x, y, **kwargs)
+        """Loss and metrics on ``(x, y)``; see ``tinycnn.training.loop.evaluate``."""
+        return loop.evaluate(self, x, y, **kwargs)
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> Array:
-        """Outputs for ``x`` in batches; see ``tinycnn.train.predict``."""
-        return train.predict(self, x, batch_size=batch_size)
+        """Outputs for ``x`` in batches; see ``tinycnn.training.loop.predict``."""
+        return loop.predict(self, x, batch_size=batch_size)
 
     def predict_classes(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Most likely class of each example; see ``tinycnn.train.predict_classes``."""
-        return train.predict_classes(self, x, batch_size=batch_size)
+        """Most likely class of each example; see ``tinycnn.training.loop.predict_classes``."""
+        return loop.predict_classes(self, x, batch_size=batch_size)
 
     def save(self, path: str, history: Any = None) -> None:
         """Save architecture, weights and compile settings; see ``tinycnn.saving.io.save_model``.

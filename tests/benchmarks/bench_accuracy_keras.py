@@ -5,7 +5,7 @@ the same protocol: full MNIST, pixels scaled to [0, 1] by ``tinycnn.data.scale_i
 CNN (or ``--model dense``, the dense baseline) of ``tinycnn.zoo``, Adam with learning rate 1e-3
 (beta_1 0.9, beta_2 0.999, epsilon 1e-7: tinycnn's defaults are Keras's), batch size 64, 10
 epochs, 10% of the training set held out for validation with tinycnn's own stratified seeded
-split (``tinycnn.data.stratified_split``, called as ``tinycnn.train.fit`` calls it, so each
+split (``tinycnn.data.stratified_split``, called as ``tinycnn.training.loop.fit`` calls it, so each
 seed holds out the same images as in tinycnn), shuffling every epoch, five seeds 0-4. Each run is
 evaluated once on the 10,000 test images after the last epoch; the script prints every run and
 the median, minimum and maximum, with the versions and the machine. As in ``bench_accuracy.py``,
@@ -88,7 +88,7 @@ def best_epoch_keeper(keras: Any) -> Any:
 
 
 def split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple:
-    """``(x_train, y_train), (x_val, y_val)``: the rows ``tinycnn.train.fit`` would use."""
+    """``(x_train, y_train), (x_val, y_val)``: the rows ``tinycnn.training.loop.fit`` would use."""
     from tinycnn.data import stratified_split
 
     if not fraction:

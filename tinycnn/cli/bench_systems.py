@@ -48,7 +48,7 @@ def _tinycnn_system(system: str, model_name: str) -> Any:
 
 
 class TinycnnRunner:
-    """tinycnn eager on one backend, or ``jit_compile``: the steps of ``tinycnn.train.fit``
+    """tinycnn eager on one backend, or ``jit_compile``: the steps of ``tinycnn.training.loop.fit``
     without its bookkeeping."""
 
     def __init__(self, system: str, model_name: str) -> None:

@@ -8,7 +8,7 @@ Examples::
 
 A grid file is JSON: ``{"configs": {"name": {"model": "cnn_bn", "schedule": "cosine",
 "augment": true, "epochs": 15}, ...}, "seeds": [0, 1, 2, 3, 4]}`` (settings in
-``tinycnn.teach.grid``). Prints the protocol table (median, range, every seed), writes
+``tinycnn.teach.experiment_grid``). Prints the protocol table (median, range, every seed), writes
 ``OUT/results.json`` and ``OUT/results.png``; rerun the same command to resume.
 """
 
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def grid_from_args(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], list[int]]:
     """The configurations and seeds the options describe."""
     from tinycnn.cli import CommandError
-    from tinycnn.teach.grid import INGREDIENTS
+    from tinycnn.teach.experiment_grid import INGREDIENTS
 
     seeds: list[int] = list(range(5))
     if args.grid == "ingredients":
@@ -75,7 +75,13 @@ def grid_from_args(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]],
 
 def run(args: argparse.Namespace) -> int:
     from tinycnn.plots import plot_grid
-    from tinycnn.teach.grid import format_table, make_runs, run_grid, summarise, write_json
+    from tinycnn.teach.experiment_grid import (
+        format_table,
+        make_runs,
+        run_grid,
+        summarise,
+        write_json,
+    )
 
     configs, seeds = grid_from_args(args)
     data = {

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinycnn.cli import CommandError, check_output
-    from tinycnn.train import TrainingError, TrainingInterrupted
+    from tinycnn.training.loop import TrainingError, TrainingInterrupted
 
     if not 0 <= args.validation_split < 1:
         raise CommandError(f"--validation-split must be in [0, 1), got {args.validation_split}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinycnn.layers.base import Array
-from tinycnn.teach.gradcheck import GradcheckResult, gradcheck
+from tinycnn.testing.gradcheck import GradcheckResult, gradcheck
 
 __all__ = ["assert_gradients"]
 
@@ -43,7 +43,7 @@ def assert_gradients(
     tolerance : float
         Largest relative error that passes (kinks excluded; see the module docstring).
     **options
-        Passed to :func:`tinycnn.teach.gradcheck.gradcheck`: ``y``, ``loss``, ``dout``, ``eps``,
+        Passed to :func:`tinycnn.testing.gradcheck.gradcheck`: ``y``, ``loss``, ``dout``, ``eps``,
         ``seed``, ``kink_tol``, ``training``.
 
     Returns

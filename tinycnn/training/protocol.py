@@ -1,6 +1,6 @@
 """What the training loop needs of a model: the :class:`Model` protocol.
 
-``tinycnn.train`` and its helpers work with any object that has these methods, which
+``tinycnn.training.loop`` and its helpers work with any object that has these methods, which
 :class:`tinycnn.Sequential` has. Typing against a protocol instead of the class keeps the
 training room independent of ``tinycnn.model`` (the model imports the loop, not the reverse).
 """

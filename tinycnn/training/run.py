@@ -1,7 +1,7 @@
-"""Everything around the training loop of ``tinycnn.train.fit``: one :class:`Run` per call.
+"""Everything around the training loop of ``tinycnn.training.loop.fit``: one :class:`Run` per call.
 
-The loop itself (``tinycnn/train.py``) is forward, loss, backward, update. A :class:`Run` does
-the rest, in the order the loop meets it:
+The loop itself (``tinycnn/training/loop.py``) is forward, loss, backward, update. A
+:class:`Run` does the rest, in the order the loop meets it:
 
 - :meth:`Run.prepare`: check the arguments, split off validation data, seed the generators,
   load a checkpoint to resume from;

@@ -214,8 +214,8 @@ class AdamState:
 
 
 def _subset():
+    from tinycnn.data.arrays import scale_images
     from tinycnn.data.mnist import SUBSET_DIR, read_mnist
-    from tinycnn.data.prep import scale_images
 
     (x_train, y_train), (x_test, y_test) = read_mnist(SUBSET_DIR)
     return scale_images(x_train), y_train.astype(np.int64), scale_images(x_test), y_test

@@ -4,8 +4,8 @@ A *grid* names configurations (a zoo model and how to train it) and seeds. Each 
 seed) pair is one *run*: train from scratch, evaluate once on the test set. Runs are
 independent, so they can run anywhere, in any order:
 
-- ``jobs=N``: N local processes at a time (``python -m tinycnn.teach.grid``), each limited to
-  one thread (``OPENBLAS/OMP/MKL/NUMBA_NUM_THREADS=1``), so N runs share N cores without
+- ``jobs=N``: N local processes at a time (``python -m tinycnn.teach.experiment_grid``), each
+  limited to one thread (``OPENBLAS/OMP/MKL/NUMBA_NUM_THREADS=1``), so N runs share N cores without
   fighting over them;
 - ``scheduler=ADDRESS``: the same runs submitted to a Dask cluster (``dask.distributed``, the
   ``cluster`` extra; imported only here, only then).
@@ -246,7 +246,13 @@ def _run_locally(
     env = {**os.environ, **ONE_THREAD}
 
     def one(spec: dict[str, Any]) -> None:
-        command = [sys.executable, "-m", "tinycnn.teach.grid", json.dumps(spec), str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "tinycnn.teach.experiment_grid",
+            json.dumps(spec),
+            str(out),
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(
@@ -312,7 +318,7 @@ def format_table(table: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m tinycnn.teach.grid SPEC_JSON OUT``: one run, stored in OUT (local jobs)."""
+    """``python -m tinycnn.teach.experiment_grid SPEC_JSON OUT``: one run, stored in OUT."""
     spec, out = json.loads(argv[0]), Path(argv[1])
     write_json(run_file(out, spec), run_one(spec))
     return 0
