@@ -39,6 +39,7 @@ def test_gradients_match_central_differences(shape, seed, training):
     x = np.random.default_rng(seed + 1).normal(1.0, 2.0, size=shape)
     result = gradcheck(random_layer(shape, seed), x, training=training, seed=seed)
     assert result.max_rel_error < 1e-6, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 @given(shapes, st.integers(0, 2**32 - 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.cli.bench_systems import TinycnnRunner
 
 pytest.importorskip("numba")
@@ -13,9 +13,9 @@ pytest.importorskip("numba")
 
 @pytest.fixture(autouse=True)
 def _restore_backend():
-    previous = config.get_backend()
+    previous = runtime.get_backend()
     yield
-    config.set_backend(previous)
+    runtime.set_backend(previous)
 
 
 @pytest.mark.parametrize(

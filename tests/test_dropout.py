@@ -94,6 +94,7 @@ def test_gradcheck_in_training(rate, seed, fixed_mask):
     layer = Dropout(rate, seed=seed, fixed_mask=fixed_mask)
     result = gradcheck(layer, x, seed=seed, training=True)
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan")])

@@ -52,6 +52,7 @@ def test_gradcheck(config):
     x = draw_input(*config)
     result = gradcheck(Flatten(), x, seed=config[4])
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 def test_output_shape_and_no_parameters():

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.fast.fused import ConvReluPool, can_fuse
 from tinycnn.fast.plan import plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
@@ -31,7 +31,7 @@ fused_nb = importlib.import_module("tinycnn.fast.fused_numba")
 
 @pytest.fixture(autouse=True)
 def _numba_backend():
-    with config.use_backend("numba"):
+    with runtime.use_backend("numba"):
         yield
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.cli import gradcheck as gradcheck_command
 from tinycnn.cli import main
 from tinycnn.layers.base import Layer
@@ -22,7 +22,7 @@ from tinycnn.testing.gradcheck import GradcheckResult, TensorCheck, gradcheck, r
 
 @pytest.fixture(autouse=True)
 def reference_backend():
-    with config.use_backend("numpy"):
+    with runtime.use_backend("numpy"):
         yield
 
 

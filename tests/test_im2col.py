@@ -10,7 +10,8 @@ from hypothesis import given
 from oracles import im2col_naive
 from strategies import conv_configs
 
-from tinycnn.kernels.im2col import col2im, conv_output_size, im2col, same_padding
+from tinycnn.kernels.geometry import conv_output_size, same_padding
+from tinycnn.kernels.im2col import col2im, im2col
 
 
 @given(conv_configs())

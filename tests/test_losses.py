@@ -134,3 +134,4 @@ def test_gradcheck_of_the_loss(shape):
     # eps = 3e-5: see test_dense.test_gradcheck (rounding ~1e-16/eps vs truncation ~eps**2).
     result = gradcheck(SoftmaxCrossEntropy(), logits, y, eps=3e-5)
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing

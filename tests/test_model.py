@@ -157,6 +157,7 @@ def test_backward_after_logits_mode_is_the_loss_gradient(final):
     x = np.random.default_rng(1).normal(size=(3, 2, 3))
     result = gradcheck(model, x, np.array([0, 3, 1]), loss=SoftmaxCrossEntropy(), eps=3e-5)
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 def test_logits_mode_leaves_models_without_softmax_alone():
@@ -265,6 +266,7 @@ def test_gradcheck_of_a_miniature_seed_model_with_loss(cfg):
     result = gradcheck(model, x, y, loss=SoftmaxCrossEntropy(), training=True, eps=1e-3)
     assert len(result.tensors) == 9  # x and the 8 weight tensors
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 # -- Keras parity ---------------------------------------------------------------------------------
@@ -303,12 +305,12 @@ def test_keras_seed_cnn_weights_load_unchanged_and_outputs_agree():
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("make", [seed_cnn, dense_baseline])
 def test_predict_is_softmax_of_forward_bit_for_bit(make, backend):
-    from tinycnn import config
+    from tinycnn import runtime
     from tinycnn.layers.softmax import softmax
 
     rng = np.random.default_rng(4)
     x = rng.random((200, 28, 28, 1), dtype=np.float32)
-    with config.use_backend(backend):
+    with runtime.use_backend(backend):
         model = make(seed=2)
         np.testing.assert_array_equal(model.predict(x), softmax(model.forward(x, logits=True)))
         np.testing.assert_array_equal(model.predict(x), model.forward(x))

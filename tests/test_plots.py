@@ -17,7 +17,7 @@ from PIL import Image
 
 from tinycnn import kernels
 from tinycnn.data import load_mnist, scale_images
-from tinycnn.kernels.im2col import pad_amounts
+from tinycnn.kernels.geometry import pad_amounts
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam

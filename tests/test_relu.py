@@ -42,6 +42,7 @@ def test_gradcheck_away_from_the_kink(config):
     x = draw_input(dims, N, seed, strided)
     result = gradcheck(ReLU(), x, seed=seed)
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 def test_gradcheck_flags_an_input_at_the_kink():

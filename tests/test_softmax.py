@@ -56,6 +56,7 @@ def test_gradcheck(config):
     # (~eps**2) and rounding noise (~1e-16 / eps) balance.
     result = gradcheck(Softmax(), z, seed=config[2], eps=1e-5)
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 def test_stable_for_huge_logits_and_keeps_dtype():

@@ -75,6 +75,13 @@ def test_assert_gradients_raises_with_the_per_tensor_report():
         assert_gradients(Wrong(), x)
 
 
+def test_assert_gradients_refuses_a_check_of_nothing():
+    at_the_kink = np.zeros((2, 3))  # ReLU's slope changes at every element: none can be checked
+    with pytest.raises(AssertionError, match=r"nothing checked in x: every element sits at a kink"):
+        assert_gradients(ReLU(), at_the_kink)
+    assert assert_gradients(ReLU(), at_the_kink + 0.5).tensors[0].n_checked == 6
+
+
 def test_load_model_names_a_missing_custom_class(in_empty_folder):
     (in_empty_folder / "my_layers.py").write_text(page_blocks()[0])
     from my_layers import LeakyReLU

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.fast.fused import ConvReluPool
 from tinycnn.fast.plan import plan
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
@@ -33,7 +33,7 @@ wn = importlib.import_module("tinycnn.fast.winograd_numba")
 
 @pytest.fixture(autouse=True)
 def _numba_backend():
-    with config.use_backend("numba"):
+    with runtime.use_backend("numba"):
         yield
 
 
@@ -43,20 +43,21 @@ def layers_reference(x, w, b, dout):
     conv, pool = Conv2D(F, 3, activation="relu"), MaxPool2D(2)
     conv.build(x.shape[1:], np.random.default_rng(0))
     conv.params = {"w": w, "b": b}
-    with config.use_backend("numpy"):
+    with runtime.use_backend("numpy"):
         out = pool.forward(conv.forward(x, training=True), training=True)
         dx = conv.backward(pool.backward(dout))
     return out, conv.grads["w"], conv.grads["b"], dx
 
 
-def winograd_kernels(x, w, b, dout):
-    """The same four results from the Winograd kernels, called one by one."""
+def winograd_kernels(x, w, b, dout, winner=None):
+    """The same four results from the Winograd kernels, called one by one; the backward routes
+    through ``winner`` when given (else through the forward's own winners)."""
     N, H, W, _ = x.shape
     TH, TW = wn.pooled_tiles(H, W)
     V = wn.winograd_input_transform(x)
     U = wn.winograd_kernel_transform(w)
-    out, winner = wn.winograd_bias_relu_maxpool(np.matmul(V, U), b, (N, TH, TW, w.shape[3]))
-    dM, db = wn.winograd_pool_backward(dout, winner)
+    out, chosen = wn.winograd_bias_relu_maxpool(np.matmul(V, U), b, (N, TH, TW, w.shape[3]))
+    dM, db = wn.winograd_pool_backward(dout, chosen if winner is None else winner)
     dw = wn.winograd_kernel_grad(np.matmul(V.transpose(0, 2, 1), dM))
     dx = wn.winograd_input_grad(np.matmul(dM, U.transpose(0, 2, 1)), x.shape)
     return out, dw, db, dx
@@ -105,12 +106,20 @@ def test_kernels_match_the_layers_in_float32(case):
     # nearly cancels to 0.01 still carries the rounding of terms of size |x| * |w| ~ 1.
     terms = float(np.max(np.abs(x)) * np.max(np.abs(w).sum(axis=(0, 1, 2))) + np.max(np.abs(b)))
     assert_close_to_scale(out, layers_reference(x, w, b, dout)[0], 1e-5, scale=terms)
-    # the gradients against exact (float64) ones, when every window picked the same winner:
-    # two elements of a window closer than float32 rounding may be picked the other way round
+    # the gradients against the float64 kernels routed through the same winners: two elements
+    # of a window closer than float32 rounding may be picked either way round, and the float64
+    # routing is checked against the layers by test_kernels_equal_the_layers_in_float64
+    # routing, judged like the forward against the size of the terms of each sum
     case64 = [a.astype(np.float64) for a in case]
-    if np.array_equal(winners(x, w, b), winners(*case64[:3])):
-        for actual, reference in zip((dw, db, dx), layers_reference(*case64)[1:], strict=True):
-            assert_close_to_scale(actual.astype(np.float64), reference, 1e-5)
+    reference = winograd_kernels(*case64, winner=winners(x, w, b))[1:]
+    dout_sum, F = float(np.abs(dout).sum()), w.shape[3]
+    scales = (  # dw: Σ x dz; db: Σ dz; dx: at most 9 taps x F filters of w dz
+        float(np.abs(x).max()) * dout_sum,
+        dout_sum,
+        9 * F * float(np.abs(w).max() * np.abs(dout).max()),
+    )
+    for actual, expected, scale in zip((dw, db, dx), reference, scales, strict=True):
+        assert_close_to_scale(actual.astype(np.float64), expected, 1e-5, scale=scale)
 
 
 def test_the_last_odd_row_and_column_get_no_input_gradient():
@@ -164,7 +173,7 @@ def test_plan_uses_winograd_where_it_fits_and_only_with_jit_compile():
     assert model.steps() == list(model.layers)  # eager: the default
     model.compile("adam", jit_compile=True)
     assert [type(s).__name__ for s in model.steps()] == names
-    with config.use_backend("numpy"):  # the fused steps need Numba
+    with runtime.use_backend("numpy"):  # the fused steps need Numba
         assert model.steps() == list(model.layers)
         assert "needs the numba backend" in model.describe_runtime()
     conv = seed_like_pair()[0]

@@ -8,7 +8,7 @@ import importlib
 import numpy as np
 import pytest
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.fast.workspace import Workspace
 from tinycnn.layers import Conv2D
 from tinycnn.zoo import seed_cnn
@@ -30,23 +30,21 @@ def test_workspace_reuses_grows_and_starts_empty_in_copies():
     assert copy.deepcopy(ws).nbytes() == 0
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("C", [1, 3])
-def test_im2col_fills_the_given_buffer(backend, C):
-    pytest.importorskip("numba") if backend == "numba" else None
+def test_the_fast_paths_im2col_fills_the_given_buffer(C):
+    pytest.importorskip("numba")
+    from tinycnn.fast.fused_numba import im2col_into
+
     x = np.random.default_rng(0).random((2, 6, 7, C), dtype=np.float32)
     expected = im2col_ref.im2col(x, 3, 2, (2, 1), "same")
     buffer = np.full(expected.size, np.nan, np.float32)
-    with config.use_backend(backend):
-        from tinycnn import kernels
-
-        cols = kernels.im2col(x, 3, 2, (2, 1), "same", out=buffer)
-        assert np.shares_memory(cols, buffer)
-        np.testing.assert_array_equal(cols, expected)
-        for bad in (np.zeros(expected.size + 1, np.float32), np.zeros(expected.size),
-                    np.zeros((expected.size, 2), np.float32)[:, 0]):  # fmt: skip
-            with pytest.raises(ValueError, match=r"out: expected a C-contiguous float32 array"):
-                kernels.im2col(x, 3, 2, (2, 1), "same", out=bad)
+    cols = im2col_into(x, 3, 2, (2, 1), "same", out=buffer)
+    assert np.shares_memory(cols, buffer)
+    np.testing.assert_array_equal(cols, expected)
+    for bad in (np.zeros(expected.size + 1, np.float32), np.zeros(expected.size),
+                np.zeros((expected.size, 2), np.float32)[:, 0]):  # fmt: skip
+        with pytest.raises(ValueError, match=r"out: expected a C-contiguous float32 array"):
+            im2col_into(x, 3, 2, (2, 1), "same", out=bad)
 
 
 def test_a_fused_step_reuses_its_scratch_and_gives_the_same_numbers():
@@ -57,7 +55,7 @@ def test_a_fused_step_reuses_its_scratch_and_gives_the_same_numbers():
     rng = np.random.default_rng(1)
     x1, x2 = rng.random((3, 9, 9, 2), dtype=np.float32), rng.random((3, 9, 9, 2), dtype=np.float32)
     dout = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
-    with config.use_backend("numba"):
+    with runtime.use_backend("numba"):
         conv = Conv2D(4, 3, activation="relu")
         conv.build((9, 9, 2), np.random.default_rng(2))
         pool, fresh = MaxPool2D(2), copy.deepcopy(conv)
@@ -80,7 +78,7 @@ def test_jit_compile_training_keeps_the_big_scratch_arrays_from_step_to_step():
     """The seed CNN with ``jit_compile``: the direct first step keeps no scratch arrays, the
     Winograd second one ``M`` and ``V`` (16 x 64*25 x (32 + 64) floats at batch 64)."""
     pytest.importorskip("numba")
-    with config.use_backend("numba"):
+    with runtime.use_backend("numba"):
         model = seed_cnn(seed=0)
         model.compile("adam", jit_compile=True)
         rng = np.random.default_rng(3)
@@ -95,5 +93,5 @@ def test_jit_compile_training_keeps_the_big_scratch_arrays_from_step_to_step():
         assert sorted(workspace._arrays) == ["M", "V"]
         assert workspace.nbytes() == 16 * 64 * 25 * (32 + 64) * 4
         assert not hasattr(steps[0], "workspace")
-        with config.use_backend("numpy"):  # another backend: another plan (the layers)
+        with runtime.use_backend("numpy"):  # another backend: another plan (the layers)
             assert model.steps() == model.layers

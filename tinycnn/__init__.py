@@ -18,9 +18,8 @@ on the NumPy or Numba backend), :mod:`tinycnn.optim`, :mod:`tinycnn.data`,
 
 from __future__ import annotations
 
-from tinycnn import config, kernels
+from tinycnn import kernels, runtime
 from tinycnn._version import __version__
-from tinycnn.config import get_backend, set_backend, use_backend
 from tinycnn.data import (
     load_idx,
     load_mnist,
@@ -31,7 +30,8 @@ from tinycnn.data import (
     scale_images,
     stratified_split,
 )
-from tinycnn.kernels.im2col import col2im, conv_output_size, im2col
+from tinycnn.kernels.geometry import conv_output_size
+from tinycnn.kernels.im2col import col2im, im2col
 from tinycnn.layers import (
     BatchNormalization,
     Conv2D,
@@ -46,6 +46,7 @@ from tinycnn.layers import (
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential, load_model
 from tinycnn.optim import SGD, Adam
+from tinycnn.runtime import get_backend, set_backend, set_threads, use_backend
 from tinycnn.saving.io import save_model
 from tinycnn.teach.doctor import doctor
 from tinycnn.teach.probes import feature_maps, shift_accuracy
@@ -90,7 +91,6 @@ __all__ = [
     "TrainingError",
     "__version__",
     "col2im",
-    "config",
     "conv_output_size",
     "deep_cnn_bn",
     "dense_baseline",
@@ -113,8 +113,10 @@ __all__ = [
     "seed_cnn",
     "seed_cnn_bn",
     "set_backend",
+    "set_threads",
     "shift_accuracy",
     "stratified_split",
     "trace",
+    "runtime",
     "use_backend",
 ]

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tinycnn.cli.train import add_data_arguments, positive
+from tinycnn.cli.common import add_data_arguments, positive
 
 HELP = "train a grid of configurations x seeds (local processes or Dask) and tabulate"
 

@@ -17,7 +17,7 @@ HELP = "predict the digit in picture files (MNIST-style preprocessing, top-3 pro
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The model file, the pictures, how many classes to show."""
-    from tinycnn.cli.train import positive
+    from tinycnn.cli.common import positive
 
     parser.add_argument("model", type=Path, help="a model file written by 'tinycnn train'")
     parser.add_argument("images", type=Path, nargs="+", help="picture files (PNG, JPEG, ...)")

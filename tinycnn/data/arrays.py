@@ -7,6 +7,7 @@ given (pass the training set, never the test set).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -190,3 +191,35 @@ def _check_labels(y: np.ndarray, caller: str) -> np.ndarray:
             f"{caller} expects integer labels of shape (N,), got {y.dtype} of shape {y.shape}"
         )
     return y
+
+
+def load_scaled(
+    folder: str | os.PathLike | None = None, subset: bool = False
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """MNIST as a model takes it: pixels scaled to [0, 1] float32, labels int64.
+
+    Parameters
+    ----------
+    folder : str or PathLike, optional
+        A folder with the four MNIST files.
+    subset : bool
+        The embedded 10,000 + 2,000 image subset. With neither, the full set where it can be
+        found, else the subset (``load_mnist_or_subset``).
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        ``x`` of shape (N, 28, 28, 1) float32, ``y`` of shape (N,) int64.
+    """
+    from tinycnn.data.mnist import load_mnist, load_mnist_or_subset
+
+    if subset and folder is not None:
+        raise ValueError("give a folder or subset=True, not both")
+    if subset:
+        (x_train, y_train), (x_test, y_test) = load_mnist(subset=True)
+    else:
+        (x_train, y_train), (x_test, y_test) = load_mnist_or_subset(folder)
+    return (scale_images(x_train), y_train.astype(np.int64)), (
+        scale_images(x_test),
+        y_test.astype(np.int64),
+    )

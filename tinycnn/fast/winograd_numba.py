@@ -38,7 +38,7 @@ import numba as nb
 import numpy as np
 
 from tinycnn.fast.fused_numba import INACTIVE
-from tinycnn.kernels.im2col import check_out
+from tinycnn.fast.workspace import check_out
 
 __all__ = [
     "AT",

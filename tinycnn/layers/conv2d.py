@@ -33,12 +33,12 @@ import numpy as np
 
 from tinycnn import kernels
 from tinycnn.initializers import Initializer, get_initializer, initializer_config
-from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
-from tinycnn.layers.activation import get_activation
-from tinycnn.layers.base import Array, Layer, Shape
+from tinycnn.kernels.geometry import check_padding, conv_output_size, to_pair
+from tinycnn.layers.activation import ActivatedLayer
+from tinycnn.layers.base import Array, Shape
 
 
-class Conv2D(Layer):
+class Conv2D(ActivatedLayer):
     """2-D convolution over NHWC images with an HWIO kernel (Keras's ``Conv2D``).
 
     Parameters
@@ -80,15 +80,13 @@ class Conv2D(Layer):
         kernel_initializer: str | Initializer = "glorot_uniform",
         bias_initializer: str | Initializer = "zeros",
     ) -> None:
-        super().__init__(name)
+        super().__init__(activation, name)
         if not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
         self.kernel_size = to_pair(kernel_size, "Conv2D kernel_size")
         self.strides = to_pair(strides, "Conv2D strides")
         self.padding = check_padding(padding)
-        self.activation_name = activation
-        self.activation = get_activation(activation)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self._init_w = get_initializer(kernel_initializer)
         self._init_b = get_initializer(bias_initializer)

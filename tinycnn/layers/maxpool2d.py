@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn import kernels
-from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
+from tinycnn.kernels.geometry import check_padding, conv_output_size, to_pair
 from tinycnn.layers.base import Array, Layer, Shape
 
 

@@ -146,13 +146,12 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
     A module-level function of plain data in and out, so Dask can ship it to its workers.
     """
-    from tinycnn.cli.train import load_data
     from tinycnn.optim import Adam
     from tinycnn.zoo import MODELS, recipe
 
     _one_thread()
     settings, data, seed = spec["settings"], spec["data"], spec["seed"]
-    (x_train, y_train), (x_test, y_test) = _load(load_data, data)
+    (x_train, y_train), (x_test, y_test) = _load(data)
     model = MODELS[settings["model"]](seed)
     if settings["schedule"] == "cosine":
         train_samples = len(x_train) - round(data["validation_split"] * len(x_train))
@@ -178,17 +177,18 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _one_thread() -> None:
-    """Limit Numba to one thread (a Dask worker may have started with more)."""
-    import numba
+    """One thread for the matrix multiplies, beside Numba's one (a Dask worker may have started
+    with more): ``tinycnn.runtime`` applies it around ``fit`` and ``evaluate``."""
+    from tinycnn import runtime
 
-    numba.set_num_threads(1)
+    runtime.set_threads(1)
 
 
-def _load(load_data: Callable[..., tuple], data: dict[str, Any]) -> tuple:
-    from argparse import Namespace
+def _load(data: dict[str, Any]) -> tuple:
+    from tinycnn.data.arrays import load_scaled
 
     folder = None if data.get("data") is None else Path(data["data"])
-    (x_train, y_train), test = load_data(Namespace(subset=data.get("subset"), data=folder))
+    (x_train, y_train), test = load_scaled(folder, subset=bool(data.get("subset")))
     if data.get("limit"):
         x_train, y_train = x_train[: data["limit"]], y_train[: data["limit"]]
     return (x_train, y_train), test

@@ -40,7 +40,7 @@ from tinycnn.training.history import History
 from tinycnn.training.inference import batch_logits, evaluate_arrays
 from tinycnn.training.progress import Progress
 from tinycnn.training.protocol import Model
-from tinycnn.training.run import Run, positive_int
+from tinycnn.training.run import FitOptions, Run, positive_int
 
 __all__ = [
     "NonFiniteLossError",
@@ -118,12 +118,13 @@ def fit(
     TrainingInterrupted
         Ctrl-C; the message says where the checkpoint is.
     """
-    run = Run.prepare(
-        model, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+    options = FitOptions(
+        epochs=epochs, batch_size=batch_size, validation_split=validation_split,
         validation_data=validation_data, shuffle=shuffle, seed=seed, callbacks=callbacks,
         verbose=verbose, augment=augment, checkpoint=checkpoint, resume=resume, stream=stream,
     )  # fmt: skip
-    with run:
+    run = Run.prepare(model, x, y, options)
+    with model.runtime.applied(), run:  # threads: tinycnn.runtime
         for epoch in run.epochs():
             for xb, yb in run.batches(epoch):
                 logits = model.forward(xb, training=True, logits=True)  # (B, K), pre-softmax
@@ -157,14 +158,16 @@ def predict(model: Model, x: Array, batch_size: int = 256) -> Array:
 
     x = inputs.check_inputs(model, x)
     batch_size = positive_int("batch_size", batch_size)
-    return np.concatenate([softmax(logits) for logits in batch_logits(model, x, batch_size)])
+    with model.runtime.applied():
+        return np.concatenate([softmax(logits) for logits in batch_logits(model, x, batch_size)])
 
 
 def predict_classes(model: Model, x: Array, batch_size: int = 256) -> NDArray[np.int64]:
     """The most probable class of every example, shape (N,)."""
     x = inputs.check_inputs(model, x)
     batch_size = positive_int("batch_size", batch_size)
-    out = [np.argmax(logits, axis=1) for logits in batch_logits(model, x, batch_size)]
+    with model.runtime.applied():
+        out = [np.argmax(logits, axis=1) for logits in batch_logits(model, x, batch_size)]
     return np.concatenate(out).astype(np.int64) if out else np.empty(0, dtype=np.int64)
 
 
@@ -195,6 +198,7 @@ def evaluate(
     batch_size = positive_int("batch_size", batch_size)
     progress = Progress(verbose, stream)
     progress.begin(-(-x.shape[0] // batch_size))
-    logs = evaluate_arrays(model, x, y, batch_size)
+    with model.runtime.applied():
+        logs = evaluate_arrays(model, x, y, batch_size)
     progress.end(logs)
     return logs if return_dict else [logs["loss"], logs["accuracy"]]

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinycnn.layers.base import Array, Layer
+from tinycnn.runtime import Runtime
 
 
 class Model(Protocol):
@@ -37,6 +38,9 @@ class Model(Protocol):
     def get_config(self) -> dict[str, Any]: ...
 
     def describe_runtime(self) -> str: ...
+
+    @property
+    def runtime(self) -> Runtime: ...
 
 
 def model_dtype(model: Model) -> np.dtype:
