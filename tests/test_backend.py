@@ -169,12 +169,12 @@ def test_without_numba_one_warning_then_numpy_trains():
 
 def test_layer_tests_pass_without_numba():
     layer_tests = [
-        "tests/test_im2col.py",
-        "tests/test_conv2d.py",
-        "tests/test_maxpool2d.py",
-        "tests/test_relu.py",
-        "tests/test_dense.py",
-        "tests/test_optim.py",
+        "tests/kernels/test_im2col.py",
+        "tests/layers/test_conv2d.py",
+        "tests/layers/test_maxpool2d.py",
+        "tests/layers/test_relu.py",
+        "tests/layers/test_dense.py",
+        "tests/optim/test_optim.py",
     ]
     result = run_python(
         BLOCK_NUMBA

@@ -78,7 +78,7 @@ TOPICS = {
     "serve": "Teaching tools",
     "testing": "Testing your own layers",
 }
-ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]  # tests/test_docs.py: no "Other"
+ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]  # test_docs.py: no "Other"
 
 HEADER = """\
 API reference

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 
 from tinycnn.data import download, mnist
 from tinycnn.data.arrays import scale_images, stratified_counts
@@ -22,7 +23,6 @@ from tinycnn.data.mnist import (
 )
 from tinycnn.data.subset import SUBSET_SIZES, subset_indices
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # From ../shared/data/mnist/README.md
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

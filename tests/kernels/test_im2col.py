@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from oracles import im2col_naive
-from strategies import conv_configs
 
 from tinycnn.kernels.geometry import conv_output_size, same_padding
 from tinycnn.kernels.im2col import col2im, im2col
+from tinycnn.testing.strategies import conv_configs
 
 
 @given(conv_configs())

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from oracles import im2col_naive
-from strategies import conv_configs, pool_configs
+
+from tinycnn.testing.strategies import conv_configs, pool_configs
 
 pytest.importorskip("numba")
 

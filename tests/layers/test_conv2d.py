@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from oracles import conv2d_naive
-from strategies import ConvConfig, conv_configs
 
 from tinycnn import runtime
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.testing.gradcheck import gradcheck
+from tinycnn.testing.strategies import ConvConfig, conv_configs
 
 
 def built_conv(cfg: ConvConfig, activation=None, dtype=np.float64) -> Conv2D:

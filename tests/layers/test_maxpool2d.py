@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from oracles import maxpool_naive
-from strategies import PoolConfig, pool_configs
 
 from tinycnn import runtime
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.testing.gradcheck import gradcheck
+from tinycnn.testing.strategies import PoolConfig, pool_configs
 
 
 def pool_layer(cfg: PoolConfig) -> MaxPool2D:

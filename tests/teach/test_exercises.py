@@ -303,7 +303,7 @@ def test_teachers_version_keeps_nbgrader_markers_and_drops_the_checks(name):
     compile(handout(name), name, "exec")
 
 
-TUTORIALS = sorted((Path(__file__).parent.parent / "tutorials").glob("[0-9][0-9]_*.py"))
+TUTORIALS = sorted((Path(__file__).parents[2] / "tutorials").glob("[0-9][0-9]_*.py"))
 
 
 @pytest.mark.parametrize("path", [p for p in TUTORIALS if p.name >= "02"], ids=lambda p: p.stem)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
-from strategies import ConvConfig, conv_configs
 
 from tinycnn import cli, kernels
 from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from tinycnn.model import Sequential
 from tinycnn.saving.io import save_model
 from tinycnn.teach.trace import trace
+from tinycnn.testing.strategies import ConvConfig, conv_configs
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 

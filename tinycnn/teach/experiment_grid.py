@@ -18,7 +18,7 @@ the accuracy protocol's table.
 
 A run's numbers do not depend on where it ran: one thread, the seed fixing the weights, split,
 order, dropout and augmentation, so ``jobs=1``, ``jobs=2`` and a Dask cluster give identical
-results (``tests/test_grid.py``).
+results (``tests/teach/test_experiment_grid.py``).
 
 Configuration settings (all optional but ``model``): ``model`` (a ``tinycnn.zoo.MODELS`` name),
 ``augment`` (bool), ``schedule`` (``"constant"``: Adam(``lr``); ``"cosine"``: the zoo recipe's
