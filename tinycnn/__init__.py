@@ -13,7 +13,7 @@ Subpackages: :mod:`tinycnn.layers` (one layer a file), :mod:`tinycnn.kernels` (i
 on the NumPy or Numba backend), :mod:`tinycnn.optim`, :mod:`tinycnn.data`,
 :mod:`tinycnn.training.metrics`,
 :mod:`tinycnn.plots` (the only module that imports matplotlib, imported on demand) and
-:mod:`tinycnn.saving.interop` (Keras conversion, imports TensorFlow on demand).
+:mod:`tinycnn.interop` (Keras conversion, imports TensorFlow on demand).
 """
 
 from __future__ import annotations

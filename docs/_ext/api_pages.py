@@ -53,7 +53,7 @@ PUBLIC_MODULES: dict[str, list[str] | None] = {
     "tinycnn.data": None,
     "tinycnn.saving.io": ["save_model", "load_weights"],
     "tinycnn.runtime": ["Runtime", "Threads", "thread_policy"],
-    "tinycnn.saving.interop": ["to_keras", "from_keras"],
+    "tinycnn.interop": ["to_keras", "from_keras"],
     "tinycnn.plots": None,
     "tinycnn.serve": ["make_server", "DigitServer", "load_default_model"],
     "tinycnn.testing": None,  # when present

@@ -11,7 +11,7 @@ evaluated once on the 10,000 test images after the last epoch; the script prints
 the median, minimum and maximum, with the versions and the machine. As in ``bench_accuracy.py``,
 a secondary figure, not the protocol's, scores the weights of each run's best-val_accuracy epoch.
 
-The Keras model is the twin that ``tinycnn.saving.interop.to_keras`` builds (same layers, ending in
+The Keras model is the twin that ``tinycnn.interop.to_keras`` builds (same layers, ending in
 logits, trained with ``SparseCategoricalCrossentropy(from_logits=True)`` as tinycnn trains on
 the logits), re-created from its config so that Keras draws fresh weights with its own default
 initialisers (glorot_uniform kernels, zero biases). ``keras.utils.set_random_seed(seed)`` fixes
@@ -59,7 +59,7 @@ def set_threads(tf: Any, threads: int) -> None:
 
 def keras_model(keras: Any, model_name: str, seed: int, init: str) -> Any:
     """The Keras twin of the zoo model (logits out), with Keras's or tinycnn's initial weights."""
-    from tinycnn.saving.interop import to_keras
+    from tinycnn.interop import to_keras
     from tinycnn.zoo import dense_baseline, seed_cnn
 
     tiny = seed_cnn(seed) if model_name == "cnn" else dense_baseline(seed)

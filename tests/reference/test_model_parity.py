@@ -1,6 +1,6 @@
 """The seed CNN and the dense baseline, whole, against hand-written Keras twins.
 
-The Keras twins are written out layer by layer here (not made by ``tinycnn.saving.interop``), so
+The Keras twins are written out layer by layer here (not made by ``tinycnn.interop``), so
 these
 tests also check that ``tinycnn.zoo`` builds the architectures of the Keras MNIST examples. The
 weights move with ``keras_model.set_weights(model.get_weights())``: one list, same order, same

@@ -44,10 +44,10 @@ import pytest
 
 from tinycnn import runtime
 from tinycnn.data import load_mnist, scale_images
+from tinycnn.interop import to_keras
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
-from tinycnn.saving.interop import to_keras
 from tinycnn.training.callbacks import LambdaCallback
 from tinycnn.zoo import dense_baseline, seed_cnn
 

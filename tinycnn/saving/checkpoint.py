@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.protocol import Model
 from tinycnn.saving import io, validate
-from tinycnn.training.protocol import Model
 
 OPTIMIZER_PREFIX = "opt_"
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from tinycnn.layers.base import Array
+from tinycnn.protocol import Model, model_dtype
 from tinycnn.training.metrics import to_labels
-from tinycnn.training.protocol import Model, model_dtype
 
 
 def batch_logits(model: Model, x: np.ndarray, batch_size: int) -> Iterator[Array]:

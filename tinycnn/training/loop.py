@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tinycnn.layers.base import Array
+from tinycnn.protocol import Model
 from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import Callback
@@ -39,7 +40,6 @@ from tinycnn.training.errors import NonFiniteLossError, TrainingError, TrainingI
 from tinycnn.training.history import History
 from tinycnn.training.inference import batch_logits, evaluate_arrays
 from tinycnn.training.progress import Progress
-from tinycnn.training.protocol import Model
 from tinycnn.training.run import FitOptions, Run, positive_int
 
 __all__ = [

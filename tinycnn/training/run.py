@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.protocol import Model, model_dtype
 from tinycnn.saving import checkpoint as ckpt
 from tinycnn.training import inputs
 from tinycnn.training.augment import Augmenter
@@ -42,7 +43,6 @@ from tinycnn.training.history import History
 from tinycnn.training.inference import evaluate_arrays
 from tinycnn.training.metrics import to_labels
 from tinycnn.training.progress import Progress
-from tinycnn.training.protocol import Model, model_dtype
 
 SHUFFLE_KEY = "fit.shuffle"
 AUGMENT_KEY = "fit.augment"

@@ -2,7 +2,7 @@
 
 Train in one library and inspect in the other::
 
-    from tinycnn.saving.interop import from_keras, to_keras
+    from tinycnn.interop import from_keras, to_keras
 
     keras_model = to_keras(model)          # same layers, same weights, ready for predict()
     model = from_keras(keras_model)        # and back
@@ -54,7 +54,7 @@ def _import_keras() -> Any:
         import keras  # lazy on purpose: importing TensorFlow takes seconds
     except ImportError as exc:
         raise ImportError(
-            'tinycnn.saving.interop needs TensorFlow/Keras: pip install -e ".[reference]" '
+            'tinycnn.interop needs TensorFlow/Keras: pip install -e ".[reference]" '
             "(or pip install tensorflow-cpu)"
         ) from exc
     return keras
