@@ -39,7 +39,8 @@ def test_plain_lines_when_not_a_terminal(data):
     assert not CONTROL.search(text), repr(text)
     runs, *lines = text.splitlines()
     assert re.fullmatch(
-        r"Runs: eager on the num(py|ba) backend: every layer runs its own forward and backward",
+        r"Runs: eager on the num(py|ba) backend: every layer runs its own forward and backward; "
+        r"threads: \d+ BLAS, \d+ Numba \(.+\)",
         runs,
     )
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
