@@ -20,6 +20,7 @@ __all__ = [
     "check_nhwc",
     "check_padding",
     "conv_output_size",
+    "layer_output_hw",
     "output_hw",
     "pad_amounts",
     "pad_input",
@@ -144,3 +145,27 @@ def window_geometry(
     OH, OW = output_hw(x_shape, KH, KW, (SH, SW), padding)
     (top, _), (left, _) = pad_amounts(x_shape, KH, KW, (SH, SW), padding)
     return KH, KW, SH, SW, OH, OW, top, left
+
+
+def layer_output_hw(
+    input_shape: Sequence[int], window: Pair, S: Pair, padding: str, layer: str, kind: str
+) -> Pair:
+    """``(OH, OW)`` of a layer's window (``kind``: "kernel" or "pool") on one example of shape
+    ``(H, W, C)``; ``layer`` names the layer in the errors.
+
+    Raises
+    ------
+    ValueError
+        If ``input_shape`` is not ``(H, W, C)``, or a "valid" window does not fit.
+    """
+    if len(input_shape) != 3:
+        raise ValueError(f"{layer}: expected input_shape (H, W, C), got {tuple(input_shape)}")
+    H, W, _ = input_shape
+    (KH, KW), (SH, SW) = window, S
+    OH, OW = conv_output_size(H, KH, SH, padding), conv_output_size(W, KW, SW, padding)
+    if OH < 1 or OW < 1:
+        raise ValueError(
+            f"{layer}: a {KH}x{KW} {kind} with padding 'valid' needs inputs of at least "
+            f"{KH}x{KW}, got input_shape {tuple(input_shape)}"
+        )
+    return OH, OW

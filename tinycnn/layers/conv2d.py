@@ -33,7 +33,7 @@ import numpy as np
 
 from tinycnn import kernels
 from tinycnn.initializers import Initializer, get_initializer, initializer_config
-from tinycnn.kernels.geometry import check_padding, conv_output_size, to_pair
+from tinycnn.kernels.geometry import check_padding, layer_output_hw, to_pair
 from tinycnn.layers.activation import ActivatedLayer
 from tinycnn.layers.base import Array, Shape
 
@@ -114,19 +114,9 @@ class Conv2D(ActivatedLayer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """``(OH, OW, F)`` for one input of shape ``(H, W, C)``."""
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.describe()}: expected input_shape (H, W, C), got {tuple(input_shape)}"
-            )
-        H, W, _ = input_shape
-        (KH, KW), (SH, SW) = self.kernel_size, self.strides
-        OH = conv_output_size(H, KH, SH, self.padding)
-        OW = conv_output_size(W, KW, SW, self.padding)
-        if OH < 1 or OW < 1:
-            raise ValueError(
-                f"{self.describe()}: a {KH}x{KW} kernel with padding 'valid' needs inputs of "
-                f"at least {KH}x{KW}, got input_shape {tuple(input_shape)}"
-            )
+        OH, OW = layer_output_hw(
+            input_shape, self.kernel_size, self.strides, self.padding, self.describe(), "kernel"
+        )
         return OH, OW, self.filters
 
     def forward(self, x: Array, training: bool = False, apply_activation: bool = True) -> Array:
