@@ -15,11 +15,12 @@ Three independent choices decide it:
   eager and says so.
 - **threads**: how many threads the matrix multiplies (OpenBLAS, through NumPy) and the Numba
   kernels use (:class:`Threads`). Chosen once per process, the first time a model computes, and
-  applied only while it does: around ``fit``, ``evaluate``, ``predict`` and each
-  ``Sequential.forward``/``backward`` (:meth:`Runtime.applied`, with
-  `threadpoolctl <https://github.com/joblib/threadpoolctl>`_ for the BLAS), then restored.
-  ``import tinycnn`` sets no thread count, and ``predict`` and ``forward`` run with the same
-  threads, so they agree bit for bit.
+  applied while it does: around ``fit``, ``evaluate``, ``predict`` and each
+  ``Sequential.forward``/``backward`` (:meth:`Runtime.applied`). The BLAS limit (set with
+  `threadpoolctl <https://github.com/joblib/threadpoolctl>`_) is restored after each call;
+  Numba's count is set the first time a model computes in a thread, and kept (restoring it
+  would cost a quarter of a single-image ``predict``). ``import tinycnn`` sets no thread
+  count, and ``predict`` and ``forward`` run with the same threads, so they agree bit for bit.
 
 Why choose threads at all: a matrix multiply is done only when every thread has finished its
 share, and on a busy machine a thread that waits for a core makes the others wait (they spin).
@@ -42,10 +43,11 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -258,33 +260,47 @@ def _blas_threads_now() -> int | str:
     return libraries[0].get_num_threads() if libraries else "?"
 
 
-@contextmanager
-def _applied(threads: Threads, numba: bool) -> Iterator[None]:
-    """Run a block with ``threads``, then put back the thread counts found (a few microseconds:
-    a count already right is not set again)."""
-    libraries = _blas_libraries() if threads.blas is not None else []
-    blas_before = [library.get_num_threads() for library in libraries]
-    for library, before in zip(libraries, blas_before, strict=True):
-        if before != threads.blas:
-            library.set_num_threads(threads.blas)
-    numba_before = None
-    if numba:
-        import numba as nb
+_in_force = threading.local()  # per thread: the threads applied now, and Numba's count set
 
-        wanted = min(threads.numba, nb.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-        if nb.get_num_threads() != wanted:
-            numba_before = nb.get_num_threads()
-            nb.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        for library, before in zip(libraries, blas_before, strict=True):
+
+class _Applied:
+    """Run a block with ``threads``. The BLAS limit is put back after the block (a few
+    microseconds; nothing inside a block that applied it already, such as ``forward`` within
+    ``predict``). Numba's count is set the first time a model computes in a thread and kept:
+    setting and restoring it around every call costs ~0.05 ms, a quarter of a single-image
+    ``predict``. A class, not a generator: it runs at every ``forward``."""
+
+    __slots__ = ("blas_before", "libraries", "numba", "outer", "threads")
+
+    def __init__(self, threads: Threads, numba: bool) -> None:
+        self.threads, self.numba = threads, numba
+
+    def __enter__(self) -> None:
+        threads = self.threads
+        if self.numba and getattr(_in_force, "numba", None) != threads.numba:
+            _set_numba_threads(threads.numba)
+        self.outer = getattr(_in_force, "threads", None)
+        nested = self.outer == threads
+        self.libraries = _blas_libraries() if threads.blas is not None and not nested else []
+        self.blas_before = [library.get_num_threads() for library in self.libraries]
+        for library, before in zip(self.libraries, self.blas_before, strict=True):
             if before != threads.blas:
-                library.set_num_threads(before)
-        if numba_before is not None:
-            import numba as nb
+                library.set_num_threads(threads.blas)
+        _in_force.threads = threads
 
-            nb.set_num_threads(numba_before)
+    def __exit__(self, *exc: object) -> None:
+        _in_force.threads = self.outer
+        for library, before in zip(self.libraries, self.blas_before, strict=True):
+            if before != self.threads.blas:
+                library.set_num_threads(before)
+
+
+def _set_numba_threads(n: int) -> None:
+    """Give this thread's Numba parallel loops ``n`` threads (at most what Numba started)."""
+    import numba as nb
+
+    nb.set_num_threads(min(n, nb.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    _in_force.numba = n
 
 
 # -- what runs ------------------------------------------------------------------------------------
@@ -292,7 +308,7 @@ class Step(Protocol):
     """One step of a model's computation: a layer (eager) or a fused pair (``tinycnn.fast``).
 
     ``Sequential.forward`` runs its steps in order and ``Sequential.backward`` in reverse;
-    :meth:`Runtime.fused` says which kind they are.
+    :attr:`Runtime.fused` says which kind they are.
     """
 
     def forward(self, x: Array, training: bool = False) -> Array:
@@ -316,7 +332,10 @@ class Runtime:
     @classmethod
     def current(cls, jit_compile: bool = False) -> Runtime:
         """The active backend (:func:`get_backend`) with ``jit_compile``."""
-        return cls(get_backend(), bool(jit_compile))
+        key = (get_backend(), bool(jit_compile))
+        if key not in _CURRENT:  # one object per choice: asked for at every forward
+            _CURRENT[key] = cls(*key)
+        return _CURRENT[key]
 
     @property
     def fused(self) -> bool:
@@ -328,12 +347,11 @@ class Runtime:
         """The threads this runtime runs with."""
         return self.threads if self.threads is not None else thread_policy()
 
-    @contextmanager
-    def applied(self) -> Iterator[Runtime]:
+    def applied(self) -> AbstractContextManager[None]:
         """Run a block (``fit``, ``evaluate``, ``predict``, ``forward``, ``backward``) with this
-        runtime's threads, then restore the thread counts that were in force."""
-        with _applied(self.thread_choice, numba=self.backend == "numba"):
-            yield self
+        runtime's threads, then restore the BLAS limit that was in force (see the module
+        docstring for Numba's count)."""
+        return _Applied(self.thread_choice, numba=self.backend == "numba")
 
     def describe(self, fused_steps: Sequence[str] = ()) -> str:
         """One line for ``summary()`` and the start of ``fit``; ``fused_steps``: one line per
@@ -351,3 +369,6 @@ class Runtime:
         return (
             f"jit_compile on the numba backend: {pairs}; other layers run as themselves; {threads}"
         )
+
+
+_CURRENT: dict[tuple[str, bool], Runtime] = {}
