@@ -163,7 +163,9 @@ class Sequential:
         :func:`tinycnn.fast.plan.plan`'s, kept while the layers and the runtime stay the same,
         so that fused steps keep their scratch arrays between batches.
         """
-        runtime = self.runtime
+        return self._steps(self.runtime)
+
+    def _steps(self, runtime: Runtime) -> list[Step]:
         key = (runtime, tuple(id(layer) for layer in self.layers))
         if self._plan is None or self._plan[0] != key:
             self._plan = (key, self._make_steps(runtime))
@@ -212,8 +214,9 @@ class Sequential:
         if not self.built:
             self.build(x.shape[1:])
         self._check_input(x)
-        *body, last = self.steps()
-        with self.runtime.applied():  # the same threads as fit and predict, so the same bits
+        runtime = self.runtime
+        *body, last = self._steps(runtime)
+        with runtime.applied():  # the same threads as fit and predict, so the same bits
             for step in body:
                 x = step.forward(x, training)
             self._ran = body

@@ -280,7 +280,7 @@ class _Applied:
         if self.numba and getattr(_in_force, "numba", None) != threads.numba:
             _set_numba_threads(threads.numba)
         self.outer = getattr(_in_force, "threads", None)
-        nested = self.outer == threads
+        nested = self.outer is threads  # the process's policy is one object
         self.libraries = _blas_libraries() if threads.blas is not None and not nested else []
         self.blas_before = [library.get_num_threads() for library in self.libraries]
         for library, before in zip(self.libraries, self.blas_before, strict=True):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -103,3 +104,15 @@ def test_tests_use_the_public_strategies():
         p for p in suite.rglob("test_*.py") if "tinycnn.testing.strategies import" in p.read_text()
     ]
     assert len(users) >= 5
+
+
+def test_import_tinycnn_leaves_hypothesis_to_the_strategies():
+    probe = (
+        "import sys, tinycnn; print('hypothesis' in sys.modules); "
+        "from tinycnn.testing import conv_configs; print('hypothesis' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
