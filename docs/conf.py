@@ -87,7 +87,8 @@ type_prose_words = (
 )
 _OUTSIDE = "|".join(
     ["numpy", "np", "matplotlib", "numba", "keras", "tensorflow", "tf"]  # third-party
-    + ["argparse", "os", "pathlib", "typing", "collections", "http", "socketserver", "io"]
+    + ["argparse", "os", "pathlib", "typing", "collections", "contextlib", "http", "socketserver"]
+    + ["io"]
 )
 nitpick_ignore_regex = [("py:class", rf"({_OUTSIDE})\..*")]
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.data.arrays import scale_images
 from tinycnn.data.mnist import load_mnist, load_mnist_or_subset
-from tinycnn.data.prep import scale_images
 from tinycnn.saving.io import save_model
 from tinycnn.serve.default_model import DEFAULT_MODEL_PATH
-from tinycnn.train import evaluate, fit
 from tinycnn.training.augment import Augmenter
+from tinycnn.training.loop import evaluate, fit
 from tinycnn.zoo import seed_cnn
 
 

@@ -7,7 +7,7 @@ Usage::
 ``--source`` is a folder with the full MNIST (default: $TINYCNN_DATA_DIR, else
 ../shared/data/mnist beside the repository). The draw is fixed by ``SUBSET_SEED`` in
 ``tinycnn/data/subset.py``; see that module for how the subset is stratified.
-``tests/test_mnist.py`` checks that this script reproduces the shipped files exactly.
+``tests/data/test_mnist.py`` checks that this script reproduces the shipped files exactly.
 """
 
 from __future__ import annotations

@@ -6,14 +6,14 @@ command's real output:
 
 - no full MNIST: ``TINYCNN_DATA_DIR`` unset and an empty cache folder (``XDG_CACHE_HOME`` set to
   a temporary folder);
-- no internet: the download mirrors emptied (as ``tests/test_download.py`` does), so the
+- no internet: the download mirrors emptied (as ``tests/data/test_download.py`` does), so the
   command falls back to the embedded subset and says so;
 - one thread per pool (``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1``), the
   default backend, in a temporary working folder (the command writes ``model.npz`` there).
 
 The command's stderr (the fallback notice) is merged into its stdout in the order written.
 Timings (``66s``) vary from run to run; every other character is reproducible, and
-``tests/test_readme.py`` reruns this script and compares the lines.
+``tests/documentation/test_readme.py`` reruns this script and compares the lines.
 
 Usage::
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinycnn import LambdaCallback, config, kernels
+from tinycnn import LambdaCallback, kernels, runtime
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.zoo import dense_baseline, seed_cnn
 
@@ -26,25 +26,25 @@ numba = pytest.importorskip("numba")
 
 @pytest.fixture(autouse=True)
 def _restore_backend():
-    previous = config.get_backend()
+    previous = runtime.get_backend()
     yield
-    config.set_backend(previous)
+    runtime.set_backend(previous)
 
 
 def test_set_get_and_use_backend():
-    assert config.set_backend("numpy") == "numpy" == config.get_backend()
+    assert runtime.set_backend("numpy") == "numpy" == runtime.get_backend()
     assert kernels.implementation("adam_update").__module__ == "tinycnn.kernels.adam"
     assert kernels.implementation("im2col").__module__ == "tinycnn.kernels.im2col"
-    with config.use_backend(" NUMBA ") as active:
-        assert active == "numba" == config.get_backend()
+    with runtime.use_backend(" NUMBA ") as active:
+        assert active == "numba" == runtime.get_backend()
         assert kernels.implementation("im2col").__module__ == "tinycnn.kernels.im2col_numba"
         assert kernels.implementation("relu_forward").__module__ == "tinycnn.kernels.relu_numba"
-    assert config.get_backend() == "numpy"
+    assert runtime.get_backend() == "numpy"
 
 
 def test_bad_names_raise_value_errors_listing_the_choices():
     with pytest.raises(ValueError, match="numpy, numba.*'cuda'"):
-        config.set_backend("cuda")
+        runtime.set_backend("cuda")
     with pytest.raises(ValueError, match="'nope'"):
         kernels.implementation("nope")
     with pytest.raises(ValueError, match="'winograd_input_transform' on 'numba'"):
@@ -67,7 +67,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("value", "expected"), [("numpy", "numpy"), ("", "numba")])
 def test_environment_variable_chooses_the_default(value, expected):
     result = run_python(
-        "from tinycnn import config; print(config.get_backend())", TINYCNN_BACKEND=value
+        "from tinycnn import runtime; print(runtime.get_backend())", TINYCNN_BACKEND=value
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
@@ -88,8 +88,8 @@ def batch(n: int, seed: int):
 def test_loss_and_gradients_are_bit_identical_between_backends(make):
     x, y = batch(16, seed=1)
     results = {}
-    for backend in config.BACKENDS:
-        config.set_backend(backend)
+    for backend in runtime.BACKENDS:
+        runtime.set_backend(backend)
         model, loss = make(seed=3), SoftmaxCrossEntropy()
         value = loss.forward(model.forward(x, training=True, logits=True), y)
         dx = model.backward(loss.backward())
@@ -103,8 +103,8 @@ def fifty_adam_steps(dtype, jit_compile: bool = False) -> dict[str, list]:
     the same seeds; ``jit_compile`` applies on the Numba backend (the NumPy one runs eager)."""
     x, y = batch(50 * 8, seed=2)
     results = {}
-    for backend in config.BACKENDS:
-        config.set_backend(backend)
+    for backend in runtime.BACKENDS:
+        runtime.set_backend(backend)
         model = seed_cnn(seed=5).astype(dtype)
         model.compile(optimizer="adam", jit_compile=jit_compile and backend == "numba")
         losses: list[float] = []
@@ -147,7 +147,7 @@ def test_without_numba_one_warning_then_numpy_trains():
         import numpy as np
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            from tinycnn import config
+            from tinycnn import runtime
             from tinycnn.zoo import seed_cnn
             model = seed_cnn(seed=0)
             model.compile(optimizer="adam")
@@ -155,11 +155,11 @@ def test_without_numba_one_warning_then_numpy_trains():
             x, y = rng.random((16, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 16)
             before = model.get_weights()[0].copy()
             model.fit(x, y, epochs=1, batch_size=16, verbose=0)
-            config.set_backend("numba")  # asked for explicitly: still NumPy, no second warning
+            runtime.set_backend("numba")  # asked for explicitly: still NumPy, no second warning
             model.fit(x, y, epochs=1, batch_size=16, verbose=0)
         messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
         numba_messages = [m for m in messages if "Numba" in m]
-        print(len(numba_messages), config.get_backend(), model.optimizer.iterations)
+        print(len(numba_messages), runtime.get_backend(), model.optimizer.iterations)
         print(bool(np.any(model.get_weights()[0] != before)))
         """.replace("\n        ", "\n")
     )
@@ -169,12 +169,12 @@ def test_without_numba_one_warning_then_numpy_trains():
 
 def test_layer_tests_pass_without_numba():
     layer_tests = [
-        "tests/test_im2col.py",
-        "tests/test_conv2d.py",
-        "tests/test_maxpool2d.py",
-        "tests/test_relu.py",
-        "tests/test_dense.py",
-        "tests/test_optim.py",
+        "tests/kernels/test_im2col.py",
+        "tests/layers/test_conv2d.py",
+        "tests/layers/test_maxpool2d.py",
+        "tests/layers/test_relu.py",
+        "tests/layers/test_dense.py",
+        "tests/optim/test_optim.py",
     ]
     result = run_python(
         BLOCK_NUMBA

@@ -706,7 +706,7 @@ def _png(path: Path, width: int, height: int) -> Path:
 
 @case("file", "PNG declaring 100,000 x 100,000 pixels")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     path = _png(ctx.tmp / "bomb.png", 100_000, 100_000)
     assert path.stat().st_size < 100
@@ -715,7 +715,7 @@ def _(ctx: Any) -> str:
 
 @case("file", "PNG declaring 6,000 x 6,000 pixels")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     path = _png(ctx.tmp / "big.png", 6000, 6000)
     return refused(lambda: preprocess_image(path), "over the limit")
@@ -723,7 +723,7 @@ def _(ctx: Any) -> str:
 
 @case("file", "PNG truncated")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     path = _png(ctx.tmp / "cut.png", 20, 20)
     path.write_bytes(path.read_bytes()[:40])
@@ -732,7 +732,7 @@ def _(ctx: Any) -> str:
 
 @case("file", "picture is a folder")
 def _(ctx: Any) -> str:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     return refused(lambda: preprocess_image(ctx.tmp), "not a regular file")
 
@@ -1651,7 +1651,7 @@ def mnist_one_16bit() -> np.ndarray:
 
 
 def _predicted(ctx: Any, path: Path) -> int:
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
 
     return int(ctx.default_model().predict(preprocess_image(path)[None]).argmax())
 
@@ -1697,7 +1697,7 @@ for _name, _make in PICTURES:
 # -- experiment result files ----------------------------------------------------------------
 def _result_case(name: str, text: Callable[[dict], str], fragment: str) -> None:
     def run(ctx: Any) -> str:
-        from tinycnn.teach.grid import finished, make_runs, run_file
+        from tinycnn.teach.experiment_grid import finished, make_runs, run_file
 
         data = {"subset": True, "data": None, "limit": 50, "validation_split": 0.1}
         spec = make_runs({"d": {"model": "dense", "epochs": 1}}, [0], data)[0]
@@ -1842,7 +1842,7 @@ def _(ctx: Any) -> str:
 
 def _experiment_result_case(name: str, text: Callable[[dict], str], fragment: str) -> None:
     def run(ctx: Any) -> str:
-        from tinycnn.teach.grid import make_runs, run_file
+        from tinycnn.teach.experiment_grid import make_runs, run_file
 
         data = {"subset": True, "data": None, "limit": None, "validation_split": 0.1}
         spec = make_runs({"cnn": {"model": "cnn", "epochs": 1}}, [0], data)[0]
@@ -1879,7 +1879,7 @@ def _(ctx: Any) -> str:
 
 def _scheduler_case(name: str, serve_noise: bool) -> None:
     def run(ctx: Any) -> str:
-        import tinycnn.teach.grid as grid
+        import tinycnn.teach.experiment_grid as grid
 
         with socket.create_server(("127.0.0.1", 0)) as listener:
             port = listener.getsockname()[1]
@@ -1940,7 +1940,7 @@ def _(ctx: Any) -> str:
 
 @case("cli", "experiment grid with valid settings runs nothing twice (checked, not run)")
 def _(ctx: Any) -> str:
-    from tinycnn.teach.grid import make_runs
+    from tinycnn.teach.experiment_grid import make_runs
 
     runs = make_runs({"a": {"model": "cnn", "epochs": 2.0, "lr": 1}}, [3, 1], {})
     assert [(r["seed"], r["settings"]["epochs"], r["settings"]["lr"]) for r in runs] == [

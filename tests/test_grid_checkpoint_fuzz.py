@@ -5,7 +5,7 @@ place (a JSON value anywhere in it, or characters spliced into its text) and the
 either accept it, giving something that works, or refuse it with one clear line:
 
 - a grid file: ``tinycnn experiment``'s checks (:func:`tinycnn.cli.experiment.read_grid` and
-  :func:`tinycnn.teach.grid.make_runs`) accept it, and then every run's settings are of the
+  :func:`tinycnn.teach.experiment_grid.make_runs`) accept it, and then every run's settings are of the
   right types and ranges, or raise a one-line ``ValueError`` naming ``--grid FILE``;
 - a checkpoint: resuming from it (``fit(..., resume=path)``) trains on to a finite loss, or
   raises a one-line ``ValueError`` that starts with the file's path; never another exception.
@@ -28,7 +28,7 @@ from test_io_fuzz import _paths, _replace, json_values
 
 from tinycnn.cli.experiment import read_grid
 from tinycnn.saving.io import read_npz
-from tinycnn.teach.grid import DEFAULTS, make_runs
+from tinycnn.teach.experiment_grid import DEFAULTS, make_runs
 from tinycnn.zoo import MODELS
 
 pytestmark = pytest.mark.timeout(600)

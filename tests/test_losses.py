@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinycnn.losses import SoftmaxCrossEntropy, get_loss, log_softmax, softmax
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 shapes = st.tuples(st.integers(1, 5), st.integers(2, 7), st.integers(0, 2**32 - 1))
 
@@ -134,6 +134,7 @@ def test_gradcheck_of_the_loss(shape):
     # eps = 3e-5: see test_dense.test_gradcheck (rounding ~1e-16/eps vs truncation ~eps**2).
     result = gradcheck(SoftmaxCrossEntropy(), logits, y, eps=3e-5)
     assert result.max_rel_error <= 1e-7, str(result)
+    assert min(t.n_checked for t in result.tensors) > 0  # not passed by checking nothing
 
 
 @given(

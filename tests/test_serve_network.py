@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from tinycnn.data.mnist import load_mnist
-from tinycnn.data.preprocess import mnist_style
+from tinycnn.data.pictures import mnist_style
 from tinycnn.layers import Dense, Flatten
 from tinycnn.model import Sequential
 from tinycnn.serve import api, explain, looks
 from tinycnn.serve.default_model import load_default_model
 from tinycnn.serve.server import make_server
 from tinycnn.teach import looks as teach_looks
-from tinycnn.teach.experiments import class_probabilities
+from tinycnn.teach.probes import class_probabilities
 
 TIMEOUT = 60.0
 

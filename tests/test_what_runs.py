@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.zoo import seed_cnn
 
 LAYER_METHODS = {
@@ -47,14 +47,14 @@ def calls_during_one_fit_batch(jit_compile: bool) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_default_fit_runs_the_layers_a_student_reads(backend):
-    with config.use_backend(backend):
+    with runtime.use_backend(backend):
         seen = calls_during_one_fit_batch(jit_compile=False)
     assert LAYER_METHODS <= seen
     assert not any(name.endswith(("winograd.py", "direct.py", "fused.py")) for name, _ in seen)
 
 
 def test_jit_compile_runs_the_fused_steps_instead():
-    with config.use_backend("numba"):
+    with runtime.use_backend("numba"):
         seen = calls_during_one_fit_batch(jit_compile=True)
     assert not LAYER_METHODS & seen
     assert {("direct.py", "forward"), ("direct.py", "backward")} <= seen

@@ -13,14 +13,13 @@ Subpackages: :mod:`tinycnn.layers` (one layer a file), :mod:`tinycnn.kernels` (i
 on the NumPy or Numba backend), :mod:`tinycnn.optim`, :mod:`tinycnn.data`,
 :mod:`tinycnn.training.metrics`,
 :mod:`tinycnn.plots` (the only module that imports matplotlib, imported on demand) and
-:mod:`tinycnn.saving.interop` (Keras conversion, imports TensorFlow on demand).
+:mod:`tinycnn.interop` (Keras conversion, imports TensorFlow on demand).
 """
 
 from __future__ import annotations
 
-from tinycnn import config, kernels
+from tinycnn import kernels, runtime
 from tinycnn._version import __version__
-from tinycnn.config import get_backend, set_backend, use_backend
 from tinycnn.data import (
     load_idx,
     load_mnist,
@@ -31,7 +30,8 @@ from tinycnn.data import (
     scale_images,
     stratified_split,
 )
-from tinycnn.kernels.im2col import col2im, conv_output_size, im2col
+from tinycnn.kernels.geometry import conv_output_size
+from tinycnn.kernels.im2col import col2im, im2col
 from tinycnn.layers import (
     BatchNormalization,
     Conv2D,
@@ -46,12 +46,12 @@ from tinycnn.layers import (
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential, load_model
 from tinycnn.optim import SGD, Adam
+from tinycnn.runtime import get_backend, set_backend, set_threads, use_backend
 from tinycnn.saving.io import save_model
 from tinycnn.teach.doctor import doctor
-from tinycnn.teach.experiments import feature_maps, shift_accuracy
-from tinycnn.teach.gradcheck import GradcheckResult, gradcheck
+from tinycnn.teach.probes import feature_maps, shift_accuracy
 from tinycnn.teach.trace import trace
-from tinycnn.train import NonFiniteLossError, TrainingError
+from tinycnn.testing.gradcheck import GradcheckResult, gradcheck
 from tinycnn.training import metrics
 from tinycnn.training.augment import Augmenter
 from tinycnn.training.callbacks import (
@@ -62,6 +62,7 @@ from tinycnn.training.callbacks import (
     ReduceLROnPlateau,
 )
 from tinycnn.training.history import History
+from tinycnn.training.loop import NonFiniteLossError, TrainingError
 from tinycnn.zoo import deep_cnn_bn, dense_baseline, seed_cnn, seed_cnn_bn
 
 __all__ = [
@@ -90,7 +91,6 @@ __all__ = [
     "TrainingError",
     "__version__",
     "col2im",
-    "config",
     "conv_output_size",
     "deep_cnn_bn",
     "dense_baseline",
@@ -113,8 +113,10 @@ __all__ = [
     "seed_cnn",
     "seed_cnn_bn",
     "set_backend",
+    "set_threads",
     "shift_accuracy",
     "stratified_split",
     "trace",
+    "runtime",
     "use_backend",
 ]

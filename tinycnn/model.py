@@ -27,12 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn import train
 from tinycnn.layers import LAYERS
+from tinycnn.layers.activation import ActivatedLayer
 from tinycnn.layers.base import Array, Layer, Shape, check_name
 from tinycnn.layers.softmax import Softmax
-from tinycnn.runtime import Runtime
+from tinycnn.runtime import Runtime, Step
 from tinycnn.saving import io, validate
+from tinycnn.training import loop
 
 # Keras's automatic names where its class name differs from ours.
 KERAS_NAMES = {"MaxPool2D": "max_pooling2d"}
@@ -95,8 +96,8 @@ class Sequential:
         self.metrics: tuple[str, ...] = ()
         self.jit_compile = False
         self.stop_training = False  # set by a callback to end fit after this epoch
-        self._ran: list[Any] | None = None  # the steps the last forward ran, for backward
-        self._plan: tuple[tuple, list[Any]] | None = None  # (key, steps), kept between calls
+        self._ran: list[Step] | None = None  # the steps the last forward ran, for backward
+        self._plan: tuple[tuple, list[Step]] | None = None  # (key, steps), kept between calls
         for layer in layers or ():
             self.add(layer)
         if input_shape is not None:
@@ -155,21 +156,37 @@ class Sequential:
         """How this model runs now: the active backend and ``jit_compile`` (from ``compile``)."""
         return Runtime.current(self.jit_compile)
 
-    def steps(self) -> list[Any]:
+    def steps(self) -> list[Step]:
         """What ``forward`` runs: the layers (eager), or fused steps with ``jit_compile``.
 
-        Made by :meth:`tinycnn.runtime.Runtime.steps` and kept while the layers and the runtime
-        stay the same, so that fused steps keep their scratch arrays between batches.
+        The runtime decides which (:attr:`tinycnn.runtime.Runtime.fused`); the fused plan is
+        :func:`tinycnn.fast.plan.plan`'s, kept while the layers and the runtime stay the same,
+        so that fused steps keep their scratch arrays between batches.
         """
-        runtime = self.runtime
+        return self._steps(self.runtime)
+
+    def _steps(self, runtime: Runtime) -> list[Step]:
         key = (runtime, tuple(id(layer) for layer in self.layers))
         if self._plan is None or self._plan[0] != key:
-            self._plan = (key, runtime.steps(self.layers))
+            self._plan = (key, self._make_steps(runtime))
         return self._plan[1]
 
+    def _make_steps(self, runtime: Runtime) -> list[Step]:
+        if not runtime.fused:
+            return list(self.layers)
+        from tinycnn.fast.plan import plan  # imports Numba: only when asked for
+
+        return plan(self.layers)
+
     def describe_runtime(self) -> str:
-        """One line saying what runs: eager layers or which fused steps, on which backend."""
-        return self.runtime.describe(self.steps())
+        """One line saying what runs: eager layers or which fused steps, on which backend, with
+        how many threads."""
+        runtime = self.runtime
+        if not runtime.fused:
+            return runtime.describe()
+        from tinycnn.fast.plan import describe
+
+        return runtime.describe(describe(self.steps()))
 
     def forward(self, x: Array, training: bool = False, logits: bool = False) -> Array:
         """Run the layers in order.
@@ -197,16 +214,18 @@ class Sequential:
         if not self.built:
             self.build(x.shape[1:])
         self._check_input(x)
-        *body, last = self.steps()
-        for step in body:
-            x = step.forward(x, training)
-        self._ran = body
-        if logits and isinstance(last, Softmax):  # the loss applies the softmax
-            return x
-        self._ran = [*body, last]
-        if logits and isinstance(getattr(last, "activation", None), Softmax):
-            return last.forward(x, training, apply_activation=False)
-        return last.forward(x, training)
+        runtime = self.runtime
+        *body, last = self._steps(runtime)
+        with runtime.applied():  # the same threads as fit and predict, so the same bits
+            for step in body:
+                x = step.forward(x, training)
+            self._ran = body
+            if logits and isinstance(last, Softmax):  # the loss applies the softmax
+                return x
+            self._ran = [*body, last]
+            if logits and isinstance(last, ActivatedLayer) and isinstance(last.activation, Softmax):
+                return last.forward(x, training, apply_activation=False)
+            return last.forward(x, training)
 
     def backward(self, dout: Array) -> Array | None:
         """Run ``backward`` through the steps of the last ``forward`` in reverse, filling every
@@ -225,9 +244,12 @@ class Sequential:
         """
         if self._ran is None:
             raise RuntimeError("call forward before backward")
-        for step in reversed(self._ran):
-            dout = step.backward(dout)
-        return dout
+        dx: Array | None = dout
+        with self.runtime.applied():
+            for step in reversed(self._ran):
+                assert dx is not None, "only the first step may skip its input gradient"
+                dx = step.backward(dx)
+        return dx
 
     def _check_input(self, x: np.ndarray) -> None:
         assert self.input_shape is not None
@@ -380,7 +402,7 @@ class Sequential:
         layers = [classes[spec["class_name"]](**spec["config"]) for spec in config["layers"]]
         return cls(layers, input_shape=config.get("input_shape"), seed=config.get("seed"))
 
-    # -- training, inference and saving (in tinycnn.train and tinycnn.saving.io) ----------------
+    # -- training, inference and saving (in tinycnn.training.loop and tinycnn.saving.io) ------
     def compile(
         self,
         optimizer: Any = "adam",
@@ -412,20 +434,20 @@ class Sequential:
         self.jit_compile = jit_compile
 
     def fit(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
-        """Train; see ``tinycnn.train.fit``."""
-        return train.fit(self, x, y, **kwargs)
+        """Train; see ``tinycnn.training.loop.fit``."""
+        return loop.fit(self, x, y, **kwargs)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
-        """Loss and metrics on ``(x, y)``; see ``tinycnn.train.evaluate``."""
-        return train.evaluate(self, x, y, **kwargs)
+        """Loss and metrics on ``(x, y)``; see ``tinycnn.training.loop.evaluate``."""
+        return loop.evaluate(self, x, y, **kwargs)
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> Array:
-        """Outputs for ``x`` in batches; see ``tinycnn.train.predict``."""
-        return train.predict(self, x, batch_size=batch_size)
+        """Outputs for ``x`` in batches; see ``tinycnn.training.loop.predict``."""
+        return loop.predict(self, x, batch_size=batch_size)
 
     def predict_classes(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Most likely class of each example; see ``tinycnn.train.predict_classes``."""
-        return train.predict_classes(self, x, batch_size=batch_size)
+        """Most likely class of each example; see ``tinycnn.training.loop.predict_classes``."""
+        return loop.predict_classes(self, x, batch_size=batch_size)
 
     def save(self, path: str, history: Any = None) -> None:
         """Save architecture, weights and compile settings; see ``tinycnn.saving.io.save_model``.

@@ -36,7 +36,7 @@ from hypothesis.errors import NoSuchExample
 from tinycnn.layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 rng = np.random.default_rng(0)

@@ -45,7 +45,7 @@ from tinycnn import (
     trace,
 )
 from tinycnn.plots import plot_shift_accuracy, save_png
-from tinycnn.teach.experiments import shift_images
+from tinycnn.teach.probes import shift_images
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set

@@ -54,7 +54,7 @@ from tinycnn.plots import (
     plot_probabilities,
 )
 from tinycnn.serve import make_server
-from tinycnn.teach.experiments import class_probabilities
+from tinycnn.teach.probes import class_probabilities
 from tinycnn.training.metrics import confusion_matrix
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings

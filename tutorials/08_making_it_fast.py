@@ -293,8 +293,8 @@ print(f"Numba vs NumPy: {numpy_ms / numba_ms:.1f}x; jit_compile vs Numba: {numba
 # `tinycnn bench`; the Benchmarks page of the documentation (`docs/benchmarks.md`) records a run
 # with its conditions and the command that reproduces it.
 #
-# Threads: the matrix multiplies use OpenBLAS's threads. Before the first batch tinycnn looks at
-# how many cores are idle and lets OpenBLAS use only those (`tinycnn.threads`): on a busy
+# Threads: the matrix multiplies use OpenBLAS's threads. At the first `fit` or `predict` tinycnn
+# looks at how many cores are idle and lets OpenBLAS use only those (`tinycnn.runtime`): on a busy
 # machine a multiply split over two threads must wait for the slower one to get a core, which
 # made steps several times slower. The Numba kernels run on one thread unless
 # `TINYCNN_NUMBA_THREADS=N` asks for more. `TINYCNN_THREADS=1` (or `OPENBLAS_NUM_THREADS=1`)

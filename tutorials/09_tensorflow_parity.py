@@ -39,8 +39,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tinycnn import Adam, Sequential, SoftmaxCrossEntropy, load_mnist, scale_images, seed_cnn
+from tinycnn.interop import from_keras, to_keras  # imports TensorFlow only when called
 from tinycnn.plots import save_png
-from tinycnn.saving.interop import from_keras, to_keras  # imports TensorFlow only when called
 
 FAST = os.environ.get("TINYCNN_TUTORIAL_FAST") == "1"  # the test suite's quick settings
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set
@@ -79,7 +79,7 @@ print("TensorFlow", tf.__version__, " Keras", keras.__version__)
 # %% [markdown]
 # ## The same model, the same weights
 #
-# `tinycnn.saving.interop.to_keras` builds the Keras twin of a tinycnn model and copies the weights.
+# `tinycnn.interop.to_keras` builds the Keras twin of a tinycnn model and copies the weights.
 # Nothing needs converting: both libraries keep activations as NHWC, conv kernels as
 # `(KH, KW, C, F)`, dense kernels as `(D, units)`, and flatten in (row, column, channel) order,
 # so the copy is `keras_model.set_weights(model.get_weights())`. With `logits=True` the twin

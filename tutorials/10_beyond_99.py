@@ -48,7 +48,7 @@ import tinycnn
 from tinycnn import BatchNormalization, seed_cnn_bn
 from tinycnn.optim.schedules import CosineDecay
 from tinycnn.plots import plot_grid, save_png
-from tinycnn.teach.grid import format_table
+from tinycnn.teach.experiment_grid import format_table
 from tinycnn.zoo import deep_cnn_bn, recipe
 
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set

@@ -52,9 +52,8 @@ PUBLIC_MODULES: dict[str, list[str] | None] = {
     ],
     "tinycnn.data": None,
     "tinycnn.saving.io": ["save_model", "load_weights"],
-    "tinycnn.threads": ["set_threads", "describe"],
-    "tinycnn.runtime": ["Runtime"],
-    "tinycnn.saving.interop": ["to_keras", "from_keras"],
+    "tinycnn.runtime": ["Runtime", "Threads", "thread_policy"],
+    "tinycnn.interop": ["to_keras", "from_keras"],
     "tinycnn.plots": None,
     "tinycnn.teach.looks": None,
     "tinycnn.serve": ["make_server", "DigitServer", "load_default_model"],
@@ -69,12 +68,10 @@ TOPICS = {
     "initializers": "Layers",
     "losses": "Losses",
     "optim": "Optimizers",
-    "train": "Training and callbacks",
     "training": "Training and callbacks",
     "data": "Data",
     "saving": "Saving and loading",
-    "config": "Backend",
-    "threads": "Backend",
+    "interop": "Saving and loading",
     "runtime": "Backend",
     "plots": "Plots",
     "teach": "Teaching tools",
@@ -82,7 +79,7 @@ TOPICS = {
     "serve": "Teaching tools",
     "testing": "Testing your own layers",
 }
-ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]  # tests/test_docs.py: no "Other"
+ORDER = list(dict.fromkeys(TOPICS.values())) + ["Other"]  # test_docs.py: no "Other"
 
 HEADER = """\
 API reference

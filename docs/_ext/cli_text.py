@@ -1,7 +1,7 @@
 """The help texts of the ``tinycnn`` command line, as ``tinycnn <command> --help`` prints them.
 
 Used by the ``tinycnn-cli`` directive (``cli_help.py``); kept free of Sphinx so that
-``tests/test_docs.py`` can check it.
+``tests/documentation/test_docs.py`` can check it.
 """
 
 from __future__ import annotations

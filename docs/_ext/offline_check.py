@@ -4,7 +4,8 @@ After an HTML build, every ``.html`` page and ``.css`` file of the output is sca
 resources on other hosts: ``<script src>``, ``<link href>`` (style sheets, fonts, preloads),
 ``<img src>``, ``<iframe src>`` and CSS ``url(...)`` / ``@import``. Each one found is a warning,
 which ``sphinx-build -W`` turns into a failed build. Ordinary hyperlinks (``<a href>``) are fine:
-they are only followed when a reader clicks them. ``tests/test_docs.py`` checks the patterns.
+they are only followed when a reader clicks them. ``tests/documentation/test_docs.py`` checks the
+patterns.
 """
 
 from __future__ import annotations

@@ -62,9 +62,9 @@ def versions() -> str:
     import numba
 
     import tinycnn
-    from tinycnn import config
+    from tinycnn import runtime
 
-    backend = config.get_backend()
+    backend = runtime.get_backend()
     return (
         f"tinycnn {tinycnn.__version__}, kernels {backend}, numpy {np.__version__}, "
         f"numba {numba.__version__}, Python {platform.python_version()}"

@@ -5,13 +5,13 @@ the same protocol: full MNIST, pixels scaled to [0, 1] by ``tinycnn.data.scale_i
 CNN (or ``--model dense``, the dense baseline) of ``tinycnn.zoo``, Adam with learning rate 1e-3
 (beta_1 0.9, beta_2 0.999, epsilon 1e-7: tinycnn's defaults are Keras's), batch size 64, 10
 epochs, 10% of the training set held out for validation with tinycnn's own stratified seeded
-split (``tinycnn.data.stratified_split``, called as ``tinycnn.train.fit`` calls it, so each
+split (``tinycnn.data.stratified_split``, called as ``tinycnn.training.loop.fit`` calls it, so each
 seed holds out the same images as in tinycnn), shuffling every epoch, five seeds 0-4. Each run is
 evaluated once on the 10,000 test images after the last epoch; the script prints every run and
 the median, minimum and maximum, with the versions and the machine. As in ``bench_accuracy.py``,
 a secondary figure, not the protocol's, scores the weights of each run's best-val_accuracy epoch.
 
-The Keras model is the twin that ``tinycnn.saving.interop.to_keras`` builds (same layers, ending in
+The Keras model is the twin that ``tinycnn.interop.to_keras`` builds (same layers, ending in
 logits, trained with ``SparseCategoricalCrossentropy(from_logits=True)`` as tinycnn trains on
 the logits), re-created from its config so that Keras draws fresh weights with its own default
 initialisers (glorot_uniform kernels, zero biases). ``keras.utils.set_random_seed(seed)`` fixes
@@ -59,7 +59,7 @@ def set_threads(tf: Any, threads: int) -> None:
 
 def keras_model(keras: Any, model_name: str, seed: int, init: str) -> Any:
     """The Keras twin of the zoo model (logits out), with Keras's or tinycnn's initial weights."""
-    from tinycnn.saving.interop import to_keras
+    from tinycnn.interop import to_keras
     from tinycnn.zoo import dense_baseline, seed_cnn
 
     tiny = seed_cnn(seed) if model_name == "cnn" else dense_baseline(seed)
@@ -88,7 +88,7 @@ def best_epoch_keeper(keras: Any) -> Any:
 
 
 def split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple:
-    """``(x_train, y_train), (x_val, y_val)``: the rows ``tinycnn.train.fit`` would use."""
+    """``(x_train, y_train), (x_val, y_val)``: the rows ``tinycnn.training.loop.fit`` would use."""
     from tinycnn.data import stratified_split
 
     if not fraction:

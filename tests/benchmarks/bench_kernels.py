@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from tinycnn import kernels
+from tinycnn import kernels, runtime
 from tinycnn.optim import Adam
 
 
@@ -52,15 +52,14 @@ def cases(rng: np.random.Generator):
 
 
 def adam_pair(rng: np.random.Generator):
-    from tinycnn import config
     from tinycnn.zoo import seed_cnn
 
     params = [p for _, p, _ in seed_cnn(seed=0).params_and_grads()]
     grads = [rng.standard_normal(p.shape).astype(np.float32) for p in params]
-    opts = {b: Adam() for b in config.BACKENDS}
+    opts = {b: Adam() for b in runtime.BACKENDS}
 
     def step(backend):
-        with config.use_backend(backend):
+        with runtime.use_backend(backend):
             opts[backend].update(params, grads)
 
     return (lambda: step("numpy")), (lambda: step("numba"))
@@ -71,9 +70,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     print(f"{'kernel':<24} {'numpy ms':>9} {'numba ms':>9} {'speedup':>8}")
-    for name, ref, fast in cases(np.random.default_rng(0)):
-        a, b = median_ms(ref, args.repeats), median_ms(fast, args.repeats)
-        print(f"{name:<24} {a:9.3f} {b:9.3f} {a / b:7.1f}x")
+    with runtime.Runtime("numba").applied():  # the threads fit runs the kernels with
+        for name, ref, fast in cases(np.random.default_rng(0)):
+            a, b = median_ms(ref, args.repeats), median_ms(fast, args.repeats)
+            print(f"{name:<24} {a:9.3f} {b:9.3f} {a / b:7.1f}x")
 
 
 if __name__ == "__main__":

@@ -32,23 +32,24 @@ def busy() -> None:
 def step_times(model, x, y, steps: int) -> float:
     """Median seconds of ``steps`` eager training steps (forward, loss, backward, update)."""
     times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        logits = model.forward(x, training=True, logits=True)
-        model.loss.forward(logits, y)
-        model.backward(model.loss.backward())
-        triples = model.params_and_grads()
-        model.optimizer.update([p for _, p, _ in triples], [g for _, _, g in triples])
-        times.append(time.perf_counter() - start)
+    with model.runtime.applied():  # the threads fit runs with
+        for _ in range(steps):
+            start = time.perf_counter()
+            logits = model.forward(x, training=True, logits=True)
+            model.loss.forward(logits, y)
+            model.backward(model.loss.backward())
+            triples = model.params_and_grads()
+            model.optimizer.update([p for _, p, _ in triples], [g for _, _, g in triples])
+            times.append(time.perf_counter() - start)
     return float(np.median(times))
 
 
 def measure(rounds: int, steps: int) -> tuple[dict[str, float], str]:
     """In a fresh process: the threads tinycnn chooses now, then the backends' median ms."""
     import tinycnn
-    from tinycnn import threads
+    from tinycnn import runtime
 
-    threads.configure()
+    threads = runtime.thread_policy()
 
     rng = np.random.default_rng(0)
     x, y = rng.random((64, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 64)

@@ -1,7 +1,7 @@
 """Train the seed CNN in tinycnn and in Keras side by side and print the two loss curves.
 
 Both start from the same initial weights (tinycnn's, copied into the Keras twin made by
-``tinycnn.saving.interop.to_keras``), see the same batches in the same order (the training set in
+``tinycnn.interop.to_keras``), see the same batches in the same order (the training set in
 its
 file order, or a fixed permutation with ``--shuffle-seed``) and take Adam steps with the same
 hyperparameters. Dropout is disabled in both (rate 0) unless ``--keep-dropout`` is given: two
@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from tinycnn.data import load_mnist, load_mnist_or_subset, scale_images
+from tinycnn.interop import to_keras
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
-from tinycnn.saving.interop import to_keras
 from tinycnn.zoo import seed_cnn
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tinycnn.interop import from_keras, to_keras
 from tinycnn.layers import BatchNormalization, Conv2D, Dense, Flatten
 from tinycnn.model import Sequential
 from tinycnn.optim import SGD
 from tinycnn.optim.schedules import CosineDecay, ExponentialDecay, PiecewiseConstantDecay
-from tinycnn.saving.interop import from_keras, to_keras
 from tinycnn.training.callbacks import ReduceLROnPlateau
 
 TOL = {np.float32: {"out": 1e-5, "grad": 1e-4}, np.float64: {"out": 1e-12, "grad": 1e-10}}

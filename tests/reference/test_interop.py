@@ -1,4 +1,4 @@
-"""``tinycnn.saving.interop``: models and weights moved between tinycnn and Keras, both ways.
+"""``tinycnn.interop``: models and weights moved between tinycnn and Keras, both ways.
 
 Also checks this folder's own promise: without TensorFlow the parity tests skip on a laptop but
 fail under ``CI=true`` / ``TINYCNN_REQUIRE_TF=1`` (run in a subprocess with a fake, broken
@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tinycnn.interop import from_keras, to_keras
 from tinycnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Softmax
 from tinycnn.layers.base import Layer
 from tinycnn.model import Sequential
-from tinycnn.saving.interop import from_keras, to_keras
 from tinycnn.zoo import dense_baseline, seed_cnn
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ Errors: forward outputs by max absolute difference; gradients by the norm-wise r
 Tolerances: float32 outputs 1e-5, gradients 1e-4; float64 outputs 1e-12, gradients 1e-10.
 
 The Conv2D and MaxPool2D properties draw shapes, strides and paddings with hypothesis (the
-configurations of ``tests/strategies.py``: non-square kernels, strides 1-3, both paddings,
+configurations of ``tinycnn.testing.strategies``: non-square kernels, strides 1-3, both paddings,
 sometimes non-contiguous inputs), including odd sizes where "same" padding is uneven (the extra
 row/column goes at the bottom/right in both).
 Each example calls TensorFlow eagerly (milliseconds), so they run a fixed, modest
@@ -27,7 +27,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import ConvConfig, PoolConfig, conv_configs, pool_configs
 
 from tinycnn.layers.conv2d import Conv2D
 from tinycnn.layers.dense import Dense
@@ -36,6 +35,7 @@ from tinycnn.layers.flatten import Flatten
 from tinycnn.layers.maxpool2d import MaxPool2D
 from tinycnn.layers.relu import ReLU
 from tinycnn.layers.softmax import Softmax
+from tinycnn.testing.strategies import ConvConfig, PoolConfig, conv_configs, pool_configs
 
 TOL = {
     np.float32: {"out": 1e-5, "grad": 1e-4},
@@ -173,7 +173,7 @@ def test_dropout_training_scales_like_keras(tf: Any, keras: Any) -> None:
         assert abs(1 - kept.mean() - rate) < 0.03, f"dropped fraction {1 - kept.mean():.3f}"
 
 
-# -- drawn configurations: Conv2D and MaxPool2D (strategies shared with tests/test_conv2d.py) ----
+# -- drawn configurations: Conv2D and MaxPool2D (strategies shared with tests/layers/test_conv2d.py)
 def conv_errors(
     tf: Any, keras: Any, cfg: ConvConfig, dtype: type, activation: str | None = None,
     layer_class: type = Conv2D,

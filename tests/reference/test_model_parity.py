@@ -1,6 +1,6 @@
 """The seed CNN and the dense baseline, whole, against hand-written Keras twins.
 
-The Keras twins are written out layer by layer here (not made by ``tinycnn.saving.interop``), so
+The Keras twins are written out layer by layer here (not made by ``tinycnn.interop``), so
 these
 tests also check that ``tinycnn.zoo`` builds the architectures of the Keras MNIST examples. The
 weights move with ``keras_model.set_weights(model.get_weights())``: one list, same order, same
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.layers import Dense
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
@@ -210,7 +210,7 @@ def test_jit_compile_matches_keras_forward_and_gradients(
     its first fused step computes no input gradient, so only the parameters' are compared."""
     t = Twins(keras, "seed_cnn", dtype)  # fresh: compile changes how the model runs
     t.model.compile("adam", jit_compile=True)
-    with config.use_backend("numba"):
+    with runtime.use_backend("numba"):
         kinds = [type(step).__name__ for step in t.model.steps()]
         assert kinds[:2] == ["DirectConvReluPool", "WinogradConvReluPool"]
         logits = t.model.forward(t.x, logits=True)

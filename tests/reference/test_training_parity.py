@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinycnn import config
+from tinycnn import runtime
 from tinycnn.data import load_mnist, scale_images
+from tinycnn.interop import to_keras
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
-from tinycnn.saving.interop import to_keras
 from tinycnn.training.callbacks import LambdaCallback
 from tinycnn.zoo import dense_baseline, seed_cnn
 
@@ -176,10 +176,10 @@ def test_fit_with_jit_compile_follows_the_exact_float64_fit(mnist_batches: tuple
     # float32 run, which Keras's follows to 1e-4, ends ~1e-3 (loss) and 1.6e-2 (weights) away.
     x, y = mnist_batches
     exact = without_dropout(seed_cnn(seed=0)).astype(np.float64)
-    with config.use_backend("numpy"):
+    with runtime.use_backend("numpy"):
         exact_means = fit_losses(exact, x.astype(np.float64), y, jit_compile=False)
     model = without_dropout(seed_cnn(seed=0))
-    with config.use_backend("numba"):
+    with runtime.use_backend("numba"):
         means = fit_losses(model, x, y, jit_compile=True)
         assert any(type(step).__name__ == "WinogradConvReluPool" for step in model.steps())
     loss_err, weight_err = trajectory_errors(

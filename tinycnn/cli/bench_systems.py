@@ -15,6 +15,7 @@ let the parent interleave the systems.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from typing import Any
@@ -48,11 +49,15 @@ def _tinycnn_system(system: str, model_name: str) -> Any:
 
 
 class TinycnnRunner:
-    """tinycnn eager on one backend, or ``jit_compile``: the steps of ``tinycnn.train.fit``
+    """tinycnn eager on one backend, or ``jit_compile``: the steps of ``tinycnn.training.loop.fit``
     without its bookkeeping."""
 
     def __init__(self, system: str, model_name: str) -> None:
         self.model = _tinycnn_system(system, model_name)
+        # The threads fit runs with (tinycnn.runtime), for the worker's life: steps and layer
+        # timings call the model directly, not through fit.
+        self._threads = contextlib.ExitStack()
+        self._threads.enter_context(self.model.runtime.applied())
 
     def step(self, xb: np.ndarray, yb: np.ndarray) -> None:
         model = self.model
@@ -75,6 +80,7 @@ class TinycnnRunner:
         batch ``xb``: a layer, or (with ``jit_compile``) a fused Conv2D + MaxPool2D pair named
         with its kind (fused, winograd or direct)."""
         from tinycnn.fast.plan import describe
+        from tinycnn.layers.activation import ActivatedLayer
 
         steps = self.model.steps()
         fwd = np.zeros((reps, len(steps)))
@@ -82,7 +88,7 @@ class TinycnnRunner:
         for r in range(reps):
             out = xb
             for k, step in enumerate(steps):
-                logits_only = k == len(steps) - 1 and getattr(step, "activation", None)
+                logits_only = k == len(steps) - 1 and isinstance(step, ActivatedLayer)
                 t0 = time.perf_counter()
                 if logits_only:  # the loss takes logits, as in a training step
                     out = step.forward(out, training=True, apply_activation=False)

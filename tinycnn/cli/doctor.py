@@ -13,7 +13,7 @@ HELP = "sanity-check a model on MNIST: initial loss, overfitting 20 examples, de
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Which model, which data, how many examples."""
-    from tinycnn.cli.train import add_data_arguments, positive
+    from tinycnn.cli.common import add_data_arguments, positive
 
     parser.add_argument(
         "--model", default="cnn", help="cnn (default), dense, or the path of a model file"
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; 1 if a check failed."""
-    from tinycnn.cli.train import load_data, model_from_spec
+    from tinycnn.cli.common import load_data, model_from_spec
     from tinycnn.teach.doctor import doctor
 
     model = model_from_spec(args.model, args.seed)

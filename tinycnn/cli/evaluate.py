@@ -12,7 +12,7 @@ HELP = "evaluate a model file on the MNIST test set (accuracy, confusion matrix,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The model file and where the data comes from."""
-    from tinycnn.cli.train import add_data_arguments, positive
+    from tinycnn.cli.common import add_data_arguments, positive
 
     parser.add_argument("model", type=Path, help="a model file written by 'tinycnn train'")
     add_data_arguments(parser)
@@ -30,7 +30,7 @@ def format_confusion(cm: np.ndarray) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Load, predict the test set, print accuracy, confusion matrix and report."""
-    from tinycnn.cli.train import load_data
+    from tinycnn.cli.common import load_data
     from tinycnn.model import load_model
     from tinycnn.training.metrics import accuracy, classification_report, confusion_matrix
 

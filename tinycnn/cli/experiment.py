@@ -8,7 +8,7 @@ Examples::
 
 A grid file is JSON: ``{"configs": {"name": {"model": "cnn_bn", "schedule": "cosine",
 "augment": true, "epochs": 15}, ...}, "seeds": [0, 1, 2, 3, 4]}`` (settings in
-``tinycnn.teach.grid``). Prints the protocol table (median, range, every seed), writes
+``tinycnn.teach.experiment_grid``). Prints the protocol table (median, range, every seed), writes
 ``OUT/results.json`` and ``OUT/results.png``; rerun the same command to resume.
 
 The grid and every option are checked before any run starts: a mistake is one line naming the
@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tinycnn.cli.train import add_data_arguments, positive
+from tinycnn.cli.common import add_data_arguments, positive
 
 HELP = "train a grid of configurations x seeds (local processes or Dask) and tabulate"
 
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def grid_from_args(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], list[int]]:
     """The configurations and seeds the options describe (the grid file's shape checked)."""
     from tinycnn.cli import CommandError
-    from tinycnn.teach.grid import INGREDIENTS
+    from tinycnn.teach.experiment_grid import INGREDIENTS
 
     seeds: list[int] = list(range(5))
     if args.grid == "ingredients":
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from tinycnn.cli import CommandError
     from tinycnn.plots import plot_grid
     from tinycnn.teach.children import RunError
-    from tinycnn.teach.grid import format_table, make_runs, run_grid, summarise, write_json
+    from tinycnn.teach.experiment_grid import format_table, make_runs, run_grid, summarise, write_json
 
     configs, seeds = grid_from_args(args)
     data = check_options(args)

@@ -4,7 +4,7 @@
 built as ``Class(**json.loads(--config))`` for an input of ``--input-shape``.
 
 Each case builds one layer (or the loss, or a miniature of the seed model) on a tiny random
-input and runs ``tinycnn.teach.gradcheck.gradcheck`` in float64; the report of each is printed and
+input and runs ``tinycnn.testing.gradcheck.gradcheck`` in float64; the report of each is printed and
 the
 exit status is 1 if any check fails. Dropout runs in training mode with its generator rewound
 before every forward pass, so all evaluations share one mask.
@@ -191,7 +191,7 @@ def _user_case(args: argparse.Namespace) -> tuple[str, Callable[[np.random.Gener
 
 def run(args: argparse.Namespace) -> int:
     """Run every case, print its report; exit status 1 if any check fails."""
-    from tinycnn.teach.gradcheck import gradcheck
+    from tinycnn.testing.gradcheck import gradcheck
 
     cases = [_user_case(args)] if args.layer else CASES
     failed, passed = [], 0

@@ -191,7 +191,7 @@ def _curves(args: argparse.Namespace, models: list[Any]) -> Any:
 
 def _confusion(args: argparse.Namespace, models: list[Any]) -> Any:
     from tinycnn.plots import plot_confusion_matrix
-    from tinycnn.train import predict_classes
+    from tinycnn.training.loop import predict_classes
 
     x, y = _test_set(args)
     return plot_confusion_matrix(y, predict_classes(models[0], x), out=args.out)
@@ -199,7 +199,7 @@ def _confusion(args: argparse.Namespace, models: list[Any]) -> Any:
 
 def _mistakes(args: argparse.Namespace, models: list[Any]) -> Any:
     from tinycnn.plots import plot_misclassified
-    from tinycnn.teach.experiments import class_probabilities
+    from tinycnn.teach.probes import class_probabilities
 
     x, y = _test_set(args)
     return plot_misclassified(x, y, class_probabilities(models[0], x), out=args.out)
@@ -238,7 +238,7 @@ def _im2col(args: argparse.Namespace, models: list[Any]) -> Any:
 
 def _shift(args: argparse.Namespace, models: list[Any]) -> Any:
     from tinycnn.plots import plot_shift_accuracy
-    from tinycnn.teach.experiments import shift_accuracy
+    from tinycnn.teach.probes import shift_accuracy
 
     if args.max_shift < 0:
         raise CommandError(f"--max-shift must be >= 0, got {args.max_shift}")

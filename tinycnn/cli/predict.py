@@ -2,7 +2,7 @@
 
 Each picture (PNG, JPEG, any size, dark-on-light or light-on-dark) is first made MNIST-style:
 grey, inverted if its background is light, cropped to the ink, fitted into 20x20 and centred by
-mass in 28x28 (see ``tinycnn.data.preprocess``).
+mass in 28x28 (see ``tinycnn.data.pictures``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ HELP = "predict the digit in picture files (MNIST-style preprocessing, top-3 pro
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The model file, the pictures, how many classes to show."""
-    from tinycnn.cli.train import positive
+    from tinycnn.cli.common import positive
 
     parser.add_argument("model", type=Path, help="a model file written by 'tinycnn train'")
     parser.add_argument("images", type=Path, nargs="+", help="picture files (PNG, JPEG, ...)")
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per picture: ``digit.png: 7 (97.1%)  1 (1.9%)  9 (0.4%)``."""
-    from tinycnn.data.preprocess import preprocess_image
+    from tinycnn.data.pictures import preprocess_image
     from tinycnn.model import load_model
 
     model = load_model(args.model)

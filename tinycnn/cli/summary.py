@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print ``model.summary()``."""
-    from tinycnn.cli.train import model_from_spec
+    from tinycnn.cli.common import model_from_spec
 
     model_from_spec(args.model).summary()
     return 0

@@ -4,7 +4,7 @@ The validation set is split off the training set (stratified, seeded); the test 
 once, at the end. Without ``--data`` the full MNIST set is used when it can be found, otherwise
 the embedded subset (with a notice). A training checkpoint is written after every epoch (by
 default beside ``--out``), so Ctrl-C or a crash loses at most one epoch: continue with
-``--resume``. This module also holds the helpers the other commands share (data, models).
+``--resume``.
 """
 
 from __future__ import annotations
@@ -15,76 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tinycnn.cli.common import MODELS, add_data_arguments, build_model, load_data, positive
 from tinycnn.model import Sequential
 
 HELP = "train a model on MNIST and print its test accuracy"
-MODELS = ("cnn", "dense", "cnn_bn", "cnn_bn_deep")  # tinycnn.zoo.MODELS, without importing it
 
 
-# -- helpers shared by the commands ---------------------------------------------------------
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--data DIR`` and ``--subset``."""
-    parser.add_argument("--data", type=Path, metavar="DIR", help="folder with the MNIST files")
-    parser.add_argument(
-        "--subset",
-        action="store_true",
-        help="use the embedded 10,000 + 2,000 image subset (quick runs, no files needed)",
-    )
-
-
-def load_data(args: argparse.Namespace) -> tuple:
-    """``(x_train, y_train), (x_test, y_test)`` scaled to [0, 1] float32, labels int64."""
-    from tinycnn.cli import CommandError
-    from tinycnn.data import load_mnist, load_mnist_or_subset, scale_images
-
-    if args.subset and args.data is not None:
-        raise CommandError("give --data or --subset, not both")
-    if args.subset:
-        (x_train, y_train), (x_test, y_test) = load_mnist(subset=True)
-    elif args.data is not None:
-        if not args.data.is_dir():
-            raise FileNotFoundError(f"--data {args.data}: no such folder")
-        (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
-    else:
-        (x_train, y_train), (x_test, y_test) = load_mnist_or_subset()
-    return (scale_images(x_train), y_train.astype("int64")), (
-        scale_images(x_test),
-        y_test.astype("int64"),
-    )
-
-
-def build_model(name: str, seed: int | None) -> Any:
-    """A fresh zoo model: ``seed_cnn`` ("cnn"), ``dense_baseline`` ("dense"), ``seed_cnn_bn``
-    ("cnn_bn") or ``deep_cnn_bn`` ("cnn_bn_deep")."""
-    from tinycnn.cli import CommandError
-    from tinycnn.zoo import MODELS as ZOO
-
-    if name not in MODELS:
-        raise CommandError(f"--model must be one of {', '.join(MODELS)}, got {name!r}")
-    return ZOO[name](seed)
-
-
-def model_from_spec(spec: str, seed: int | None = 0) -> Any:
-    """ "cnn" / "dense" for a fresh model, anything else is the path of a model file."""
-    from tinycnn.model import load_model
-
-    return build_model(spec, seed) if spec in MODELS else load_model(spec)
-
-
-def positive(kind: type) -> Any:
-    """An argparse type accepting only numbers > 0."""
-
-    def parse(text: str) -> Any:
-        value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-# -- the command ----------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options mirror ``fit``'s arguments."""
     parser.add_argument(
@@ -128,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tinycnn.cli import CommandError, check_output
-    from tinycnn.train import TrainingError, TrainingInterrupted
+    from tinycnn.training.loop import TrainingError, TrainingInterrupted
 
     if not 0 <= args.validation_split < 1:
         raise CommandError(f"--validation-split must be in [0, 1), got {args.validation_split}")

@@ -7,10 +7,10 @@
 - ``prep``: ``scale_images``, ``one_hot``, ``stratified_split``, ``minibatches``.
 """
 
+from tinycnn.data.arrays import minibatches, one_hot, scale_images, stratified_split
 from tinycnn.data.download import DownloadError, download_mnist
 from tinycnn.data.idx import load_idx, save_idx
 from tinycnn.data.mnist import MnistNotFoundError, load_mnist, load_mnist_or_subset
-from tinycnn.data.prep import minibatches, one_hot, scale_images, stratified_split
 
 __all__ = [
     "DownloadError",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinycnn.data.arrays import stratified_counts
 from tinycnn.data.idx import load_idx, save_idx
 from tinycnn.data.mnist import (
     SUBSET_DIR,
@@ -29,7 +30,6 @@ from tinycnn.data.mnist import (
     TRAIN_LABELS,
     read_mnist,
 )
-from tinycnn.data.prep import stratified_counts
 
 SUBSET_SEED = 20240521
 SUBSET_SIZES = {"train": 10_000, "t10k": 2_000}

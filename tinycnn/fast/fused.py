@@ -74,7 +74,7 @@ def convolve(conv: Conv2D, x: Array, workspace: Workspace) -> tuple[Array, Array
     N, H, W, _ = x.shape
     OH, OW, _ = conv.output_shape((H, W, C))
     cols = workspace.array("cols", (N * OH * OW, KH * KW * C), w.dtype)
-    cols = kernels.im2col(x, KH, KW, conv.strides, conv.padding, out=cols)
+    cols = fused_numba.im2col_into(x, KH, KW, conv.strides, conv.padding, out=cols)
     z = workspace.array("z", (N, OH, OW, F), w.dtype)
     np.matmul(cols, w.reshape(-1, F), out=z.reshape(N * OH * OW, F))
     return z, cols

@@ -32,9 +32,17 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from tinycnn.kernels.im2col import check_out
+from tinycnn.fast.workspace import check_out
+from tinycnn.kernels.geometry import pad_input, window_geometry
+from tinycnn.kernels.im2col_numba import im2col_loop
+from tinycnn.kernels.threads_numba import run
 
-__all__ = ["INACTIVE", "bias_relu_maxpool_forward", "maxpool_relu_backward_bias_grad"]
+__all__ = [
+    "INACTIVE",
+    "bias_relu_maxpool_forward",
+    "im2col_into",
+    "maxpool_relu_backward_bias_grad",
+]
 
 INACTIVE = 128  # added to ``winner`` where the window's maximum is <= 0 (ReLU inactive)
 
@@ -175,3 +183,34 @@ def maxpool_relu_backward_bias_grad(
     if F == 1:  # one column: NumPy sums it pairwise, and so does Conv2D.backward (dz2d.sum(axis=0))
         db = dz.reshape(-1, 1).sum(axis=0)
     return dz, db
+
+
+def im2col_into(x, KH: int, KW: int, S, padding: str, out):
+    """``kernels.im2col`` written into ``out`` (a workspace array), bit-identical to the twins:
+    the fast path's own, so that the reference kernels need no ``out=``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C)
+    KH, KW, S, padding
+        As for :func:`tinycnn.kernels.im2col.im2col`.
+    out : ndarray, C-contiguous, of ``x``'s dtype and N*OH*OW*KH*KW*C elements
+
+    Returns
+    -------
+    cols : ndarray, shape (N*OH*OW, KH*KW*C)
+        A view of ``out``.
+    """
+    KH, KW, SH, SW, OH, OW, PT, PL = window_geometry(x.shape, KH, KW, S, padding)
+    N, _, _, C = x.shape
+    cols = check_out(out, (N * OH * OW, KH * KW * C), x.dtype).reshape(N * OH * OW, KH * KW * C)
+    if C == 1:  # as the twins do: NumPy's KH*KW strided slice copies beat a loop over rows
+        x_pad = pad_input(x, KH, KW, (SH, SW), padding)  # (N, H + pads, W + pads, 1)
+        windows = cols.reshape(N, OH, OW, KH, KW, C)
+        for p in range(KH):
+            for q in range(KW):
+                windows[:, :, :, p, q, :] = x_pad[:, p : p + SH * OH : SH, q : q + SW * OW : SW, :]
+        return cols
+    x = np.ascontiguousarray(x)  # kernel rows are read as runs of KW*C floats
+    run(im2col_loop, cols.size, x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
+    return cols

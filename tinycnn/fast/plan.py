@@ -25,25 +25,26 @@ gradients; only their intermediate state (ReLU masks, pooling switches) is not k
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from tinycnn.fast.direct import DirectConvReluPool, can_direct
 from tinycnn.fast.fused import ConvReluPool, can_fuse
 from tinycnn.fast.winograd import WinogradConvReluPool, can_winograd
 from tinycnn.layers.base import Layer
+from tinycnn.runtime import Step
 
 __all__ = ["METHODS", "describe", "plan"]
 
 Fits = Callable[[Layer, Layer], bool]
+FusedStep = DirectConvReluPool | WinogradConvReluPool | ConvReluPool
 # name -> (does the pair fit, the step class), in order of preference
-METHODS: dict[str, tuple[Fits, Callable[..., Any]]] = {
+METHODS: dict[str, tuple[Fits, Callable[..., FusedStep]]] = {
     "direct": (can_direct, DirectConvReluPool),
     "winograd": (can_winograd, WinogradConvReluPool),
     "fused": (can_fuse, ConvReluPool),
 }
 
 
-def plan(layers: Sequence[Layer], methods: Sequence[str] = tuple(METHODS)) -> list[Any]:
+def plan(layers: Sequence[Layer], methods: Sequence[str] = tuple(METHODS)) -> list[Step]:
     """The steps that run ``layers``: fused pairs where one of ``methods`` fits, else layers.
 
     Parameters
@@ -58,7 +59,7 @@ def plan(layers: Sequence[Layer], methods: Sequence[str] = tuple(METHODS)) -> li
     if unknown:
         raise ValueError(f"plan: expected methods among {list(METHODS)}, got {sorted(unknown)}")
     choices = [METHODS[name] for name in METHODS if name in methods]
-    steps: list[Any] = []
+    steps: list[Step] = []
     input_grad = False  # until the first step with parameters
     k = 0
     while k < len(layers):
@@ -74,11 +75,11 @@ def plan(layers: Sequence[Layer], methods: Sequence[str] = tuple(METHODS)) -> li
     return steps
 
 
-def describe(steps: Sequence[Any]) -> list[str]:
+def describe(steps: Sequence[Step]) -> list[str]:
     """One line per fused step: ``"conv2d + max_pooling2d: direct"``."""
     names = {make: name for name, (_, make) in METHODS.items()}
     return [
         f"{step.layers[0].name} + {step.layers[1].name}: {names[type(step)]}"
         for step in steps
-        if type(step) in names
+        if isinstance(step, FusedStep)
     ]

@@ -27,7 +27,7 @@ winner (a 2x2 tile with one nonzero, ``dtile``), ``dM = A dtile Aᵀ``, ``dU[t] 
 ``dx = B dV Bᵀ`` added back over the overlapping 4x4 patches (:func:`winograd_input_grad`).
 
 Numerics: the transforms add and subtract before multiplying, so results differ from im2col's by
-rounding (measured in tests/test_winograd.py to stay within float32 tolerance of the layers).
+rounding (measured in tests/fast/test_winograd.py to stay within float32 tolerance of the layers).
 Where two elements of a pooling window are closer than that rounding, the window's winner may
 differ from the layers'. Serial loops, no ``fastmath``; compiled code is cached on disk.
 """
@@ -38,7 +38,7 @@ import numba as nb
 import numpy as np
 
 from tinycnn.fast.fused_numba import INACTIVE
-from tinycnn.kernels.im2col import check_out
+from tinycnn.fast.workspace import check_out
 
 __all__ = [
     "AT",

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "check_out"]
 
 
 class Workspace:
@@ -49,3 +49,20 @@ class Workspace:
     def nbytes(self) -> int:
         """Bytes held."""
         return sum(a.nbytes for a in self._arrays.values())
+
+
+def check_out(out: NDArray, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray:
+    """``out`` itself if it is a C-contiguous array of ``shape``'s size and ``dtype``, as the
+    ``out=`` of a fast-path function must be (a workspace array); otherwise a ValueError naming
+    what came."""
+    if (
+        not isinstance(out, np.ndarray)
+        or out.size != math.prod(shape)
+        or out.dtype != dtype
+        or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"out: expected a C-contiguous {np.dtype(dtype)} array of shape {shape}, got "
+            f"{type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}"
+        )
+    return out

@@ -2,7 +2,7 @@
 
 Layers and optimizers call them through this module at call time (``kernels.im2col(...)``),
 never through a name bound at import, so that the backend can be switched
-(``tinycnn.config.set_backend`` or ``TINYCNN_BACKEND``). Each name below forwards to one of two
+(``tinycnn.runtime.set_backend`` or ``TINYCNN_BACKEND``). Each name below forwards to one of two
 twins with the same signature and bit-identical results:
 
 ==================  ===============================  ======================================
@@ -29,8 +29,13 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tinycnn import config
-from tinycnn.kernels.im2col import conv_output_size, same_padding
+from tinycnn import runtime
+from tinycnn.kernels import im2col as _reference  # noqa: F401
+from tinycnn.kernels.geometry import conv_output_size, same_padding
+
+# Importing the submodule ``kernels/im2col.py`` binds the name ``im2col`` in this package to the
+# module; it is imported above, once, so that the function ``im2col`` below replaces that binding
+# for good (a later import of the submodule does not bind it again).
 
 __all__ = [
     "col2im",
@@ -66,26 +71,25 @@ def implementation(name: str, backend: str | None = None) -> Callable[..., Any]:
     ValueError
         If ``name`` is not a kernel, or has no implementation on that backend.
     """
-    backend = config.get_backend() if backend is None else backend
+    backend = runtime.get_backend() if backend is None else backend
     key = (name, backend)
     if key not in _cache:
-        if name not in _MODULES or backend not in config.BACKENDS:
+        if name not in _MODULES or backend not in runtime.BACKENDS:
             raise ValueError(
-                f"expected a kernel in {sorted(_MODULES)} and a backend in {config.BACKENDS}, "
+                f"expected a kernel in {sorted(_MODULES)} and a backend in {runtime.BACKENDS}, "
                 f"got {name!r} on {backend!r}"
             )
-        module = _MODULES[name][config.BACKENDS.index(backend)]
+        module = _MODULES[name][runtime.BACKENDS.index(backend)]
         _cache[key] = getattr(importlib.import_module(module), name)
     return _cache[key]
 
 
-def im2col(x, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid", out=None):
+def im2col(x, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid"):
     """Every KH x KW window of ``x`` (N, H, W, C) as a row of ``cols`` (N*OH*OW, KH*KW*C).
 
-    See :func:`tinycnn.kernels.im2col.im2col` (``out``: a buffer to fill); runs on the active
-    backend.
+    See :func:`tinycnn.kernels.im2col.im2col`; runs on the active backend.
     """
-    return implementation("im2col")(x, KH, KW, S, padding, out)
+    return implementation("im2col")(x, KH, KW, S, padding)
 
 
 def col2im(cols, x_shape, KH: int, KW: int, S: int | Sequence[int] = 1, padding: str = "valid"):

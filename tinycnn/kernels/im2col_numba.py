@@ -21,26 +21,17 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from tinycnn.kernels.im2col import check_out, output_hw, pad_amounts, to_pair
+from tinycnn.kernels.geometry import window_geometry
 from tinycnn.kernels.im2col import im2col as im2col_reference
 from tinycnn.kernels.threads_numba import run
 
-__all__ = ["col2im", "im2col"]
-
-
-def _geometry(x_shape, KH, KW, S, padding: str):
-    """``(KH, KW, SH, SW, OH, OW, PT, PL)``: window, strides, output size, top/left padding."""
-    if len(x_shape) != 4:
-        raise ValueError(f"expected a 4-D (N, H, W, C) input, got shape {tuple(x_shape)}")
-    KH, KW = to_pair((KH, KW), "(KH, KW)")
-    SH, SW = to_pair(S, "S")
-    OH, OW = output_hw(x_shape, KH, KW, (SH, SW), padding)
-    (top, _), (left, _) = pad_amounts(x_shape, KH, KW, (SH, SW), padding)
-    return KH, KW, SH, SW, OH, OW, top, left
+__all__ = ["col2im", "im2col", "im2col_loop"]
 
 
 @nb.njit(parallel=True, cache=True)
-def _im2col(x, KH, KW, SH, SW, OH, OW, PT, PL, cols):
+def im2col_loop(x, KH, KW, SH, SW, OH, OW, PT, PL, cols):
+    """Fill ``cols`` (N*OH*OW, KH*KW*C) from a C-contiguous ``x``: the compiled loop of
+    :func:`im2col` (the fast path fills its workspace arrays with it too)."""
     N, H, W, C = x.shape
     run = KW * C  # one kernel row of a window: KW*C consecutive floats of x (NHWC)
     for n in nb.prange(N):
@@ -84,7 +75,7 @@ def _col2im(cols, KH, KW, SH, SW, OH, OW, PT, PL, dx):
                             dx[n, h, w, c] += cols[row, col + c]
 
 
-def im2col(x, KH: int, KW: int, S=1, padding: str = "valid", out=None):
+def im2col(x, KH: int, KW: int, S=1, padding: str = "valid"):
     """Numba twin of :func:`tinycnn.kernels.im2col.im2col` (bit-identical).
 
     Parameters
@@ -95,22 +86,18 @@ def im2col(x, KH: int, KW: int, S=1, padding: str = "valid", out=None):
     S : int or (int, int)
         Strides.
     padding : {"valid", "same"}
-    out : ndarray, shape (N*OH*OW, KH*KW*C), optional
-        A C-contiguous array of ``x``'s dtype to fill and return; by default a new array.
 
     Returns
     -------
     cols : ndarray, shape (N*OH*OW, KH*KW*C)
     """
-    KH, KW, SH, SW, OH, OW, PT, PL = _geometry(x.shape, KH, KW, S, padding)
+    KH, KW, SH, SW, OH, OW, PT, PL = window_geometry(x.shape, KH, KW, S, padding)
     N, _, _, C = x.shape
     if C == 1:  # NumPy's KH*KW strided slice copies beat a loop over rows of KH*KW floats
-        return im2col_reference(x, KH, KW, (SH, SW), padding, out)
+        return im2col_reference(x, KH, KW, (SH, SW), padding)
     x = np.ascontiguousarray(x)  # kernel rows are read as runs of KW*C floats
-    shape = (N * OH * OW, KH * KW * C)
-    cols = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
-    cols = cols.reshape(shape)
-    run(_im2col, cols.size, x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
+    cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
+    run(im2col_loop, cols.size, x, KH, KW, SH, SW, OH, OW, PT, PL, cols)
     return cols
 
 
@@ -129,7 +116,7 @@ def col2im(cols, x_shape, KH: int, KW: int, S=1, padding: str = "valid"):
     dx : ndarray, shape (N, H, W, C)
         The sum of every column entry back at the input position it was copied from.
     """
-    KH, KW, SH, SW, OH, OW, PT, PL = _geometry(tuple(x_shape), KH, KW, S, padding)
+    KH, KW, SH, SW, OH, OW, PT, PL = window_geometry(tuple(x_shape), KH, KW, S, padding)
     N, H, W, C = x_shape
     if cols.shape != (N * OH * OW, KH * KW * C):
         raise ValueError(

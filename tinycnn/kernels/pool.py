@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from tinycnn.kernels.im2col import Array, output_hw, pad_amounts, pad_input, to_pair
+from tinycnn.kernels.geometry import Array, output_hw, pad_amounts, pad_input, to_pair
 
 
 def maxpool_forward(

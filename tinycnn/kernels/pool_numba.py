@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from tinycnn.kernels.im2col import output_hw, pad_amounts, to_pair
+from tinycnn.kernels.geometry import window_geometry
 from tinycnn.kernels.threads_numba import run
 
 __all__ = ["maxpool_backward", "maxpool_forward"]
@@ -113,14 +113,6 @@ def _backward_disjoint(dout, argmax, KH, KW, SH, SW, PT, PL, dx):
                             )
 
 
-def _geometry(x_shape, KH, KW, S, padding):
-    KH, KW = to_pair((KH, KW), "(KH, KW)")
-    SH, SW = to_pair(S, "S")
-    OH, OW = output_hw(x_shape, KH, KW, (SH, SW), padding)
-    (top, _), (left, _) = pad_amounts(x_shape, KH, KW, (SH, SW), padding)
-    return KH, KW, SH, SW, OH, OW, top, left
-
-
 def maxpool_forward(x, KH: int, KW: int, S, padding: str = "valid"):
     """Numba twin of :func:`tinycnn.kernels.pool.maxpool_forward` (bit-identical).
 
@@ -141,7 +133,7 @@ def maxpool_forward(x, KH: int, KW: int, S, padding: str = "valid"):
     """
     if x.ndim != 4:
         raise ValueError(f"maxpool input x must be 4-D (N, H, W, C), got shape {x.shape}")
-    KH, KW, SH, SW, OH, OW, PT, PL = _geometry(x.shape, KH, KW, S, padding)
+    KH, KW, SH, SW, OH, OW, PT, PL = window_geometry(x.shape, KH, KW, S, padding)
     N, _, _, C = x.shape
     out = np.empty((N, OH, OW, C), dtype=x.dtype)
     argmax = np.empty((N, OH, OW, C), dtype=np.intp)
@@ -164,7 +156,7 @@ def maxpool_backward(dout, argmax, x_shape, KH: int, KW: int, S, padding: str = 
     -------
     dx : ndarray, shape (N, H, W, C)
     """
-    KH, KW, SH, SW, OH, OW, PT, PL = _geometry(tuple(x_shape), KH, KW, S, padding)
+    KH, KW, SH, SW, OH, OW, PT, PL = window_geometry(tuple(x_shape), KH, KW, S, padding)
     N, H, W, C = x_shape
     if dout.shape != (N, OH, OW, C) or argmax.shape != dout.shape:
         raise ValueError(

@@ -6,7 +6,11 @@ machine it can cost a whole time slice. ``run`` calls a compiled parallel loop w
 below ``PARALLEL_MIN_SIZE`` elements (the same compiled code, so the same results). Switching
 costs ~17 us per call (``set_num_threads`` twice), so it is skipped when Numba runs on one thread.
 
-By default Numba runs on ONE thread (``TINYCNN_NUMBA_THREADS=N`` asks for N). Measured on the
+How many threads Numba has in the first place is not decided here: :mod:`tinycnn.runtime`
+chooses it (one by default, ``TINYCNN_NUMBA_THREADS=N`` asks for N) and applies it around
+``fit``, ``evaluate`` and ``predict``. Nothing is set when this module is imported.
+
+Why one by default: measured on the
 2-core machine, quiet, seed CNN at batch 64: with Numba's parallel loops beside OpenBLAS's two
 threads a training step took 54 ms and a single-image predict 8 ms; with Numba on one thread and
 OpenBLAS keeping two, 17.5 ms and 0.27 ms (docs/changelog.md, the run of 2026-11-22 01:49). The two
@@ -16,18 +20,14 @@ arithmetic, keep both cores.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numba as nb
 
-__all__ = ["PARALLEL_MIN_SIZE", "THREADS_VAR", "run"]
+__all__ = ["PARALLEL_MIN_SIZE", "run"]
 
 PARALLEL_MIN_SIZE = 1 << 15  # elements touched by the call
-THREADS_VAR = "TINYCNN_NUMBA_THREADS"
-
-nb.set_num_threads(min(int(os.environ.get(THREADS_VAR, "1")), nb.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def run(loop: Callable[..., Any], size: int, *args: Any) -> None:

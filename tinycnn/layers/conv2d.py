@@ -33,12 +33,12 @@ import numpy as np
 
 from tinycnn import kernels
 from tinycnn.initializers import Initializer, get_initializer, initializer_config
-from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
-from tinycnn.layers.activation import get_activation
-from tinycnn.layers.base import Array, Layer, Shape
+from tinycnn.kernels.geometry import check_padding, layer_output_hw, to_pair
+from tinycnn.layers.activation import ActivatedLayer
+from tinycnn.layers.base import Array, Shape
 
 
-class Conv2D(Layer):
+class Conv2D(ActivatedLayer):
     """2-D convolution over NHWC images with an HWIO kernel (Keras's ``Conv2D``).
 
     Parameters
@@ -80,15 +80,13 @@ class Conv2D(Layer):
         kernel_initializer: str | Initializer = "glorot_uniform",
         bias_initializer: str | Initializer = "zeros",
     ) -> None:
-        super().__init__(name)
+        super().__init__(activation, name)
         if not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"Conv2D filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
         self.kernel_size = to_pair(kernel_size, "Conv2D kernel_size")
         self.strides = to_pair(strides, "Conv2D strides")
         self.padding = check_padding(padding)
-        self.activation_name = activation
-        self.activation = get_activation(activation)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self._init_w = get_initializer(kernel_initializer)
         self._init_b = get_initializer(bias_initializer)
@@ -125,19 +123,9 @@ class Conv2D(Layer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """``(OH, OW, F)`` for one input of shape ``(H, W, C)``."""
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.describe()}: expected input_shape (H, W, C), got {tuple(input_shape)}"
-            )
-        H, W, _ = input_shape
-        (KH, KW), (SH, SW) = self.kernel_size, self.strides
-        OH = conv_output_size(H, KH, SH, self.padding)
-        OW = conv_output_size(W, KW, SW, self.padding)
-        if OH < 1 or OW < 1:
-            raise ValueError(
-                f"{self.describe()}: a {KH}x{KW} kernel with padding 'valid' needs inputs of "
-                f"at least {KH}x{KW}, got input_shape {tuple(input_shape)}"
-            )
+        OH, OW = layer_output_hw(
+            input_shape, self.kernel_size, self.strides, self.padding, self.describe(), "kernel"
+        )
         return OH, OW, self.filters
 
     def forward(self, x: Array, training: bool = False, apply_activation: bool = True) -> Array:

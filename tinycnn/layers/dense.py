@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from tinycnn.initializers import Initializer, get_initializer, initializer_config
-from tinycnn.layers.activation import get_activation
-from tinycnn.layers.base import Array, Layer, Shape
+from tinycnn.layers.activation import ActivatedLayer
+from tinycnn.layers.base import Array, Shape
 
 
-class Dense(Layer):
+class Dense(ActivatedLayer):
     """Fully connected layer ``out = activation(x @ w + b)``.
 
     Parameters
@@ -59,12 +59,10 @@ class Dense(Layer):
         kernel_initializer: str | Initializer = "glorot_uniform",
         bias_initializer: str | Initializer = "zeros",
     ):
-        super().__init__(name)
+        super().__init__(activation, name)
         if int(units) != units or units < 1:
             raise ValueError(f"units must be a positive integer, got {units!r}")
         self.units = int(units)
-        self.activation_name = activation
-        self.activation = get_activation(activation)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self._init_w = get_initializer(kernel_initializer)
         self._init_b = get_initializer(bias_initializer)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tinycnn import kernels
-from tinycnn.kernels.im2col import check_padding, conv_output_size, to_pair
+from tinycnn.kernels.geometry import check_padding, layer_output_hw, to_pair
 from tinycnn.layers.base import Array, Layer, Shape
 
 
@@ -65,19 +65,10 @@ class MaxPool2D(Layer):
 
     def output_shape(self, input_shape: Shape) -> Shape:
         """``(OH, OW, C)`` for one input of shape ``(H, W, C)``."""
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{self.describe()}: expected input_shape (H, W, C), got {tuple(input_shape)}"
-            )
-        H, W, C = input_shape
-        (KH, KW), (SH, SW) = self.pool_size, self.strides
-        OH = conv_output_size(H, KH, SH, self.padding)
-        OW = conv_output_size(W, KW, SW, self.padding)
-        if OH < 1 or OW < 1:
-            raise ValueError(
-                f"{self.describe()}: a {KH}x{KW} pool with padding 'valid' needs inputs of "
-                f"at least {KH}x{KW}, got input_shape {tuple(input_shape)}"
-            )
+        OH, OW = layer_output_hw(
+            input_shape, self.pool_size, self.strides, self.padding, self.describe(), "pool"
+        )
+        C = input_shape[2]
         return OH, OW, C
 
     def build(self, input_shape: Shape, rng: np.random.Generator | None = None) -> None:

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from tinycnn.model import Sequential
 from tinycnn.plots._figure import finish, new_figure
-from tinycnn.teach.experiments import feature_maps
+from tinycnn.teach.probes import feature_maps
 
 
 def plot_feature_maps(
@@ -41,7 +41,7 @@ def plot_feature_maps(
     Returns
     -------
     Figure
-        Rows in the order of :func:`tinycnn.teach.experiments.feature_maps`; the first Axes of each
+        Rows in the order of :func:`tinycnn.teach.probes.feature_maps`; the first Axes of each
         row is labelled with the layer's name and output shape.
     """
     if max_channels < 1:

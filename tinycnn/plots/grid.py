@@ -20,8 +20,8 @@ def plot_grid(
     Parameters
     ----------
     table : dict of str to dict
-        ``tinycnn.teach.grid.summarise``'s output (``per_seed``, ``mean``, ``std``, ``median``
-        per configuration), or the ``"table"`` of a grid's ``results.json``.
+        ``tinycnn.teach.experiment_grid.summarise``'s output (``per_seed``, ``mean``, ``std``,
+        ``median`` per configuration), or the ``"table"`` of a grid's ``results.json``.
     out : path, optional
         Save the PNG there.
     """

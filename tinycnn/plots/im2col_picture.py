@@ -21,7 +21,7 @@ from matplotlib.patches import ConnectionPatch, Rectangle
 from numpy.typing import NDArray
 
 from tinycnn import kernels
-from tinycnn.kernels.im2col import conv_output_size, same_padding, to_pair
+from tinycnn.kernels.geometry import conv_output_size, same_padding, to_pair
 from tinycnn.plots._figure import finish, new_figure
 
 HIGHLIGHT = "tab:red"

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from tinycnn.model import Sequential
 from tinycnn.plots._figure import finish, new_figure
 from tinycnn.teach import looks
-from tinycnn.teach.experiments import class_probabilities
+from tinycnn.teach.probes import class_probabilities
 
 Array = NDArray[np.floating]
 PathLike = str | os.PathLike[str]

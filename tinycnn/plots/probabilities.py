@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from tinycnn.model import Sequential
 from tinycnn.plots._figure import finish, new_figure
-from tinycnn.teach.experiments import class_probabilities
+from tinycnn.teach.probes import class_probabilities
 
 
 def plot_probabilities(

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from numpy.typing import NDArray
 
-from tinycnn.kernels.im2col import same_padding
+from tinycnn.kernels.geometry import same_padding
 from tinycnn.layers import Conv2D, MaxPool2D
 from tinycnn.model import Sequential
 from tinycnn.plots._figure import PathLike, finish, new_figure

@@ -2,7 +2,7 @@
 
 MNIST digits are centred, so a dense network can get away with memorising "ink at pixel
 (i, j)". Move the test digits a few pixels and it fails; a CNN's shared filters and pooling
-forgive the move. The numbers come from :func:`tinycnn.teach.experiments.shift_accuracy`.
+forgive the move. The numbers come from :func:`tinycnn.teach.probes.shift_accuracy`.
 """
 
 from __future__ import annotations

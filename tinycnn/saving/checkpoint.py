@@ -27,8 +27,8 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from tinycnn.protocol import Model
 from tinycnn.saving import io, validate
-from tinycnn.training.protocol import Model
 
 OPTIMIZER_PREFIX = "opt_"
 

@@ -51,9 +51,9 @@ import numpy as np
 
 from tinycnn._version import __version__
 from tinycnn.layers.base import MAX_WEIGHT
+from tinycnn.protocol import Model
 from tinycnn.saving import validate
 from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
-from tinycnn.training.protocol import Model
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"

@@ -1,7 +1,7 @@
 """``tinycnn serve``: a draw-a-digit page that shows what the network sees and thinks.
 
 - :mod:`tinycnn.serve.api`: request checking, preprocessing
-(``tinycnn.data.preprocess.mnist_style``),
+(``tinycnn.data.pictures.mnist_style``),
   prediction and the compact answer (probabilities, 28x28 input, conv feature maps);
 - :mod:`tinycnn.serve.explain`: where one value comes from (``/api/explain``): a conv value's
   multiply-adds, a pooled value's window, a dense unit's largest contributions, a class's softmax;

@@ -6,7 +6,7 @@ Request (``POST /api/predict``, ``Content-Type: application/json``)::
 
 ``pixels`` are the grey levels of the whole drawing canvas as the page has it (white ink on
 black, or dark ink on light: the preprocessing decides). The server, not the page, turns them
-into what the network sees, with :func:`tinycnn.data.preprocess.mnist_style` (the same function as
+into what the network sees, with :func:`tinycnn.data.pictures.mnist_style` (the same function as
 ``tinycnn predict``), so the picture on the page is exactly the network's input.
 
 Answer::
@@ -43,7 +43,7 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from tinycnn.data.preprocess import mnist_style
+from tinycnn.data.pictures import mnist_style
 from tinycnn.model import Sequential
 
 MIN_SIDE = 8
@@ -260,7 +260,7 @@ def network_input(grey: NDArray[np.float64]) -> NDArray[np.float32]:
 def ink_extent(grey: NDArray[np.float64], ink_threshold: float = 0.2) -> float:
     """The longer side of the ink's bounding box over the canvas's shorter side, in [0, 1].
 
-    Ink is found as :func:`tinycnn.data.preprocess.mnist_style` finds it: the background is the
+    Ink is found as :func:`tinycnn.data.pictures.mnist_style` finds it: the background is the
     median of the border (inverted when it is light), and a pixel is ink when it rises above
     the background by more than ``ink_threshold`` of the brightest pixel's rise.
 

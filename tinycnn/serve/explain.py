@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tinycnn.kernels.im2col import pad_amounts, pad_input
+from tinycnn.kernels.geometry import pad_amounts, pad_input
 from tinycnn.layers import Conv2D, MaxPool2D
 from tinycnn.model import Sequential
 from tinycnn.serve.api import (

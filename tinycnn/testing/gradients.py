@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinycnn.layers.base import Array
-from tinycnn.teach.gradcheck import GradcheckResult, gradcheck
+from tinycnn.testing.gradcheck import GradcheckResult, gradcheck
 
 __all__ = ["assert_gradients"]
 
@@ -43,7 +43,7 @@ def assert_gradients(
     tolerance : float
         Largest relative error that passes (kinks excluded; see the module docstring).
     **options
-        Passed to :func:`tinycnn.teach.gradcheck.gradcheck`: ``y``, ``loss``, ``dout``, ``eps``,
+        Passed to :func:`tinycnn.testing.gradcheck.gradcheck`: ``y``, ``loss``, ``dout``, ``eps``,
         ``seed``, ``kink_tol``, ``training``.
 
     Returns
@@ -55,9 +55,16 @@ def assert_gradients(
     ------
     AssertionError
         Carrying the report: one line per tensor (``x`` and each parameter) with its largest
-        relative error, the number of elements checked and of kinks, and the worst index.
+        relative error, the number of elements checked and of kinks, and the worst index. Also
+        when a tensor had no element to check (all at kinks): a check of nothing proves nothing.
     """
     result = gradcheck(layer, x, tolerance=tolerance, **options)
     if not result.ok:
         raise AssertionError(f"gradients disagree with central differences\n{result}")
+    unchecked = [t.name for t in result.tensors if t.n_checked == 0]
+    if unchecked:  # a check of nothing passes nothing
+        raise AssertionError(
+            f"nothing checked in {', '.join(unchecked)}: every element sits at a kink; "
+            f"move the input away from the kinks\n{result}"
+        )
     return result

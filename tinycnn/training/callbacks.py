@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from tinycnn.optim import checks
+from tinycnn.protocol import Model
 from tinycnn.training.history import resolve_mode
-from tinycnn.training.protocol import Model
 
 Logs = dict[str, float]
 

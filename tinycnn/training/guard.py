@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from tinycnn.protocol import Model
 from tinycnn.training.errors import NonFiniteLossError
-from tinycnn.training.protocol import Model
 
 SNAPSHOT_EVERY = 100
 RISKY_NORM = 1e6  # a gradient norm above this (or weights above its square) may overflow

@@ -11,15 +11,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tinycnn import threads
 from tinycnn.layers.base import Array
+from tinycnn.protocol import Model, model_dtype
 from tinycnn.training.metrics import to_labels
-from tinycnn.training.protocol import Model, model_dtype
 
 
 def batch_logits(model: Model, x: np.ndarray, batch_size: int) -> Iterator[Array]:
     """The logits (pre-softmax outputs) of ``x`` (N, ...) in inference mode, batch by batch."""
-    threads.configure()  # once per process: as many BLAS threads as there are idle cores
     dtype = model_dtype(model)
     for start in range(0, x.shape[0], batch_size):
         xb = x[start : start + batch_size].astype(dtype, copy=False)

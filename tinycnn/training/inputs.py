@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tinycnn.training.protocol import Model
+from tinycnn.protocol import Model
 
 MAX_ABS = 1e4  # the largest input magnitude accepted
 ROW_SUM_TOLERANCE = 1e-3  # |sum of a probability row - 1| allowed (float32 rounding)

@@ -1,10 +1,10 @@
-"""Everything around the training loop of ``tinycnn.train.fit``: one :class:`Run` per call.
+"""Everything around the training loop of ``tinycnn.training.loop.fit``: one :class:`Run` per call.
 
-The loop itself (``tinycnn/train.py``) is forward, loss, backward, update. A :class:`Run` does
-the rest, in the order the loop meets it:
+The loop itself (``tinycnn/training/loop.py``) is forward, loss, backward, update. A
+:class:`Run` does the rest, in the order the loop meets it:
 
-- :meth:`Run.prepare`: check the arguments, split off validation data, seed the generators,
-  load a checkpoint to resume from;
+- :meth:`Run.prepare`: check the arguments (a frozen :class:`FitOptions`), split off
+  validation data, seed the generators, load a checkpoint to resume from;
 - ``with run:`` Ctrl-C handling (the first one finishes the batch and saves), and the
   callbacks' ``on_train_begin``/``on_train_end``;
 - :meth:`Run.epochs` and :meth:`Run.batches`: the epoch and batch numbers, the shuffled
@@ -26,12 +26,13 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinycnn import threads
+from tinycnn.protocol import Model, model_dtype
 from tinycnn.saving import checkpoint as ckpt
 from tinycnn.saving.durable import check_writable
 from tinycnn.training import inputs
@@ -43,10 +44,28 @@ from tinycnn.training.history import History
 from tinycnn.training.inference import evaluate_arrays
 from tinycnn.training.metrics import to_labels
 from tinycnn.training.progress import Progress
-from tinycnn.training.protocol import Model, model_dtype
 
 SHUFFLE_KEY = "fit.shuffle"
 AUGMENT_KEY = "fit.augment"
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """``fit``'s options, as given (checked by :meth:`Run.prepare`); see
+    :func:`tinycnn.training.loop.fit` for each."""
+
+    epochs: int = 1
+    batch_size: int = 64
+    validation_split: float = 0.0
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None
+    shuffle: bool = True
+    seed: int | None = None
+    callbacks: Iterable[Callback] = ()
+    verbose: int = 1
+    augment: bool | Augmenter | None = None
+    checkpoint: str | Path | None = None
+    resume: str | Path | None = None
+    stream: Any = None
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -87,16 +106,11 @@ class Run:
 
     # -- setting up -----------------------------------------------------------------------
     @classmethod
-    def prepare(
-        cls, model: Model, x: Any, y: Any, *, epochs: int, batch_size: int,
-        validation_split: float, validation_data: Any, shuffle: bool, seed: int | None,
-        callbacks: Iterable[Callback], verbose: int, augment: Any, checkpoint: Any,
-        resume: Any, stream: Any,
-    ) -> Run:  # fmt: skip
+    def prepare(cls, model: Model, x: Any, y: Any, options: FitOptions) -> Run:
         """Check the arguments, split off validation data, set up the generators, resume."""
         if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
             raise ValueError("the model is not compiled: call model.compile() before fit")
-        threads.configure()  # once per process: as many BLAS threads as there are idle cores
+        resume, seed = options.resume, options.seed
         state = None if resume is None else ckpt.load_checkpoint(resume)
         if state is not None:
             saved_seed = state.fit_config.get("seed")
@@ -106,16 +120,17 @@ class Run:
                 )
             seed = saved_seed
         x, y = inputs.check_xy(model, x, y)
-        callbacks, augmenter = inputs.check_fit_options(callbacks, augment)
-        epochs = positive_int("epochs", epochs)
-        batch_size = positive_int("batch_size", batch_size)
+        callbacks, augmenter = inputs.check_fit_options(options.callbacks, options.augment)
+        epochs = positive_int("epochs", options.epochs)
+        batch_size = positive_int("batch_size", options.batch_size)
+        validation_split, shuffle = options.validation_split, options.shuffle
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-        if validation_split and validation_data is not None:
+        if validation_split and options.validation_data is not None:
             raise ValueError("give validation_split or validation_data, not both")
-        validation_data = inputs.check_validation_data(model, validation_data)
-        if checkpoint is not None:  # before the first epoch's work, not after it
-            check_writable(checkpoint, "checkpoint")
+        validation_data = inputs.check_validation_data(model, options.validation_data)
+        if options.checkpoint is not None:  # before the first epoch's work, not after it
+            check_writable(options.checkpoint, "checkpoint")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         labels = to_labels(y)
@@ -138,8 +153,9 @@ class Run:
         run = cls(
             model, x, y, train_index=train_index, validation=validation, epochs_total=epochs,
             batch_size=batch_size, shuffle=bool(shuffle), augment=augmenter, seed=seed,
-            callbacks=list(callbacks), progress=Progress(verbose, stream),
-            checkpoint=None if checkpoint is None else str(checkpoint), fit_config=fit_config,
+            callbacks=list(callbacks), progress=Progress(options.verbose, options.stream),
+            checkpoint=None if options.checkpoint is None else str(options.checkpoint),
+            fit_config=fit_config,
         )  # fmt: skip
         if state is not None:
             run._resume(state)
@@ -206,6 +222,7 @@ class Run:
         self.model.stop_training = False
         self._guard = FiniteGuard(self.model, self.epochs_total, self.steps, note=self._saved)
         self._last_loss: tuple[float, int, int] | None = None  # last finite loss, epoch, batch
+        self.history.params["threads"] = self.model.runtime.thread_choice.as_dict()
         self.progress.message(f"Runs: {self.model.describe_runtime()}")
         for callback in self.callbacks:
             callback.set_model(self.model)

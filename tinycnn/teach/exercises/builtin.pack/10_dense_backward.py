@@ -70,7 +70,7 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     against_reference,
     compare,
 )
-from tinycnn.teach.gradcheck import gradcheck  # noqa: E402
+from tinycnn.testing.gradcheck import gradcheck  # noqa: E402
 
 __all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 

@@ -24,7 +24,7 @@ from tinycnn.teach.exercises.grading import (
     compare,
     expect_tuple,
 )
-from tinycnn.teach.gradcheck import gradcheck
+from tinycnn.testing.gradcheck import gradcheck
 from tinycnn.testing.strategies import ConvConfig, conv_configs
 
 __all__ = ["backward_checks", "forward_checks", "overwritten_dx"]
