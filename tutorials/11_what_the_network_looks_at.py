@@ -38,8 +38,8 @@ import numpy as np
 from tinycnn import load_mnist, scale_images
 from tinycnn.plots import plot_class_visualisation, plot_fooling, plot_occlusion, plot_saliency
 from tinycnn.serve import load_default_model
-from tinycnn.teach.probes import class_probabilities
 from tinycnn.teach.looks import class_visualisation, fool, occlusion, saliency
+from tinycnn.teach.probes import class_probabilities
 
 FIGURES = os.environ.get("TINYCNN_TUTORIAL_FIGURES")  # folder to save figures in, if set
 

@@ -38,8 +38,8 @@ from tinycnn.plots import (
 )
 from tinycnn.plots.filters import filter_mosaic
 from tinycnn.plots.im2col_picture import clearest_position
-from tinycnn.teach.probes import class_probabilities, feature_maps
 from tinycnn.teach.looks import occlusion, saliency
+from tinycnn.teach.probes import class_probabilities, feature_maps
 from tinycnn.training.history import History
 from tinycnn.training.metrics import confusion_matrix
 

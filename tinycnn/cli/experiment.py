@@ -115,7 +115,13 @@ def run(args: argparse.Namespace) -> int:
     from tinycnn.cli import CommandError
     from tinycnn.plots import plot_grid
     from tinycnn.teach.children import RunError
-    from tinycnn.teach.experiment_grid import format_table, make_runs, run_grid, summarise, write_json
+    from tinycnn.teach.experiment_grid import (
+        format_table,
+        make_runs,
+        run_grid,
+        summarise,
+        write_json,
+    )
 
     configs, seeds = grid_from_args(args)
     data = check_options(args)

@@ -75,7 +75,7 @@ def same_padding(H, K, S):
 import numpy as np  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tinycnn.kernels.im2col import same_padding as reference_same_padding  # noqa: E402
+from tinycnn.kernels.geometry import same_padding as reference_same_padding  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.kernels.im2col import output_hw, pad_input
+from tinycnn.kernels.geometry import output_hw, pad_input
 
 
 def conv2d_forward_naive(x, w, b, S=(1, 1), padding="valid"):

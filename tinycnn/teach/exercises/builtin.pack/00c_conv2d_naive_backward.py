@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.kernels.im2col import output_hw, pad_amounts, pad_input
+from tinycnn.kernels.geometry import output_hw, pad_amounts, pad_input
 
 
 def conv2d_backward_naive(dout, x, w, S=(1, 1), padding="valid"):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.kernels.im2col import output_hw, pad_input
+from tinycnn.kernels.geometry import output_hw, pad_input
 
 
 def im2col(x, KH, KW, S=(1, 1), padding="valid"):

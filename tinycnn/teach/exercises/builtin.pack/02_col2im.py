@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.kernels.im2col import output_hw, pad_amounts
+from tinycnn.kernels.geometry import output_hw, pad_amounts
 
 
 def col2im(cols, x_shape, KH, KW, S=(1, 1), padding="valid"):

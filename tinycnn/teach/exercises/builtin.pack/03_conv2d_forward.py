@@ -26,7 +26,8 @@ Check your answer: ``tinycnn exercises check conv2d_forward DIR``.
 
 from __future__ import annotations
 
-from tinycnn.kernels.im2col import im2col, output_hw
+from tinycnn.kernels.geometry import output_hw
+from tinycnn.kernels.im2col import im2col
 
 
 def conv2d_forward(x, w, b, S=(1, 1), padding="valid"):

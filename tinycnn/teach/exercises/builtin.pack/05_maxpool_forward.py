@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.kernels.im2col import output_hw, pad_input
+from tinycnn.kernels.geometry import output_hw, pad_input
 
 
 def maxpool_forward(x, KH, KW, S=(2, 2), padding="valid"):

@@ -250,8 +250,8 @@ class Kit:
 
 def subset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The embedded MNIST subset, scaled: ``x_train, y_train, x_test, y_test``."""
-    from tinycnn.data.mnist import SUBSET_DIR, read_mnist
     from tinycnn.data.arrays import scale_images
+    from tinycnn.data.mnist import SUBSET_DIR, read_mnist
 
     (x_train, y_train), (x_test, y_test) = read_mnist(SUBSET_DIR)
     return scale_images(x_train), y_train.astype(np.int64), scale_images(x_test), y_test

@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 
-from tinycnn.kernels.im2col import output_hw, pad_amounts, pad_input
+from tinycnn.kernels.geometry import output_hw, pad_amounts, pad_input
 from tinycnn.teach.exercises.grading import (
     Check,
     CheckError,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinycnn.kernels.im2col import col2im, im2col, output_hw
+from tinycnn.kernels.geometry import output_hw
+from tinycnn.kernels.im2col import col2im, im2col
 from tinycnn.kernels.pool import maxpool_backward as pool_backward
 from tinycnn.kernels.pool import maxpool_forward as pool_forward
 from tinycnn.layers.batchnorm import BatchNormalization
