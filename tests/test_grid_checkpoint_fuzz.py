@@ -1,12 +1,12 @@
 """Fuzzing the two other documents tinycnn reads: experiment grids and training checkpoints.
 
-As ``tests/test_io_fuzz.py`` does for model files, hypothesis edits a valid document at any
+As ``tests/saving/test_io_fuzz.py`` does for model files, hypothesis edits a valid document at any
 place (a JSON value anywhere in it, or characters spliced into its text) and the reader must
 either accept it, giving something that works, or refuse it with one clear line:
 
 - a grid file: ``tinycnn experiment``'s checks (:func:`tinycnn.cli.experiment.read_grid`
-  and :func:`tinycnn.teach.experiment_grid.make_runs`) accept it, and then every run's settings are of the
-  right types and ranges, or raise a one-line ``ValueError`` naming ``--grid FILE``;
+  and :func:`tinycnn.teach.experiment_grid.make_runs`) accept it, and then every run's
+  settings are of the right types and ranges, or raise a one-line ``ValueError`` naming ``--grid FILE``;
 - a checkpoint: resuming from it (``fit(..., resume=path)``) trains on to a finite loss, or
   raises a one-line ``ValueError`` that starts with the file's path; never another exception.
 """
