@@ -6,7 +6,8 @@ either accept it, giving something that works, or refuse it with one clear line:
 
 - a grid file: ``tinycnn experiment``'s checks (:func:`tinycnn.cli.experiment.read_grid`
   and :func:`tinycnn.teach.experiment_grid.make_runs`) accept it, and then every run's
-  settings are of the right types and ranges, or raise a one-line ``ValueError`` naming ``--grid FILE``;
+  settings are of the right types and ranges, or raise a one-line ``ValueError`` naming
+  ``--grid FILE``;
 - a checkpoint: resuming from it (``fit(..., resume=path)``) trains on to a finite loss, or
   raises a one-line ``ValueError`` that starts with the file's path; never another exception.
 """
