@@ -259,7 +259,11 @@ def _run_in_child(report, exercise, files, handouts, sandbox, seconds, limits) -
         for module, names in allowed_imports(handouts[name]).items():
             allowed.setdefault(module, []).extend(names)
     limits = Limits(limits.memory_mb, limits.file_mb, cpu)
-    session = sandbox.open(files, exercise.functions, allowed, harness, limits)
+    try:
+        session = sandbox.open(files, exercise.functions, allowed, harness, limits)
+    except ChildGoneError as gone:  # the process ended before it connected
+        _fail_all(report, exercise, "loading the file", f"{gone.reason} while starting")
+        return
     try:
         try:
             opened = session.load(seconds)
