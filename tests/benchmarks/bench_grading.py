@@ -89,6 +89,8 @@ def main() -> None:
         f"{args.jobs} jobs: {seconds:.0f} s ({seconds / 60:.1f} min)"
     )
     print("reports: " + ", ".join(f"{count} {status}" for status, count in statuses.items()))
+    for report in [r for r in reports if r.status == "error"][:5]:
+        print(f"  error: {report.message}")
     trained = [r for r in reports if r.exercise == "capstone" and r.ok]
     print(f"capstones trained to the end: {len(trained)}")
     print(f"{'exercise':<22} {'median s':>9} {'max s':>7}  (one exercise, one folder)")

@@ -40,11 +40,11 @@ from __future__ import annotations
 
 import atexit
 import os
-import queue
 import re
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import cache
 from pathlib import Path
 
 from tinycnn.teach.exercises.engine import BadInputError, Report, grade
@@ -194,41 +194,66 @@ def check_all(
     jobs: int = 1,
     progress=None,
 ) -> list[Report]:
-    """Grade every exercise of ``names`` in every folder, ``jobs`` at a time (a fork server
-    each); reports in folder-major order. ``progress(report)`` is called as each one ends."""
-    found = {e.name: e for e in exercises(pack)}
-    chosen = [get_exercise(n, pack) for n in names]
-    handouts = {n: handout(n, pack=pack) for n in found}
-    tasks = [(e, Path(f)) for f in folders for e in chosen]
-    sandboxes: queue.Queue[Sandbox] = queue.Queue()
-    owned = [Sandbox() for _ in range(max(jobs, 1) - 1)]
-    for sandbox in [_default_sandbox(), *owned]:
-        sandboxes.put(sandbox)
+    """Grade every exercise of ``names`` in every folder; reports in folder-major order.
 
-    def one(task):
-        sandbox = sandboxes.get()
-        try:
-            report = grade(task[0], task[1], sandbox, handouts, timeout, limits)
-        except Exception as error:  # a bug of ours must not stop a class's batch
-            report = Report(task[0].name, task[0].student_path(task[1]), "error")
-            report.message = (
-                f"{report.path}: tinycnn's grader failed ({type(error).__name__}: {error}); "
-                "please report it"
-            )
-        finally:
-            sandboxes.put(sandbox)
-        if progress is not None:
-            progress(report)
-        return report
+    With ``jobs > 1`` the grading runs in ``jobs`` worker processes of the grader's own (each
+    with its fork server; hypothesis and CPython 3.11's ``ast`` are not safe in threads). Only
+    text crosses between them: the task's names in, the report as JSON out. ``progress(report)``
+    is called here as each one ends.
+    """
+    tasks = [(name, str(folder)) for folder in folders for name in names]
+    for name in names:
+        get_exercise(name, pack)  # a bad name fails here, before any work
+    settings = (None if pack is None else str(pack), timeout, limits or Limits())
+    if jobs <= 1:
+        reports = []
+        for task in tasks:
+            reports.append(_grade_task(task, settings, _default_sandbox()))
+            if progress is not None:
+                progress(reports[-1])
+        return reports
+    with ProcessPoolExecutor(jobs, initializer=_start_worker) as pool:
+        futures = [pool.submit(_grade_in_worker, task, settings) for task in tasks]
+        by_future = {}
+        for future in as_completed(futures):
+            by_future[future] = Report.from_json(future.result())
+            if progress is not None:
+                progress(by_future[future])
+        return [by_future[future] for future in futures]
 
+
+_worker_sandbox: Sandbox | None = None
+
+
+def _start_worker() -> None:
+    global _worker_sandbox, _sandbox
+    _sandbox = None  # the parent's fork server is not this process's to use
+    _worker_sandbox = Sandbox()
+
+
+def _grade_in_worker(task: tuple[str, str], settings: tuple) -> str:
+    assert _worker_sandbox is not None
+    return _grade_task(task, settings, _worker_sandbox).to_json()
+
+
+@cache
+def _handouts(pack: str | None) -> dict[str, str]:
+    return {e.name: handout(e.name, pack=pack) for e in exercises(pack)}
+
+
+def _grade_task(task: tuple[str, str], settings: tuple, sandbox: Sandbox) -> Report:
+    """One (exercise, folder); a bug of ours becomes an "error" report, not a stopped batch."""
+    (name, folder), (pack, timeout, limits) = task, settings
+    exercise = get_exercise(name, pack)
     try:
-        if jobs <= 1:
-            return [one(task) for task in tasks]
-        with ThreadPoolExecutor(jobs) as pool:
-            return list(pool.map(one, tasks))
-    finally:
-        for sandbox in owned:
-            sandbox.close()
+        return grade(exercise, Path(folder), sandbox, _handouts(pack), timeout, limits)
+    except Exception as error:  # the batch goes on
+        report = Report(name, exercise.student_path(Path(folder)), "error")
+        report.message = (
+            f"{report.path}: tinycnn's grader failed ({type(error).__name__}: {error}); "
+            "please report it"
+        )
+        return report
 
 
 def status(exercise: Exercise, folder: str | Path) -> str:

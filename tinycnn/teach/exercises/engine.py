@@ -113,6 +113,20 @@ class Report:
             "seconds": round(self.seconds, 3),
         }
 
+    def to_json(self) -> str:
+        """Every field, as JSON text (between the grader's own processes)."""
+        fields = {**vars(self), "path": str(self.path)}
+        fields["results"] = [r.to_dict() for r in self.results]
+        return json.dumps(fields)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        """The report ``to_json`` wrote."""
+        fields = json.loads(text)
+        fields["path"] = Path(fields["path"])
+        fields["results"] = [CheckResult(**r) for r in fields["results"]]
+        return cls(**fields)
+
     def __str__(self) -> str:
         lines = [f"{self.exercise} ({self.path})"]
         for r in self.results:
@@ -250,7 +264,11 @@ def _run_in_child(report, exercise, files, handouts, sandbox, seconds, limits) -
         for module, names in allowed_imports(handouts[name]).items():
             allowed.setdefault(module, []).extend(names)
     limits = Limits(limits.memory_mb, limits.file_mb, cpu)
-    session = sandbox.open(files, exercise.functions, allowed, harness, limits)
+    try:
+        session = sandbox.open(files, exercise.functions, allowed, harness, limits)
+    except ChildGoneError as gone:  # the process ended before it connected
+        _fail_all(report, exercise, "loading the file", f"{gone.reason} while starting")
+        return
     try:
         try:
             opened = session.load(seconds)

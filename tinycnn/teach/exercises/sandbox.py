@@ -100,15 +100,21 @@ class Sandbox:
         return self.reader.read(time.monotonic() + seconds)
 
     def fork(self, command: dict) -> int:
-        """Start one student's process; its pid."""
-        if self.process is None or self.process.poll() is not None:
-            self._start()
-        assert self.process is not None and self.process.stdin is not None
-        write_frame(self.process.stdin.fileno(), command, time.monotonic() + 30)
-        message = self._receive(30)
-        if message.get("op") != "forked":
-            raise RuntimeError(f"the grader's fork server failed: {message}")
-        return int(message["pid"])
+        """Start one student's process; its pid. A fork server that does not answer (killed,
+        say, by the system running out of memory) is replaced once."""
+        for _ in range(2):
+            if self.process is None or self.process.poll() is not None:
+                self._start()
+            assert self.process is not None and self.process.stdin is not None
+            try:
+                write_frame(self.process.stdin.fileno(), command, time.monotonic() + 30)
+                message = self._receive(30)
+                if message.get("op") == "forked":
+                    return int(message["pid"])
+            except (TimeoutError, WireError):
+                pass
+            self.close()
+        raise RuntimeError("the grader's fork server failed twice in a row")
 
     def exit_code(self, pid: int, seconds: float = 10.0) -> int | None:
         """The student's process's exit code (negative: killed by that signal), once it ends."""
@@ -150,6 +156,14 @@ class Session:
         self.gone: str | None = None
         self.root = Path(tempfile.mkdtemp(prefix="tinycnn-grade-"))
         self.connection: socket.socket | None = None
+        try:
+            self._start(files, functions, allowed, harness)
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+
+    def _start(self, files, functions, allowed, harness) -> None:
+        limits, sandbox = self.limits, self.sandbox
         work = self.root / "work"
         work.mkdir()
         copies = []
