@@ -1,7 +1,7 @@
 """Grading throughput: a class of folders x every exercise, each in its own child process.
 
 Makes ``--folders`` student folders from the reference answers and the planted bugs of
-``tests/test_exercises.py`` (``MUTANTS``), mixed the way a class hands work in:
+``tests/teach/test_exercises.py`` (``MUTANTS``), mixed the way a class hands work in:
 
 - 2 in 5 folders: every exercise right (their capstone trains its 150 steps);
 - 2 in 5: two exercises wrong (a planted bug each, chosen by the folder's number);

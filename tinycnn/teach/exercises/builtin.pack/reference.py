@@ -64,6 +64,11 @@ def softmax_cross_entropy(logits, y):
 
 def adam_step(p, g, m, v, t, learning_rate, beta_1, beta_2, epsilon):
     """``(p, m, v)`` after step ``t`` of the library's Adam (Keras's form), on copies."""
+    if t < 1:  # a t counted from 0 (a known mistake): the library refuses step 0, whose bias
+        # corrections divide by 1 - beta**0 = 0; what the formula gives is NaN
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g**2
+        return np.full_like(p, np.nan), m, v
     optimizer = Adam(learning_rate, beta_1, beta_2, epsilon)
     optimizer.set_state({"iterations": np.array(t - 1), "m_0": m, "v_0": v})
     p = p.copy()

@@ -323,7 +323,7 @@ def test_a_correct_but_slow_capstone_is_told_its_speed_and_what_is_slow(
 
 
 def test_the_teaching_guide_states_the_capstones_own_numbers():
-    text = " ".join((Path(__file__).parents[1] / "docs/guides/teaching.md").read_text().split())
+    text = " ".join((Path(__file__).parents[2] / "docs/guides/teaching.md").read_text().split())
     trains = next(c.name for c in get_exercise("capstone").checks if "accuracy" in c.name)
     needed = re.search(r"(\d+)% test accuracy", trains).group(1)
     assert f"needs {needed}% accuracy on 1,000 test images" in text
@@ -331,7 +331,7 @@ def test_the_teaching_guide_states_the_capstones_own_numbers():
 
 
 def test_the_graders_docstrings_cite_files_that_exist():
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     cited = [
         (path.name, name)
         for path in (root / "tinycnn/teach/exercises").rglob("*.py")
