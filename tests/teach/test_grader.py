@@ -155,7 +155,10 @@ def test_allowed_imports_are_the_handouts_own():
 
     allowed = allowed_imports(handout("conv2d_forward"))
     assert "im2col" in allowed["tinycnn.kernels.im2col"]
-    ok = "from tinycnn.kernels.geometry import output_hw\nfrom tinycnn.kernels.im2col import im2col\n"
+    ok = (
+        "from tinycnn.kernels.geometry import output_hw\n"
+        "from tinycnn.kernels.im2col import im2col\n"
+    )
     assert borrowed_imports(ok, allowed, "conv2d_forward.py") == []
     bad = "from tinycnn.layers.conv2d import Conv2D\nimport sys\nsys.modules\n"
     problems = borrowed_imports(bad, allowed, "conv2d_forward.py")

@@ -31,9 +31,9 @@ To add one to the built-in pack (say a LayerNormalization exercise): copy the cl
 part and the reference answer, then the checks with ``grading.compare`` and its fingerprints of
 common mistakes (``grading.against_reference`` for hypothesis-drawn cases,
 ``grading.FunctionLayer`` for a gradient check). Then add at least three planted bugs to
-``MUTANTS`` in ``tests/teach/test_exercises.py``: the test checks that the reference passes, the stub
-is "not started", and every mutant fails with the check and hint it names. Nothing else is
-registered.
+``MUTANTS`` in ``tests/teach/test_exercises.py``: the test checks that the reference passes,
+the stub is "not started", and every mutant fails with the check and hint it names. Nothing
+else is registered.
 """
 
 from __future__ import annotations
