@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,7 @@ PARSE_ONLY = (
     (("experiment",), "trains a grid of models"),
     (("gradcheck", "--layer", "my_layers:AvgPool2D"), "needs the guide's my_layers.py"),
     (("exercises", "check", "all", "submissions/*"), "a shell glob over students' folders"),
+    (("exercises", "check", "leaky_relu", "submissions/*"), "a shell glob over students' folders"),
 )
 # Exit status 1 means "a check failed" for these (docs/cli.md); only 2 and 3 are errors
 CHECKING = (("exercises", "check"), ("gradcheck",), ("doctor",))
@@ -198,6 +200,8 @@ def test_every_quoted_command_parses_and_runs(page, commands, tmp_path, monkeypa
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(download, "MIRRORS", ())  # and no download
     seed_cnn(seed=0).save(tmp_path / "model.npz")
+    # the teaching guide's pack commands: "my_pack/" is a teacher's folder, here its template
+    shutil.copytree(DOCS / "guides" / "template_pack", tmp_path / "my_pack")
     parser = build_parser()
     for command in commands:
         words = argv(command)
