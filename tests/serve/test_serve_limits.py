@@ -286,3 +286,14 @@ def test_300_slow_sockets_from_one_address_do_not_lock_out_another(serve):
     with server.connections_lock:
         from_attacker = sum(1 for c in server.connections.values() if c.client == "127.0.0.2")
     assert from_attacker <= server.max_per_client
+
+
+def test_a_client_that_leaves_is_no_traceback_but_a_bug_still_is(serve, capsys):
+    server = serve()
+    for error, printed in ((ConnectionResetError(104, "reset"), False), (ValueError("bug"), True)):
+        try:
+            raise error
+        except type(error):
+            server.handle_error(None, ("127.0.0.2", 1))
+        err = capsys.readouterr().err
+        assert ("Traceback" in err) is printed, err

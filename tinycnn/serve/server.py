@@ -207,6 +207,13 @@ class DigitServer(ThreadingHTTPServer):
                 return request, client_address
         return None
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left mid-request (reset, broken pipe, timed out) is not the server's
+        error: no traceback on stderr. Anything else is reported as ``socketserver`` does."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     def server_close(self) -> None:
         """Close the listening socket and the connections still waiting for their turn."""
         super().server_close()
