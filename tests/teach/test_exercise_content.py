@@ -288,7 +288,13 @@ def test_with_no_fingerprint_the_message_says_where_it_differs_and_guesses_nothi
 
 # --- the capstone -----------------------------------------------------------------------------
 
-LOOP_IM2COL = """    N, _, _, C = x.shape
+# A loop over every window position. On a fast machine such a loop still trains inside the
+# capstone's 30 s budget (it did on CI), so the pause makes it slower than the budget on every
+# machine (313 calls x 0.25 s) and the test does not depend on the speed of the machine.
+LOOP_IM2COL = """    import time
+
+    time.sleep(0.25)
+    N, _, _, C = x.shape
     OH, OW = output_hw(x.shape, KH, KW, S, padding)
     x_pad = pad_input(x, KH, KW, S, padding)
     cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)
