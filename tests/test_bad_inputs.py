@@ -1893,8 +1893,9 @@ def _scheduler_case(name: str, serve_noise: bool) -> None:
                         with conn:
                             conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n" + b"\xff" * 64)
 
+            noise = threading.Thread(target=answer_noise, daemon=True)
             if serve_noise:
-                threading.Thread(target=answer_noise, daemon=True).start()
+                noise.start()
             else:
                 listener.close()  # nothing listens at the port
             timeout, grid.DASK_TIMEOUT = grid.DASK_TIMEOUT, 2
@@ -1908,6 +1909,8 @@ def _scheduler_case(name: str, serve_noise: bool) -> None:
             finally:
                 grid.DASK_TIMEOUT = timeout
                 stop.set()
+                if serve_noise:
+                    noise.join()  # before the listener closes under its accept()
 
     case("cli", f"experiment --scheduler {name}")(run)
 
