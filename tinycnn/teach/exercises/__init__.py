@@ -30,7 +30,7 @@ To add one to the built-in pack (say a LayerNormalization exercise): copy the cl
 (``14_batchnorm.py`` for a layer with parameters) to ``15_layernorm.py``, write the handout
 part and the reference answer, then the checks with ``grading.compare`` and its fingerprints of
 common mistakes (``grading.against_reference`` for hypothesis-drawn cases,
-``grading.FunctionLayer`` for a gradient check). Then add at least three planted bugs to
+``grading.gradients_match`` for a gradient check). Then add at least three planted bugs to
 ``MUTANTS`` in ``tests/teach/test_exercises.py``: the test checks that the reference passes,
 the stub is "not started", and every mutant fails with the check and hint it names. Nothing
 else is registered.

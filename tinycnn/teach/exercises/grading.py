@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -40,10 +40,11 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
 
 from tinycnn.layers.base import Layer
-from tinycnn.teach.exercises.hints import HintLadder
+from tinycnn.teach.exercises.hints import HintLadder, plotted
 from tinycnn.teach.exercises.questions import Question
 from tinycnn.teach.exercises.sandbox import ChildGoneError, Session
 from tinycnn.teach.exercises.wire import Unreadable
+from tinycnn.testing.gradcheck import gradcheck
 
 __all__ = [
     "Check",
@@ -61,7 +62,10 @@ __all__ = [
     "Unreadable",
     "against_reference",
     "compare",
+    "expect_array",
     "expect_tuple",
+    "gradients_match",
+    "plotted",
     "sibling",
     "smallest_failing_case",
 ]
@@ -175,6 +179,21 @@ def expect_tuple(got: Any, function: str, names: Sequence[str]) -> tuple:
     return got
 
 
+def expect_array(
+    got: Any, what: str, shape: tuple, dtype: Any = None, where: str = "", hint: str | None = None
+) -> np.ndarray:
+    """``got`` if it is an ndarray of ``shape`` (and of ``dtype``, when given); else
+    ``CheckError`` saying where (the input, e.g. ``"x (2, 6, 5, 3), 'valid'"``), what was
+    expected and what came, with ``hint`` if one is known for this wrong answer."""
+    is_array = isinstance(got, np.ndarray)
+    if is_array and got.shape == tuple(shape) and (dtype is None or got.dtype == dtype):
+        return got
+    kind = "an ndarray" if dtype is None else f"a {np.dtype(dtype)} ndarray"
+    came = f"{got.dtype} of shape {got.shape}" if is_array else describe(got)
+    prefix = f"{where}: " if where else ""
+    raise CheckError(f"{prefix}{what} should be {kind} of shape {tuple(shape)}, got {came}", hint)
+
+
 def _matching_hint(got: np.ndarray, mistakes: Sequence[Mistake], rtol, atol) -> str | None:
     for wrong, hint in mistakes:
         try:
@@ -259,6 +278,17 @@ class FunctionLayer(Layer):
         return dx
 
 
+def gradients_match(
+    forward: Callable, backward: Callable, params: dict[str, np.ndarray], x: Any, where: str
+) -> None:
+    """A float64 gradient check of the student's ``backward`` (``FunctionLayer``, then
+    ``tinycnn.testing.gradcheck``); ``CheckError`` naming ``where`` (the input) and the result
+    when any gradient is off."""
+    result = gradcheck(FunctionLayer(forward, backward, params), x)
+    if not result.ok:
+        raise CheckError(f"{where}:\n{result}")
+
+
 @dataclass(frozen=True)
 class Check:
     """One grading step worth ``points``: ``run(student)`` raises ``CheckError`` when wrong."""
@@ -330,15 +360,8 @@ class CheckResult:
     hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {
-            "name": self.name,
-            "points": self.points,
-            "max_points": self.max_points,
-            "passed": self.passed,
-            "message": self.message,
-            "hint": self.hint,
-        }
+        """The JSON form: every field."""
+        return asdict(self)
 
 
 PROGRESS: ContextVar[Callable[[str], None] | None] = ContextVar("progress lines", default=None)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HINTS_FILE", "HintLadder", "OpenedHint", "hints_opened", "open_next_hint"]
+__all__ = ["HINTS_FILE", "HintLadder", "OpenedHint", "hints_opened", "open_next_hint", "plotted"]
 
 HINTS_FILE = ".tinycnn-hints.json"
 FORMAT = "tinycnn-hints/1"
@@ -49,6 +49,21 @@ class HintLadder:
     def level(self, number: int) -> str:
         """The text of level ``number`` (1, 2 or 3)."""
         return (self.shapes, self.path, self.formula)[number - 1]
+
+
+def plotted(figure: str, *args: Any, **kwargs: Any) -> Callable[[Path], None]:
+    """A ladder's ``picture``: ``tinycnn.plots.<figure>(*args, **kwargs, out=path)``.
+
+    ``tinycnn.plots`` (and matplotlib) is imported only when a student opens the picture's
+    level, not when the pack is loaded.
+    """
+
+    def picture(path: Path) -> None:
+        from tinycnn import plots
+
+        getattr(plots, figure)(*args, **kwargs, out=path)
+
+    return picture
 
 
 @dataclass(frozen=True)

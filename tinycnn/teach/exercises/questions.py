@@ -26,7 +26,7 @@ import ast
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 __all__ = [
@@ -108,13 +108,8 @@ class QuestionResult:
         return self.points == self.max_points
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (``tinycnn exercises check --json``)."""
-        return {
-            "key": self.key,
-            "points": self.points,
-            "max_points": self.max_points,
-            "message": self.message,
-        }
+        """The JSON form (``tinycnn exercises check --json``): every field."""
+        return asdict(self)
 
 
 def read_answers(source: str) -> dict[str, Any]:

@@ -84,9 +84,8 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Question,
     against_reference,
     compare,
+    plotted,
 )
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 WORKED = [(4, 3, 1, 0, 2), (5, 3, 1, 1, 5), (5, 3, 1, 2, 7), (5, 3, 2, 0, 2), (5, 3, 2, 1, 3),
           (6, 3, 2, 1, 3)]  # fmt: skip
@@ -173,12 +172,6 @@ def check_same_padding(student) -> None:
                       describe=lambda c: f"H, K, S = {c[:3]}")  # fmt: skip
 
 
-def _picture(path) -> None:
-    from tinycnn.plots import plot_sliding_kernel
-
-    plot_sliding_kernel(strides=2, padding=1, out=path)
-
-
 QUESTIONS = (
     Question(
         "worked_stride_2",
@@ -209,7 +202,7 @@ HINTS = HintLadder(
     "with stride 2 and padding 1).",
     formula="output_length = floor((H + 2P - K) / S) + 1 (0 if negative); same: OH = ceil(H / S), "
     "total = max((OH - 1)*S + K - H, 0), before = total // 2, after = total - before.",
-    picture=_picture,
+    picture=plotted("plot_sliding_kernel", strides=2, padding=1),
 )
 
 

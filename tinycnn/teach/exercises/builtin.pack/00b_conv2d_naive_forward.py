@@ -72,18 +72,10 @@ def conv2d_forward_naive(x, w, b, S=(1, 1), padding="valid"):
 
 
 ### BEGIN HIDDEN TESTS
-from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, sibling  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, plotted, sibling  # noqa: E402
 
 reference = sibling("reference")
 forward_checks = sibling("conv_checks").forward_checks
-
-
-def _picture(path) -> None:
-    from tinycnn.plots import plot_multichannel
-
-    plot_multichannel(out=path)
 
 
 QUESTIONS = (
@@ -118,7 +110,7 @@ HINTS = HintLadder(
     "channels plus the bias).",
     formula="out[n, i, j, f] = np.sum(x_pad[n, SH*i : SH*i + KH, SW*j : SW*j + KW, :] * w[:, :, :, "
     "f]) + b[f].",
-    picture=_picture,
+    picture=plotted("plot_multichannel"),
 )
 
 EXERCISE = Exercise(

@@ -77,18 +77,10 @@ def conv2d_backward_naive(dout, x, w, S=(1, 1), padding="valid"):
 
 
 ### BEGIN HIDDEN TESTS
-from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, sibling  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, plotted, sibling  # noqa: E402
 
 reference = sibling("reference")
 backward_checks = sibling("conv_checks").backward_checks
-
-
-def _picture(path) -> None:
-    from tinycnn.plots import plot_sliding_kernel
-
-    plot_sliding_kernel(np.arange(16.0).reshape(4, 4), np.ones((3, 3)), 1, 0, frame=1, out=path)
 
 
 QUESTIONS = (
@@ -126,7 +118,9 @@ HINTS = HintLadder(
     formula="db[f] += g; dw[:, :, :, f] += g * x_pad[n, rows, cols, :]; dx_pad[n, rows, cols, :] "
     "+= g * w[:, :, :, f] with g = dout[n, i, j, f]; return dx_pad[:, top : top + H, left : left "
     "+ W, :], dw, db.",
-    picture=_picture,
+    picture=plotted(
+        "plot_sliding_kernel", np.arange(16.0).reshape(4, 4), np.ones((3, 3)), 1, 0, frame=1
+    ),
 )
 
 EXERCISE = Exercise(

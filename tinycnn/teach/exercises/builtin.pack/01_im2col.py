@@ -73,16 +73,15 @@ def im2col(x, KH, KW, S=(1, 1), padding="valid"):
 from tinycnn.kernels.im2col import im2col as reference_im2col  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
+    plotted,
 )
 from tinycnn.testing.strategies import ConvConfig, conv_configs  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 
 def _mistakes(x, KH, KW, S, padding):
@@ -125,15 +124,8 @@ def _check_case(student, config: ConvConfig) -> None:
 def check_shapes(student) -> None:
     x = np.arange(2 * 5 * 4 * 3, dtype=np.float32).reshape(2, 5, 4, 3)
     cols = student.call("im2col", x, 3, 2, (1, 1), "valid")
-    if not isinstance(cols, np.ndarray):
-        raise CheckError(f"im2col should return an ndarray, got {type(cols).__name__}")
-    if cols.shape != (2 * 3 * 3, 3 * 2 * 3):
-        raise CheckError(
-            "x (2, 5, 4, 3), a 3x2 kernel, stride 1, 'valid': OH = 3, OW = 3, so cols should "
-            f"have shape (N*OH*OW, KH*KW*C) = (18, 18), got {cols.shape}"
-        )
-    if cols.dtype != np.float32:
-        raise CheckError(f"cols should keep x's dtype float32, got {cols.dtype}")
+    where = "x float32 (2, 5, 4, 3), a 3x2 kernel, stride 1, 'valid': OH = 3, OW = 3"
+    expect_array(cols, "cols (N*OH*OW, KH*KW*C)", (18, 18), np.float32, where)
 
 
 def check_worked_example(student) -> None:
@@ -170,12 +162,6 @@ def check_same_padding(student) -> None:
     )
 
 
-def _picture(path) -> None:
-    from tinycnn.plots import plot_im2col
-
-    plot_im2col(np.arange(12.0).reshape(3, 4), kernel_size=2, position=(0, 1), out=path)
-
-
 QUESTIONS = (
     Question(
         "rows",
@@ -210,7 +196,7 @@ HINTS = HintLadder(
     formula="cols6[:, :, :, p, q, :] = x_pad[:, p : p + SH*OH : SH, q : q + SW*OW : SW, :] for "
     "p < KH, q < KW, with cols6 = np.empty((N, OH, OW, KH, KW, C), x.dtype); then "
     "cols6.reshape(N*OH*OW, KH*KW*C).",
-    picture=_picture,
+    picture=plotted("plot_im2col", np.arange(12.0).reshape(3, 4), kernel_size=2, position=(0, 1)),
 )
 
 

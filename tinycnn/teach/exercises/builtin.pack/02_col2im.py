@@ -78,16 +78,15 @@ from tinycnn.kernels.im2col import col2im as reference_col2im  # noqa: E402
 from tinycnn.kernels.im2col import im2col as reference_im2col  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
+    plotted,
 )
 from tinycnn.testing.strategies import ConvConfig, conv_configs  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 
 def _assigned(cols, x_shape, KH, KW, S, padding, add=False, from_corner=False):
@@ -131,13 +130,8 @@ def check_shapes(student) -> None:
     x_shape = (2, 5, 4, 3)
     cols = np.ones((2 * 3 * 3, 3 * 2 * 3), dtype=np.float32)
     dx = student.call("col2im", cols, x_shape, 3, 2, (1, 1), "valid")
-    if not isinstance(dx, np.ndarray) or dx.shape != x_shape:
-        raise CheckError(
-            f"col2im should return an ndarray of shape x_shape = {x_shape}, got "
-            f"{getattr(dx, 'shape', type(dx).__name__)}"
-        )
-    if dx.dtype != np.float32:
-        raise CheckError(f"dx should keep cols's dtype float32, got {dx.dtype}")
+    where = "cols float32 (18, 18), x_shape (2, 5, 4, 3), a 3x2 kernel, stride 1, 'valid'"
+    expect_array(dx, "dx (x_shape)", x_shape, np.float32, where)
 
 
 def check_worked_example(student) -> None:
@@ -192,12 +186,6 @@ def check_reference(student) -> None:
     against_reference(conv_configs(), lambda config: _reference_case(student, config))
 
 
-def _picture(path) -> None:
-    from tinycnn.plots import plot_sliding_kernel
-
-    plot_sliding_kernel(np.arange(16.0).reshape(4, 4), np.ones((3, 3)), 1, 0, frame=1, out=path)
-
-
 QUESTIONS = (
     Question(
         "windows_at_1_1",
@@ -236,7 +224,9 @@ HINTS = HintLadder(
     formula="dx_pad[:, p : p + SH*OH : SH, q : q + SW*OW : SW, :] += cols6[:, :, :, p, q, :] for "
     "each p, q; return dx_pad[:, top : top + H, left : left + W, :] with (top, bottom), (left, "
     "right) = pad_amounts(...).",
-    picture=_picture,
+    picture=plotted(
+        "plot_sliding_kernel", np.arange(16.0).reshape(4, 4), np.ones((3, 3)), 1, 0, frame=1
+    ),
 )
 
 

@@ -60,8 +60,6 @@ def conv2d_forward(x, w, b, S=(1, 1), padding="valid"):
 ### BEGIN HIDDEN TESTS
 from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, sibling  # noqa: E402
 
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
-
 reference = sibling("reference")
 forward_checks = sibling("conv_checks").forward_checks
 

@@ -64,18 +64,10 @@ def conv2d_backward(dout, x, w, S=(1, 1), padding="valid"):
 
 
 ### BEGIN HIDDEN TESTS
-from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, sibling  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+from tinycnn.teach.exercises.grading import Exercise, HintLadder, Question, plotted, sibling  # noqa: E402
 
 reference = sibling("reference")
 backward_checks = sibling("conv_checks").backward_checks
-
-
-def _picture(path) -> None:
-    from tinycnn.plots import plot_backward_flow
-
-    plot_backward_flow(out=path)
 
 
 QUESTIONS = (
@@ -118,7 +110,7 @@ HINTS = HintLadder(
     "every shape).",
     formula="dout2d = dout.reshape(-1, F); dw = (cols.T @ dout2d).reshape(KH, KW, C, F); db = "
     "dout2d.sum(axis=0); dx = col2im(dout2d @ w2d.T, x.shape, KH, KW, S, padding).",
-    picture=_picture,
+    picture=plotted("plot_backward_flow"),
 )
 
 

@@ -62,17 +62,16 @@ def maxpool_forward(x, KH, KW, S=(2, 2), padding="valid"):
 ### BEGIN HIDDEN TESTS
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
+    plotted,
     sibling,
 )
 from tinycnn.testing.strategies import PoolConfig, pool_configs  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 reference = sibling("reference")
 
@@ -104,13 +103,8 @@ def _check(student, what, x, KH, KW, S, padding):
 def check_shapes(student) -> None:
     x = np.ones((2, 7, 5, 3), dtype=np.float32)
     out = student.call("maxpool_forward", x, 2, 2, (2, 2), "valid")
-    if not isinstance(out, np.ndarray) or out.shape != (2, 3, 2, 3):
-        raise CheckError(
-            "x (2, 7, 5, 3), 2x2 windows, stride 2, 'valid': out should have shape "
-            f"(N, OH, OW, C) = (2, 3, 2, 3), got {getattr(out, 'shape', out)}"
-        )
-    if out.dtype != np.float32:
-        raise CheckError(f"out should keep x's dtype float32, got {out.dtype}")
+    where = "x float32 (2, 7, 5, 3), 2x2 windows, stride 2, 'valid'"
+    expect_array(out, "out (N, OH, OW, C)", (2, 3, 2, 3), np.float32, where)
 
 
 def check_worked_example(student) -> None:
@@ -138,12 +132,6 @@ def check_negative_same(student) -> None:
         (2, 2),
         "same",
     )
-
-
-def _picture(path) -> None:
-    from tinycnn.plots import plot_maxpool
-
-    plot_maxpool(out=path)
 
 
 QUESTIONS = (
@@ -174,7 +162,7 @@ HINTS = HintLadder(
     "(hint-maxpool_forward.png).",
     formula="out = max over p, q of x_pad[:, p : p + SH*OH : SH, q : q + SW*OW : SW, :] with "
     "x_pad = pad_input(x, KH, KW, S, padding, value=-np.inf), e.g. np.maximum in a loop.",
-    picture=_picture,
+    picture=plotted("plot_maxpool"),
 )
 
 

@@ -75,19 +75,17 @@ def maxpool_backward(dout, x, KH, KW, S=(2, 2), padding="valid"):
 from tinycnn.kernels.pool import maxpool_forward as pool_forward  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
-    FunctionLayer,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
+    gradients_match,
+    plotted,
     sibling,
 )
-from tinycnn.testing.gradcheck import gradcheck  # noqa: E402
 from tinycnn.testing.strategies import PoolConfig, pool_configs  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 reference = sibling("reference")
 
@@ -151,8 +149,7 @@ def check_shapes(student) -> None:
     dx = student.call(
         "maxpool_backward", np.ones((2, 3, 2, 3), np.float32), x, 2, 2, (2, 2), "valid"
     )
-    if not isinstance(dx, np.ndarray) or dx.shape != x.shape:
-        raise CheckError(f"dx should have x's shape {x.shape}, got {getattr(dx, 'shape', dx)}")
+    expect_array(dx, "dx (x's shape)", x.shape, where="x (2, 7, 5, 3), 2x2 windows, stride 2")
 
 
 def check_worked_example(student) -> None:
@@ -183,24 +180,17 @@ def check_reference(student) -> None:
 
 def check_gradients(student) -> None:
     x = np.random.default_rng(1).standard_normal((2, 5, 6, 2))
-    layer = FunctionLayer(
+    gradients_match(
         lambda x: reference.maxpool_forward(x, 3, 2, (2, 1), "same"),
         lambda dout, x: student.call("maxpool_backward", dout, x, 3, 2, (2, 1), "same"),
         {},
+        x,
+        "x (2, 5, 6, 2), 3x2 windows, strides (2, 1), 'same'",
     )
-    result = gradcheck(layer, x)
-    if not result.ok:
-        raise CheckError(f"x (2, 5, 6, 2), 3x2 windows, strides (2, 1), 'same':\n{result}")
 
 
 def check_ties(student) -> None:
     against_reference(pool_configs(ties=True), lambda config: _case(student, config))
-
-
-def _picture(path) -> None:
-    from tinycnn.plots import plot_maxpool
-
-    plot_maxpool(out=path)
 
 
 QUESTIONS = (
@@ -236,7 +226,7 @@ HINTS = HintLadder(
     "(hint-maxpool_backward.png: winners outlined, losing ties crossed).",
     formula="For each window find (p*, q*) = the first argmax (strict > while scanning p, then q); "
     "dx_pad[n, SH*i + p*, SW*j + q*, c] += dout[n, i, j, c]; then drop the padding.",
-    picture=_picture,
+    picture=plotted("plot_maxpool"),
 )
 
 

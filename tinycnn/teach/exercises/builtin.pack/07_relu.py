@@ -62,16 +62,14 @@ from hypothesis import strategies as st  # noqa: E402
 
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
 )
 from tinycnn.testing.strategies import images  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 
 def _backward_mistakes(dout, x):
@@ -106,16 +104,10 @@ def _check_both(student, x, dout, prefix=""):
 
 def check_shapes(student) -> None:
     x = np.linspace(-1, 1, 2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
-    for name, got in (
-        ("relu_forward", student.call("relu_forward", x)),
-        ("relu_backward", student.call("relu_backward", x, x)),
-    ):
-        if not isinstance(got, np.ndarray) or got.shape != x.shape or got.dtype != x.dtype:
-            raise CheckError(
-                f"{name} on float32 x of shape {x.shape} should return float32 of the "
-                f"same shape, got {getattr(got, 'dtype', type(got).__name__)} "
-                f"{getattr(got, 'shape', '')}"
-            )
+    where = f"float32 x of shape {x.shape}"
+    expect_array(student.call("relu_forward", x), "relu_forward(x)", x.shape, x.dtype, where)
+    dx = student.call("relu_backward", x, x)
+    expect_array(dx, "relu_backward(x, x)", x.shape, x.dtype, where)
 
 
 def check_worked_example(student) -> None:

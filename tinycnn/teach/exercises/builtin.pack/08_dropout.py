@@ -74,18 +74,17 @@ from hypothesis import strategies as st  # noqa: E402
 
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
     expect_tuple,
+    plotted,
     sibling,
 )
 from tinycnn.testing.strategies import images  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 reference = sibling("reference")
 
@@ -94,8 +93,7 @@ def _training(student, x, rate, seed, prefix=""):
     expected, mask = reference.dropout_forward(x, rate, True, np.random.default_rng(seed))
     keep = np.random.default_rng(seed).random(x.shape) >= rate
     got = student.call("dropout_forward", x, rate, True, np.random.default_rng(seed))
-    if not isinstance(got, tuple) or len(got) != 2:
-        raise CheckError("dropout_forward should return a tuple (out, mask)")
+    got = expect_tuple(got, "dropout_forward", ("out", "mask"))
     compare(
         f"{prefix}out in training, rate {rate}",
         expected,
@@ -139,13 +137,9 @@ def check_shapes(student) -> None:
     x = np.ones((2, 3, 4, 5), dtype=np.float32)
     got = student.call("dropout_forward", x, 0.5, True, np.random.default_rng(0))
     out, mask = expect_tuple(got, "dropout_forward", ("out", "mask"))
-    if not isinstance(out, np.ndarray) or out.shape != x.shape or out.dtype != x.dtype:
-        float64_mask = getattr(mask, "dtype", None) == np.float64
-        raise CheckError(
-            f"x float32 {x.shape}, training: out should be float32 of shape {x.shape}, got "
-            f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}",
-            BOOL_BY_FLOAT if float64_mask and getattr(out, "dtype", None) == np.float64 else None,
-        )
+    float64 = getattr(mask, "dtype", None) == getattr(out, "dtype", None) == np.float64
+    hint = BOOL_BY_FLOAT if float64 else None
+    expect_array(out, "out", x.shape, x.dtype, f"x float32 {x.shape}, training", hint)
 
 
 def check_worked_example(student) -> None:
@@ -155,8 +149,7 @@ def check_worked_example(student) -> None:
 def check_inference(student) -> None:
     x = np.random.default_rng(0).standard_normal((3, 4))
     got = student.call("dropout_forward", x, 0.5, False, np.random.default_rng(0))
-    if not isinstance(got, tuple) or len(got) != 2:
-        raise CheckError("dropout_forward should return a tuple (out, mask)")
+    got = expect_tuple(got, "dropout_forward", ("out", "mask"))
     compare(
         "out at inference (training=False) must be x itself",
         x,
@@ -181,12 +174,6 @@ def check_inference(student) -> None:
 def check_reference(student) -> None:
     drawn = st.tuples(images(), st.sampled_from([0.1, 0.5, 0.9]), st.integers(0, 2**31))
     against_reference(drawn, lambda case: _training(student, *case))
-
-
-def _picture(path) -> None:
-    from tinycnn.plots import plot_dropout
-
-    plot_dropout(out=path)
 
 
 QUESTIONS = (
@@ -221,7 +208,7 @@ HINTS = HintLadder(
     "(hint-dropout.png: training vs inference).",
     formula="keep = rng.random(x.shape) >= rate; mask = (keep / (1 - rate)).astype(x.dtype); out = "
     "x * mask; dx = dout * mask (dout when mask is None).",
-    picture=_picture,
+    picture=plotted("plot_dropout"),
 )
 
 

@@ -62,23 +62,21 @@ from hypothesis import strategies as st  # noqa: E402
 
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
-    FunctionLayer,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
+    expect_tuple,
+    gradients_match,
 )
-from tinycnn.testing.gradcheck import gradcheck  # noqa: E402
 
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
+DX_DW_DB = ("dx", "dw", "db")
 
 
 def _check(student, dout, x, w, prefix=""):
-    got = student.call("dense_backward", dout, x, w)
-    if not isinstance(got, tuple) or len(got) != 3:
-        raise CheckError("dense_backward should return a tuple (dx, dw, db)")
+    got = expect_tuple(student.call("dense_backward", dout, x, w), "dense_backward", DX_DW_DB)
     N = len(x)
     db = dout.sum(axis=0)
     compare(
@@ -118,13 +116,9 @@ def _check(student, dout, x, w, prefix=""):
 def check_shapes(student) -> None:
     x, w = np.ones((4, 3), dtype=np.float32), np.ones((3, 2), dtype=np.float32)
     got = student.call("dense_backward", np.ones((4, 2), dtype=np.float32), x, w)
-    if not isinstance(got, tuple) or len(got) != 3:
-        raise CheckError("dense_backward should return a tuple (dx, dw, db)")
-    for name, value, shape in zip(("dx", "dw", "db"), got, ((4, 3), (3, 2), (2,)), strict=True):
-        if np.shape(value) != shape:
-            raise CheckError(
-                f"x (4, 3), w (3, 2): {name} should have shape {shape}, got {np.shape(value)}"
-            )
+    got = expect_tuple(got, "dense_backward", DX_DW_DB)
+    for name, value, shape in zip(DX_DW_DB, got, ((4, 3), (3, 2), (2,)), strict=True):
+        expect_array(value, name, shape, where="x (4, 3), w (3, 2)")
 
 
 def check_worked_example(student) -> None:
@@ -148,14 +142,13 @@ def check_reference(student) -> None:
 
 def check_gradients(student) -> None:
     rng = np.random.default_rng(2)
-    layer = FunctionLayer(
+    gradients_match(
         lambda x, w, b: x @ w + b,
         lambda dout, x, w, b: student.call("dense_backward", dout, x, w),
         {"w": rng.standard_normal((4, 3)), "b": rng.standard_normal(3)},
+        rng.standard_normal((3, 4)),
+        "x (3, 4), w (4, 3)",
     )
-    result = gradcheck(layer, rng.standard_normal((3, 4)))
-    if not result.ok:
-        raise CheckError(f"x (3, 4), w (4, 3):\n{result}")
 
 
 QUESTIONS = (

@@ -70,10 +70,11 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Question,
     against_reference,
     compare,
+    expect_array,
+    expect_tuple,
+    plotted,
     sibling,
 )
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 reference = sibling("reference")
 
@@ -88,11 +89,12 @@ def _variant(p, g, m, v, t, lr, b1, b2, eps, correct=True, paper=False, square=T
     return p - lr_t * m / (np.sqrt(v) + eps)
 
 
+PMV = ("p", "m", "v")
+
+
 def _check(student, p, g, m, v, t, lr, b1, b2, eps, prefix=""):
     expected = reference.adam_step(p, g, m, v, t, lr, b1, b2, eps)
-    got = student.call("adam_step", p, g, m, v, t, lr, b1, b2, eps)
-    if not isinstance(got, tuple) or len(got) != 3:
-        raise CheckError("adam_step should return a tuple (p, m, v)")
+    got = expect_tuple(student.call("adam_step", p, g, m, v, t, lr, b1, b2, eps), "adam_step", PMV)
     args = (p, g, m, v, t, lr, b1, b2, eps)
     compare(prefix + "m", expected[1], got[1])
     compare(
@@ -128,11 +130,8 @@ def _check(student, p, g, m, v, t, lr, b1, b2, eps, prefix=""):
 def check_shapes(student) -> None:
     p = np.ones((3, 2), dtype=np.float32)
     got = student.call("adam_step", p, p, np.zeros_like(p), np.zeros_like(p), 1)
-    if not isinstance(got, tuple) or len(got) != 3:
-        raise CheckError("adam_step should return a tuple (p, m, v)")
-    for name, value in zip("pmv", got, strict=True):
-        if np.shape(value) != p.shape:
-            raise CheckError(f"{name} should have p's shape {p.shape}, got {np.shape(value)}")
+    for name, value in zip(PMV, expect_tuple(got, "adam_step", PMV), strict=True):
+        expect_array(value, name, p.shape, where=f"p, g, m and v of shape {p.shape}")
 
 
 def check_worked_example(student) -> None:
@@ -178,12 +177,6 @@ def check_inputs_unchanged(student) -> None:
             )
 
 
-def _picture(path) -> None:
-    from tinycnn.plots import plot_optimizer_paths
-
-    plot_optimizer_paths(out=path)
-
-
 QUESTIONS = (
     Question(
         "m_hat_step_1",
@@ -221,7 +214,7 @@ HINTS = HintLadder(
     formula="m = beta_1*m + (1 - beta_1)*g; v = beta_2*v + (1 - beta_2)*g**2; lr_t = "
     "learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t); p = p - lr_t * m / (sqrt(v) + "
     "epsilon).",
-    picture=_picture,
+    picture=plotted("plot_optimizer_paths"),
 )
 
 

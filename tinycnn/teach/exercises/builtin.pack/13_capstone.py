@@ -132,10 +132,9 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     HintLadder,
     Question,
     compare,
+    plotted,
     sibling,
 )
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 reference = sibling("reference")
 harness = sibling("capstone_harness")  # the same kit the child runs, for the grader's own runs
@@ -309,12 +308,6 @@ def check_training(student) -> None:
         )
 
 
-def _picture(path) -> None:
-    from tinycnn.plots import plot_backward_flow
-
-    plot_backward_flow(out=path)
-
-
 QUESTIONS = (
     Question(
         "parameters",
@@ -355,7 +348,7 @@ HINTS = HintLadder(
     "layer.forward(out, training=True); loss, dout = kit.loss(out, y[batch]); for layer in "
     "reversed(layers): dout = layer.backward(dout); then p, m, v = kit.adam_step(p, g, m, v, "
     "t + 1, learning_rate) for each parameter; log(step, loss).",
-    picture=_picture,
+    picture=plotted("plot_backward_flow"),
 )
 
 

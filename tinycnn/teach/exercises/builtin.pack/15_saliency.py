@@ -59,53 +59,28 @@ def saliency(scores, input_gradient, x, k):
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
-from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
-from tinycnn.model import Sequential  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
-    CheckError,
     Exercise,
     HintLadder,
     Question,
     against_reference,
     compare,
+    expect_array,
+    sibling,
 )
-from tinycnn.teach.looks import scores_and_gradient  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 WORKED = np.array(
     [[1.0, 0.5, 0.0], [0.0, -2.0, 1.0], [2.0, -1.0, 0.5], [-1.0, -0.25, 3.0]]
 )  # (H*W*C, K) = (4, 3): the worked example's Wm
 
 
-def _linear(weights):
-    """Flatten -> Dense without activation, float64, with these (D, K) weights."""
-    D, K = weights.shape
-    model = Sequential([Flatten(), Dense(K)], input_shape=(1, D // 2, 2), seed=0)
-    model = model.astype(np.float64)
-    model.layers[1].set_weights([weights, np.zeros(K)])
-    return model
-
-
-def _cnn(seed):
-    model = Sequential(
-        [Conv2D(3, 3, activation="relu"), MaxPool2D(), Flatten(), Dense(4)],
-        input_shape=(6, 7, 2),
-        seed=seed,
-    )
-    return model.astype(np.float64)
+networks = sibling("networks")
 
 
 def _run(student, model, x, k):
     """The student's saliency with callbacks to ``model``; the expected map; the mistakes."""
-
-    def scores(batch):
-        return np.asarray(model.forward(np.asarray(batch, np.float64), logits=True))
-
-    def input_gradient(batch, dscores):
-        return scores_and_gradient(model, np.asarray(batch, np.float64), np.asarray(dscores))[1]
-
+    scores, input_gradient = networks.callbacks(model)
     got = student.call("saliency", scores, input_gradient, x, k)
     K = scores(x).shape[1]
     onehot = np.zeros((len(x), K))
@@ -135,17 +110,13 @@ def _run(student, model, x, k):
 def check_shapes(student) -> None:
     rng = np.random.default_rng(0)
     x = rng.random((2, 6, 7, 2))
-    got, _, _ = _run(student, _cnn(0), x, 1)
-    if not isinstance(got, np.ndarray) or got.shape != (2, 6, 7) or got.dtype != np.float64:
-        raise CheckError(
-            "saliency of x (2, 6, 7, 2) should be float64 of shape (2, 6, 7), got "
-            f"{getattr(got, 'dtype', type(got).__name__)} {getattr(got, 'shape', '')}"
-        )
+    got, _, _ = _run(student, networks.small_cnn(0), x, 1)
+    expect_array(got, "saliency(..., x, 1)", (2, 6, 7), np.float64, "x (2, 6, 7, 2)")
 
 
 def check_worked_example(student) -> None:
     x = np.full((1, 1, 2, 2), 0.5)
-    got, expected, mistakes = _run(student, _linear(WORKED), x, 1)
+    got, expected, mistakes = _run(student, networks.linear(WORKED), x, 1)
     compare("worked example: class 1 of the linear model", expected, got, mistakes)
 
 
@@ -153,7 +124,7 @@ def check_reference(student) -> None:
     def case(drawn):
         seed, k, N = drawn
         x = np.random.default_rng(seed).random((N, 6, 7, 2))
-        got, expected, mistakes = _run(student, _cnn(seed), x, k)
+        got, expected, mistakes = _run(student, networks.small_cnn(seed), x, k)
         compare(f"saliency of class {k} (a small ReLU CNN, seed {seed})", expected, got, mistakes)
 
     against_reference(

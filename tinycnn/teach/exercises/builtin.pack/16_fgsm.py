@@ -64,8 +64,6 @@ def fgsm_step(scores, input_gradient, x, target, epsilon):
 ### BEGIN HIDDEN TESTS
 from hypothesis import strategies as st  # noqa: E402
 
-from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D  # noqa: E402
-from tinycnn.model import Sequential  # noqa: E402
 from tinycnn.teach.exercises.grading import (  # noqa: E402
     Check,
     CheckError,
@@ -74,40 +72,19 @@ from tinycnn.teach.exercises.grading import (  # noqa: E402
     Question,
     against_reference,
     compare,
+    expect_array,
+    sibling,
 )
-from tinycnn.teach.looks import scores_and_gradient  # noqa: E402
-
-__all__: list[str] = []  # documented by its docstring and the exercises page, not the API
 
 WORKED = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [0.0, 0.5]])  # (H*W*C, K) = (4, 2)
 
 
-def _linear(weights, scale=1.0):
-    D, K = weights.shape
-    model = Sequential([Flatten(), Dense(K)], input_shape=(1, D // 2, 2), seed=0)
-    model = model.astype(np.float64)
-    model.layers[1].set_weights([scale * weights, np.zeros(K)])
-    return model
-
-
-def _cnn(seed):
-    model = Sequential(
-        [Conv2D(3, 3, activation="relu"), MaxPool2D(), Flatten(), Dense(4)],
-        input_shape=(6, 7, 2),
-        seed=seed,
-    )
-    return model.astype(np.float64)
+networks = sibling("networks")
 
 
 def _run(student, model, x, target, epsilon):
     """The student's step with callbacks to ``model``, the expected step, the mistakes."""
-
-    def scores(batch):
-        return np.asarray(model.forward(np.asarray(batch, np.float64), logits=True))
-
-    def input_gradient(batch, dscores):
-        return scores_and_gradient(model, np.asarray(batch, np.float64), np.asarray(dscores))[1]
-
+    scores, input_gradient = networks.callbacks(model)
     got = student.call("fgsm_step", scores, input_gradient, x, target, epsilon)
     z = scores(x)
     p = np.exp(z - z.max(axis=1, keepdims=True))
@@ -141,16 +118,12 @@ def _run(student, model, x, target, epsilon):
 
 def check_shapes(student) -> None:
     x = np.random.default_rng(0).random((2, 6, 7, 2))
-    got, _, _ = _run(student, _cnn(0), x, 2, 0.1)
-    if not isinstance(got, np.ndarray) or got.shape != x.shape or got.dtype != np.float64:
-        raise CheckError(
-            "fgsm_step of x (2, 6, 7, 2) should be float64 of the same shape, got "
-            f"{getattr(got, 'dtype', type(got).__name__)} {getattr(got, 'shape', '')}"
-        )
+    got, _, _ = _run(student, networks.small_cnn(0), x, 2, 0.1)
+    expect_array(got, "fgsm_step(..., x, 2, 0.1)", x.shape, np.float64, "x (2, 6, 7, 2)")
 
 
 def check_worked_example(student) -> None:
-    model = _linear(WORKED)
+    model = networks.linear(WORKED)
     x = np.full((1, 1, 2, 2), 0.5)
     got, expected, mistakes = _run(student, model, x, 0, 0.1)
     compare("worked example: x = 0.5, target 0, epsilon 0.1", expected, got, mistakes)
@@ -161,7 +134,7 @@ def check_worked_example(student) -> None:
 
 def check_large_scores(student) -> None:
     x = np.full((1, 1, 2, 2), 0.5)
-    got, expected, mistakes = _run(student, _linear(WORKED, scale=1000.0), x, 1, 0.1)
+    got, expected, mistakes = _run(student, networks.linear(WORKED, scale=1000.0), x, 1, 0.1)
     if isinstance(got, np.ndarray) and np.isnan(got).any():
         raise CheckError(
             "scores near 1000: your step has nan in it",
@@ -175,7 +148,7 @@ def check_reference(student) -> None:
     def case(drawn):
         seed, target, epsilon = drawn
         x = np.random.default_rng(seed).random((2, 6, 7, 2))
-        got, expected, mistakes = _run(student, _cnn(seed), x, target, epsilon)
+        got, expected, mistakes = _run(student, networks.small_cnn(seed), x, target, epsilon)
         compare(
             f"a small ReLU CNN (seed {seed}), target {target}, epsilon {epsilon:g}",
             expected,

@@ -18,13 +18,12 @@ import numpy as np
 from tinycnn.kernels.geometry import output_hw, pad_amounts, pad_input
 from tinycnn.teach.exercises.grading import (
     Check,
-    CheckError,
-    FunctionLayer,
     against_reference,
     compare,
+    expect_array,
     expect_tuple,
+    gradients_match,
 )
-from tinycnn.testing.gradcheck import gradcheck
 from tinycnn.testing.strategies import ConvConfig, conv_configs
 
 __all__ = ["backward_checks", "forward_checks", "overwritten_dx"]
@@ -79,13 +78,8 @@ def _forward_shapes(student, name) -> None:
     x = np.ones((2, 6, 5, 3), dtype=np.float32)
     w, b = np.ones((3, 2, 3, 4), dtype=np.float32), np.ones(4, dtype=np.float32)
     out = student.call(name, x, w, b, (1, 1), "valid")
-    if not isinstance(out, np.ndarray) or out.shape != (2, 4, 4, 4):
-        raise CheckError(
-            "x (2, 6, 5, 3), w (3, 2, 3, 4), 'valid': out should have shape "
-            f"(N, OH, OW, F) = (2, 4, 4, 4), got {getattr(out, 'shape', out)}"
-        )
-    if out.dtype != np.float32:
-        raise CheckError(f"out should be float32 like x and w, got {out.dtype}")
+    where = "x (2, 6, 5, 3) and w (3, 2, 3, 4) float32, 'valid'"
+    expect_array(out, "out (N, OH, OW, F)", (2, 4, 4, 4), np.float32, where)
 
 
 def _forward_worked(student, name, forward) -> None:
@@ -95,7 +89,7 @@ def _forward_worked(student, name, forward) -> None:
     _compare_forward(student, name, forward, what, x, w, np.zeros(1), (1, 1), "valid")
 
 
-def _forward_case(student, name, forward, config: ConvConfig) -> None:
+def _forward_case(student, config: ConvConfig, name, forward) -> None:
     rng = np.random.default_rng(config.seed)
     w = rng.standard_normal((config.KH, config.KW, config.C, config.F))
     b = rng.standard_normal(config.F)
@@ -103,17 +97,25 @@ def _forward_case(student, name, forward, config: ConvConfig) -> None:
     _compare_forward(student, name, forward, "out", *args)
 
 
-def forward_checks(name: str, forward: Forward) -> tuple[Check, ...]:
-    """The checks of a Conv2D forward exercise whose function is called ``name``."""
+def _first_checks(shapes, worked, case) -> tuple[Check, ...]:
+    """Shapes and dtypes, the worked example, then ``case(student, config)`` on drawn
+    configurations: the first three checks of the forward and of the backward exercises."""
     return (
-        Check("shapes and dtypes", partial(_forward_shapes, name=name)),
-        Check("worked example", partial(_forward_worked, name=name, forward=forward)),
+        Check("shapes and dtypes", shapes),
+        Check("worked example", worked),
         Check(
             "matches the reference on drawn configurations",
-            lambda student: against_reference(
-                conv_configs(), partial(_forward_case, student, name, forward)
-            ),
+            lambda student: against_reference(conv_configs(), partial(case, student)),
         ),
+    )
+
+
+def forward_checks(name: str, forward: Forward) -> tuple[Check, ...]:
+    """The checks of a Conv2D forward exercise whose function is called ``name``."""
+    return _first_checks(
+        partial(_forward_shapes, name=name),
+        partial(_forward_worked, name=name, forward=forward),
+        partial(_forward_case, name=name, forward=forward),
     )
 
 
@@ -173,16 +175,13 @@ def _backward_shapes(student, name) -> None:
         name,
         ("dx", "dw", "db"),
     )
+    where = (
+        "x (2, 6, 5, 3), w (3, 2, 3, 4), all float32 (each gradient like what it differentiates)"
+    )
+    wrong_dw = {(4, 3, 2, 3): MISLAID_DW, (2, 3, 3, 4): SWAPPED_DW}
     for what, value, shape in zip(("dx", "dw", "db"), got, (x.shape, w.shape, (4,)), strict=True):
-        if np.shape(value) != shape or getattr(value, "dtype", None) != np.float32:
-            raise CheckError(
-                f"x (2, 6, 5, 3), w (3, 2, 3, 4), all float32: {what} should be float32 of shape "
-                f"{shape} (like what it is the gradient of), got "
-                f"{getattr(value, 'dtype', type(value).__name__)} {np.shape(value)}",
-                {(4, 3, 2, 3): MISLAID_DW, (2, 3, 3, 4): SWAPPED_DW}.get(np.shape(value))
-                if what == "dw"
-                else None,
-            )
+        hint = wrong_dw.get(np.shape(value)) if what == "dw" else None
+        expect_array(value, what, shape, np.float32, where, hint)
 
 
 def _backward_worked(student, name, backward) -> None:
@@ -191,7 +190,7 @@ def _backward_worked(student, name, backward) -> None:
     _compare_backward(student, name, backward, dout, x, w, (1, 1), "valid", "worked example: ")
 
 
-def _backward_case(student, name, forward, backward, config: ConvConfig) -> None:
+def _backward_case(student, config: ConvConfig, name, forward, backward) -> None:
     rng = np.random.default_rng(config.seed)
     w = rng.standard_normal((config.KH, config.KW, config.C, config.F))
     x, S = config.x(), (config.SH, config.SW)
@@ -202,26 +201,22 @@ def _backward_case(student, name, forward, backward, config: ConvConfig) -> None
 def _gradients(student, name, forward) -> None:
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 5, 4, 2)), rng.standard_normal((2, 3, 2, 3)), np.ones(3)
-    layer = FunctionLayer(
+    gradients_match(
         lambda x, w, b: forward(x, w, b, (2, 1), "same"),
         lambda dout, x, w, b: student.call(name, dout, x, w, (2, 1), "same"),
         {"w": w, "b": b},
+        x,
+        "x (2, 5, 4, 2), w (2, 3, 2, 3), strides (2, 1), 'same'",
     )
-    result = gradcheck(layer, x)
-    if not result.ok:
-        raise CheckError(f"x (2, 5, 4, 2), w (2, 3, 2, 3), strides (2, 1), 'same':\n{result}")
 
 
 def backward_checks(name: str, forward: Forward, backward: Callable) -> tuple[Check, ...]:
     """The checks of a Conv2D backward exercise whose function is called ``name``."""
     return (
-        Check("shapes and dtypes", partial(_backward_shapes, name=name)),
-        Check("worked example", partial(_backward_worked, name=name, backward=backward)),
-        Check(
-            "matches the reference on drawn configurations",
-            lambda student: against_reference(
-                conv_configs(), partial(_backward_case, student, name, forward, backward)
-            ),
+        *_first_checks(
+            partial(_backward_shapes, name=name),
+            partial(_backward_worked, name=name, backward=backward),
+            partial(_backward_case, name=name, forward=forward, backward=backward),
         ),
         Check(
             "gradient check (float64 central differences)",
