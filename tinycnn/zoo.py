@@ -11,10 +11,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinycnn.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from tinycnn.layers.base import Layer
 from tinycnn.model import Sequential
 from tinycnn.optim import Adam
 from tinycnn.optim.schedules import CosineDecay
 from tinycnn.training.augment import Augmenter
+
+
+def _conv_pool(filters: int, normalised: bool = False) -> list[Layer]:
+    """``Conv2D(filters, 3, relu) - MaxPool2D(2)``, then ``BatchNormalization`` if
+    ``normalised``: one block of the seed CNN and its variants."""
+    block = [Conv2D(filters, 3, activation="relu"), MaxPool2D(2)]
+    return [*block, BatchNormalization()] if normalised else block
+
+
+def _classifier(normalised: bool = False) -> list[Layer]:
+    """``Flatten - Dense(128, relu) - [BatchNormalization] - Dropout(0.5) - Dense(10, softmax)``:
+    the seed CNN's head, shared by its variants."""
+    hidden = [Dense(128, activation="relu"), *([BatchNormalization()] if normalised else [])]
+    return [Flatten(), *hidden, Dropout(0.5), Dense(10, activation="softmax")]
+
+
+def _mnist(layers: list[Layer], seed: int | None) -> Sequential:
+    """``layers`` built for 28x28x1 images, weights and dropout masks drawn from ``seed``."""
+    return Sequential(layers, input_shape=(28, 28, 1), seed=seed)
 
 
 def seed_cnn(seed: int | None = None) -> Sequential:
@@ -29,17 +49,7 @@ def seed_cnn(seed: int | None = None) -> Sequential:
     seed : int, optional
         Seed for the weights and the dropout masks.
     """
-    layers = [
-        Conv2D(32, 3, activation="relu"),
-        MaxPool2D(2),
-        Conv2D(64, 3, activation="relu"),
-        MaxPool2D(2),
-        Flatten(),
-        Dense(128, activation="relu"),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ]
-    return Sequential(layers, input_shape=(28, 28, 1), seed=seed)
+    return _mnist([*_conv_pool(32), *_conv_pool(64), *_classifier()], seed)
 
 
 def dense_baseline(seed: int | None = None) -> Sequential:
@@ -61,7 +71,7 @@ def dense_baseline(seed: int | None = None) -> Sequential:
         Dropout(0.2),
         Dense(10, activation="softmax"),
     ]
-    return Sequential(layers, input_shape=(28, 28, 1), seed=seed)
+    return _mnist(layers, seed)
 
 
 def seed_cnn_bn(seed: int | None = None) -> Sequential:
@@ -80,20 +90,8 @@ def seed_cnn_bn(seed: int | None = None) -> Sequential:
     seed : int, optional
         Seed for the weights and the dropout masks.
     """
-    layers = [
-        Conv2D(32, 3, activation="relu"),
-        MaxPool2D(2),
-        BatchNormalization(),
-        Conv2D(64, 3, activation="relu"),
-        MaxPool2D(2),
-        BatchNormalization(),
-        Flatten(),
-        Dense(128, activation="relu"),
-        BatchNormalization(),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ]
-    return Sequential(layers, input_shape=(28, 28, 1), seed=seed)
+    layers = [*_conv_pool(32, normalised=True), *_conv_pool(64, normalised=True)]
+    return _mnist([*layers, *_classifier(normalised=True)], seed)
 
 
 def deep_cnn_bn(seed: int | None = None) -> Sequential:
@@ -114,21 +112,12 @@ def deep_cnn_bn(seed: int | None = None) -> Sequential:
         Seed for the weights and the dropout masks.
     """
     layers = [
-        Conv2D(32, 3, activation="relu"),
-        MaxPool2D(2),
-        BatchNormalization(),
+        *_conv_pool(32, normalised=True),
         Conv2D(64, 3, activation="relu"),
         BatchNormalization(),
-        Conv2D(64, 3, activation="relu"),
-        MaxPool2D(2),
-        BatchNormalization(),
-        Flatten(),
-        Dense(128, activation="relu"),
-        BatchNormalization(),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
+        *_conv_pool(64, normalised=True),
     ]
-    return Sequential(layers, input_shape=(28, 28, 1), seed=seed)
+    return _mnist([*layers, *_classifier(normalised=True)], seed)
 
 
 @dataclass
