@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 
 def check_writable(path: str | os.PathLike, what: str) -> None:
@@ -39,6 +41,37 @@ def check_writable(path: str | os.PathLike, what: str) -> None:
         os.unlink(probe)
     except OSError as error:
         raise ValueError(f"{what} {path}: cannot write in {folder} ({error.strerror})") from None
+
+
+def atomic_write(path: Path, write: Callable[[IO[Any]], None], mode: str = "w") -> None:
+    """Write ``path`` through ``write(file)``, atomically.
+
+    ``write`` fills a temporary file beside ``path`` (opened with ``mode``, ``"w"`` or ``"wb"``),
+    which is fsync-ed and moved over ``path`` with ``os.replace``, then the folder is fsync-ed;
+    the temporaries of writers killed mid-write are removed first. On any failure the temporary
+    file is removed and ``path`` keeps its old content. The file gets the usual permissions
+    (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    remove_stale_temps(path)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(path), suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(handle, mode) as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_folder(folder)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def fsync_folder(folder: Path) -> None:

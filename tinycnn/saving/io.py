@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -53,7 +52,7 @@ from tinycnn._version import __version__
 from tinycnn.layers.base import MAX_WEIGHT
 from tinycnn.protocol import Model
 from tinycnn.saving import validate
-from tinycnn.saving.durable import fsync_folder, remove_stale_temps, temp_prefix
+from tinycnn.saving.durable import atomic_write
 
 FORMAT_VERSION = 1
 MODEL_FORMAT = "tinycnn-model"
@@ -74,25 +73,7 @@ def atomic_savez(path: PathLike, arrays: Mapping[str, np.ndarray]) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"{path}: folder {folder} does not exist")
-    remove_stale_temps(path)  # left by writers killed mid-save
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(path), suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_folder(folder)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    atomic_write(path, lambda file: np.savez(file, **arrays), "wb")  # type: ignore[arg-type]
 
 
 def meta_array(meta: dict[str, Any]) -> np.ndarray:

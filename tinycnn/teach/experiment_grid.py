@@ -35,13 +35,12 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tinycnn.saving.durable import remove_stale_temps, temp_prefix
+from tinycnn.saving.durable import atomic_write
 from tinycnn.teach import grid_checks
 from tinycnn.teach.children import RunError, run_children
 
@@ -126,17 +125,8 @@ def run_file(out: Path, spec: dict[str, Any]) -> Path:
 def write_json(path: Path, document: Any) -> None:
     """Write JSON atomically: a temporary file beside ``path``, then ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path)  # left by a child stopped mid-write
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(document, f, indent=1)  # keeps the grid order of configurations
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # indent=1 keeps the grid order of configurations readable
+    atomic_write(path, lambda file: json.dump(document, file, indent=1))
 
 
 def finished(out: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
