@@ -23,6 +23,7 @@ travels in the model file with its optimizer.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -36,8 +37,10 @@ class LearningRateSchedule:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        """Arguments that rebuild the schedule with ``type(schedule)(**config)``."""
-        raise NotImplementedError
+        """Arguments that rebuild the schedule with ``type(schedule)(**config)``: each argument
+        of the class's ``__init__``, read from the attribute of the same name (as checked)."""
+        arguments = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in arguments if name != "self"}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -81,14 +84,6 @@ class ExponentialDecay(LearningRateSchedule):
             power = math.floor(power)
         return self.initial_learning_rate * self.decay_rate**power
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-        }
-
 
 class PiecewiseConstantDecay(LearningRateSchedule):
     """A constant rate between step boundaries: ``values[i]`` for ``b[i-1] < step <= b[i]``.
@@ -120,9 +115,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             if step <= boundary:
                 return value
         return self.values[-1]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"boundaries": self.boundaries, "values": self.values}
 
 
 class CosineDecay(LearningRateSchedule):
@@ -180,15 +172,6 @@ class CosineDecay(LearningRateSchedule):
         fraction = min(t, self.decay_steps) / self.decay_steps
         cosine = 0.5 * (1.0 + math.cos(math.pi * fraction))
         return top * ((1 - self.alpha) * cosine + self.alpha)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "alpha": self.alpha,
-            "warmup_target": self.warmup_target,
-            "warmup_steps": self.warmup_steps,
-        }
 
 
 SCHEDULES: dict[str, type[LearningRateSchedule]] = {
