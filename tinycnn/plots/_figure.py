@@ -14,12 +14,26 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+if TYPE_CHECKING:
+    from tinycnn.model import Sequential
+
 DPI = 100
 PathLike = str | os.PathLike[str]
+
+
+def seed_model(model: Sequential | None) -> Sequential:
+    """``model``, or when None the seed CNN with the weights of seed 0: what a figure of a
+    network draws by default."""
+    if model is not None:
+        return model
+    from tinycnn.zoo import seed_cnn
+
+    return seed_cnn(seed=0)
 
 
 def new_figure(width: float, height: float) -> Figure:

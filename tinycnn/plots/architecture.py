@@ -15,7 +15,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from tinycnn.model import Sequential
 from tinycnn.plots._cells import INPUT, OUTPUT
-from tinycnn.plots._figure import PathLike, finish, new_figure
+from tinycnn.plots._figure import PathLike, finish, new_figure, seed_model
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,7 @@ def plot_architecture(model: Sequential | None = None, out: PathLike | None = No
     Figure
         With ``figure.rows``, the :class:`LayerRow` list it draws.
     """
-    if model is None:
-        from tinycnn.zoo import seed_cnn
-
-        model = seed_cnn(seed=0)
+    model = seed_model(model)
     rows = architecture_rows(model)
     figure = new_figure(13, 4.2)
     ax = figure.add_subplot()

@@ -18,7 +18,7 @@ from tinycnn.layers import Softmax
 from tinycnn.losses import SoftmaxCrossEntropy
 from tinycnn.model import Sequential
 from tinycnn.plots._cells import GRADIENT, VALUE
-from tinycnn.plots._figure import PathLike, finish, new_figure
+from tinycnn.plots._figure import PathLike, finish, new_figure, seed_model
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,7 @@ def plot_backward_flow(model: Sequential | None = None, out: PathLike | None = N
     Figure
         With ``figure.steps``, the :class:`FlowStep` list whose shapes it prints.
     """
-    if model is None:
-        from tinycnn.zoo import seed_cnn
-
-        model = seed_cnn(seed=0)
+    model = seed_model(model)
     rng = np.random.default_rng(0)
     x = rng.random((2, *model.built_input_shape())).astype(np.float32)
     steps = gradient_flow(model, x, rng.integers(0, model.output_shapes[-1][-1], 2))

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from tinycnn.kernels.geometry import same_padding
 from tinycnn.layers import Conv2D, MaxPool2D
 from tinycnn.model import Sequential
-from tinycnn.plots._figure import PathLike, finish, new_figure
+from tinycnn.plots._figure import PathLike, finish, new_figure, seed_model
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,7 @@ def plot_receptive_field(
     Figure
         With ``figure.fields``, the :class:`Field` list it draws.
     """
-    if model is None:
-        from tinycnn.zoo import seed_cnn
-
-        model = seed_cnn(seed=0)
+    model = seed_model(model)
     H, W = model.built_input_shape()[:2]
     fields = receptive_fields(model)
     figure = new_figure(8, 6)
