@@ -290,13 +290,23 @@ def check_update_ratio(model: Sequential, x: np.ndarray, y: np.ndarray, steps: i
     too_big = [n for n, r in ratios.items() if r > high]
     too_small = [n for n, r in ratios.items() if r < low]
     if too_big or too_small:
-        parts = []
-        if too_big:
-            parts.append(f"{', '.join(too_big)} change by >10% per step: lower the learning rate")
-        if too_small:
-            parts.append(f"{', '.join(too_small)} barely move: raise the learning rate")
-        return Check("update/weight ratio", "warn", summary, "; ".join(parts), rows, values)
+        hint = _naming(
+            {
+                "{} change by >10% per step: lower the learning rate": too_big,
+                "{} barely move: raise the learning rate": too_small,
+            }
+        )
+        return Check("update/weight ratio", "warn", summary, hint, rows, values)
     return Check("update/weight ratio", "ok", summary, details=rows, values=values)
+
+
+def _naming(groups: dict[str, list[str]]) -> str:
+    """Each template whose list of layer names is not empty, filled with those names (comma
+    separated), joined by ``"; "``: ``{"exploding at {}": ["conv2d"]}`` gives
+    ``"exploding at conv2d"``."""
+    return "; ".join(
+        template.format(", ".join(names)) for template, names in groups.items() if names
+    )
 
 
 def _layer_outputs(model: Sequential, x: np.ndarray) -> list[tuple[Any, np.ndarray]]:
@@ -358,13 +368,9 @@ def check_activation_scale(model: Sequential, x: np.ndarray) -> Check:
     big = [n for n, v in rms.items() if not math.isfinite(v) or v > 100]
     small = [n for n, v in rms.items() if v < 1e-3]
     if big or small:
-        parts = []
-        if big:
-            parts.append(f"exploding at {', '.join(big)}")
-        if small:
-            parts.append(f"vanishing at {', '.join(small)}")
         hint = (
-            "; ".join(parts) + ": activations should stay around 0.1-10 through the network; "
+            _naming({"exploding at {}": big, "vanishing at {}": small})
+            + ": activations should stay around 0.1-10 through the network; "
             "check input scaling and initialisation (He for ReLU layers, Glorot otherwise)"
         )
         status = "fail" if any(not math.isfinite(rms[n]) or rms[n] > 1e4 for n in big) else "warn"
