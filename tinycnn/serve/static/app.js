@@ -301,16 +301,20 @@ function mapGrid(l) {
   return grid;
 }
 
+// A button of class `cls` whose data-* attributes are `data` (strings); a click explains `what`.
+function explainButton(cls, data, what) {
+  const b = element("button", cls);
+  b.type = "button";
+  Object.assign(b.dataset, data);
+  b.addEventListener("click", () => explainThis(b, what));
+  return b;
+}
+
 function unitGrid(l) {
   const grid = element("div", "units");
   l.values.forEach((_, u) => {
-    const b = element("button", "unit");
-    b.type = "button";
-    b.dataset.kind = "dense";
-    b.dataset.index = String(l.index);
-    b.dataset.unit = String(u);
-    b.addEventListener("click", () => explainThis(b, { kind: "dense", layer: l.index, unit: u }));
-    grid.appendChild(b);
+    const data = { kind: "dense", index: String(l.index), unit: String(u) };
+    grid.appendChild(explainButton("unit", data, { kind: "dense", layer: l.index, unit: u }));
   });
   return grid;
 }
@@ -318,14 +322,11 @@ function unitGrid(l) {
 function classList(l) {
   const list = element("div", "classes");
   l.probabilities.forEach((_, k) => {
-    const b = element("button", "class-row");
-    b.type = "button";
-    b.dataset.kind = "class";
-    b.dataset.class = String(k);
+    const data = { kind: "class", class: String(k) };
+    const b = explainButton("class-row", data, { kind: "class", class: k });
     const bar = element("span", "bar");
     bar.appendChild(document.createElement("div"));
     b.append(element("span", "", String(k)), bar, element("span", "pct"));
-    b.addEventListener("click", () => explainThis(b, { kind: "class", class: k }));
     list.appendChild(b);
   });
   return list;
