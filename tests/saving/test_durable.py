@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
 from badfiles import tiny_model
 
 from tinycnn.model import load_model
-from tinycnn.saving.durable import remove_stale_temps
+from tinycnn.saving.durable import atomic_write, remove_stale_temps
 from tinycnn.saving.io import save_model
 
 
@@ -39,3 +40,19 @@ def test_remove_stale_temps_reports_what_it_removed(tmp_path):
     stray.write_bytes(b"")
     assert remove_stale_temps(tmp_path / "a.npz") == [stray]
     assert remove_stale_temps(tmp_path / "a.npz") == []
+
+
+def test_atomic_write_replaces_the_file_or_leaves_it_as_it_was(tmp_path):
+    path = tmp_path / "a.json"
+    atomic_write(path, lambda file: file.write("old"))
+    assert path.read_text() == "old" and path.stat().st_mode & 0o044  # not mkstemp's 0600
+
+    def fails_midway(file):
+        file.write("half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        atomic_write(path, fails_midway)
+    assert path.read_text() == "old" and sorted(tmp_path.iterdir()) == [path]
+    atomic_write(path, lambda file: file.write(b"new"), "wb")
+    assert path.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [path]

@@ -11,11 +11,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_exercises import NAMES, plant, run_cli
 
 from tinycnn.cli import main
 from tinycnn.teach.exercises import get_exercise, handout
+from tinycnn.teach.exercises.grading import CheckError, expect_array, gradients_match
 from tinycnn.teach.exercises.hints import HINTS_FILE
 from tinycnn.teach.exercises.questions import Question, grade_questions, read_answers
 
@@ -284,6 +286,42 @@ def test_with_no_fingerprint_the_message_says_where_it_differs_and_guesses_nothi
     status, out = run_cli(capsys, "check", "maxpool_forward", folder)
     assert status == 1 and "smallest failing case" in out
     assert re.search(r"\d+ of \d+ positions differ", out) and "at (" in out and "hint:" not in out
+
+
+# --- the authoring helpers the checks share -----------------------------------------------------
+
+
+def test_expect_array_returns_a_right_answer_and_says_what_came_instead_of_a_wrong_one():
+    right = np.zeros((2, 3), np.float32)
+    assert expect_array(right, "dx", (2, 3), np.float32, "x (2, 3)") is right
+    wrong = [
+        (np.zeros((2, 3)), "float64 of shape (2, 3)"),
+        (np.zeros((3, 2), np.float32), "float32 of shape (3, 2)"),
+        ([[0.0] * 3] * 2, "a list"),
+    ]
+    for got, came in wrong:
+        with pytest.raises(CheckError) as failure:
+            expect_array(got, "dx", (2, 3), np.float32, "x (2, 3)", hint="a hint")
+        expected = "x (2, 3): dx should be a float32 ndarray of shape (2, 3), got "
+        assert failure.value.message == expected + came and failure.value.hint == "a hint"
+
+
+def test_gradients_match_passes_a_right_backward_and_names_the_input_for_a_wrong_one():
+    rng = np.random.default_rng(0)
+    params, x = {"w": rng.standard_normal((3, 2))}, rng.standard_normal((4, 3))
+    gradients_match(
+        lambda x, w: x @ w, lambda dout, x, w: (dout @ w.T, x.T @ dout), params, x, "x (4, 3)"
+    )
+    with pytest.raises(CheckError, match=r"^x \(4, 3\), w \(3, 2\):\n") as failure:
+        gradients_match(
+            lambda x, w: x @ w,
+            lambda dout, x, w: (dout @ w.T, 2 * x.T @ dout),  # dw twice too large
+            params,
+            x,
+            "x (4, 3), w (3, 2)",
+        )
+    worst = re.search(r"student/w +\(3, 2\) +([\d.e+-]+)", failure.value.message)
+    assert worst and float(worst.group(1)) > 0.3  # |2a - a| / (|2a| + |a|) = 1/3
 
 
 # --- the capstone -----------------------------------------------------------------------------
