@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from tinycnn.layers import Conv2D, Dense, Flatten, MaxPool2D
 from tinycnn.model import Sequential
@@ -108,3 +109,40 @@ def edited(path: Path, edit: Callable[[dict[str, Any], dict[str, np.ndarray]], A
     meta, arrays = parts()
     text = edit(meta, arrays)
     return write_npz(path, text if isinstance(text, str) else meta, arrays)
+
+
+# --- hypothesis's JSON documents and edits to them (the model-file and grid/checkpoint fuzz tests)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**12), max_value=10**12)
+    | st.sampled_from([0, 1, -1, 2**31, 2**63, 10**100])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from(["Conv2D", "Dense", "relu", "same", "float64", "w000", "<b>x</b>"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+def json_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path (a tuple of keys and indices) into a JSON document."""
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += json_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += json_paths(value, (*prefix, i))
+    return found
+
+
+def json_replace(node: Any, path: tuple, value: Any) -> Any:
+    """``node`` with the value at ``path`` (from :func:`json_paths`) replaced by ``value``."""
+    if not path:
+        return value
+    node[path[0]] = json_replace(node[path[0]], path[1:], value)
+    return node

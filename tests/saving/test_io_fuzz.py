@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from badfiles import parts, tiny_model, write_npz
+from badfiles import json_paths, json_replace, json_values, parts, tiny_model, write_npz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,39 +30,6 @@ MEMORY_LIMIT = 200 * 1024 * 1024
 X = np.random.default_rng(0).random((2, 14, 14, 1), dtype=np.float32)
 TIMES: list[float] = []
 pytestmark = pytest.mark.timeout(600)
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**12), max_value=10**12)
-    | st.sampled_from([0, 1, -1, 2**31, 2**63, 10**100])
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-    | st.sampled_from(["Conv2D", "Dense", "relu", "same", "float64", "w000", "<b>x</b>"]),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=10,
-)
-
-
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path (a tuple of keys and indices) into a JSON document."""
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found += _paths(value, (*prefix, i))
-    return found
-
-
-def _replace(node: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    node[path[0]] = _replace(node[path[0]], path[1:], value)
-    return node
 
 
 @st.composite
@@ -81,7 +48,7 @@ def mutated_files(draw: Any) -> tuple[str, Any]:
         return kind, draw(st.floats(0, 1, exclude_max=True))
     if kind == "json value":
         meta, _ = parts(tiny_model())
-        paths = _paths(meta)
+        paths = json_paths(meta)
         return kind, (draw(st.sampled_from(paths)), draw(json_values))
     return kind, (draw(st.floats(0, 1)), draw(st.integers(0, 20)), draw(st.text(max_size=12)))
 
@@ -100,7 +67,7 @@ def write_mutated(path: Path, kind: str, recipe: Any) -> Path:
     meta, arrays = parts(tiny_model())
     if kind == "json value":
         where, value = recipe
-        return write_npz(path, _replace(meta, where, value), arrays)
+        return write_npz(path, json_replace(meta, where, value), arrays)
     where, cut, text = recipe
     document = json.dumps(meta)
     at = int(where * len(document))

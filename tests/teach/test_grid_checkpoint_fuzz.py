@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from badfiles import tiny_model, write_npz
+from badfiles import json_paths, json_replace, json_values, tiny_model, write_npz
 from helpers_train import small_mnist
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_io_fuzz import _paths, _replace, json_values
 
 from tinycnn.cli.experiment import read_grid
 from tinycnn.saving.io import read_npz
@@ -49,7 +48,7 @@ FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, Heal
 def edits(draw: Any, document: Any) -> tuple[str, Any]:
     """A JSON value put anywhere in ``document``, or characters spliced into its text."""
     if draw(st.booleans()):
-        return "value", (draw(st.sampled_from(_paths(document))), draw(json_values))
+        return "value", (draw(st.sampled_from(json_paths(document))), draw(json_values))
     return "text", (draw(st.floats(0, 1)), draw(st.integers(0, 12)), draw(st.text(max_size=12)))
 
 
@@ -57,7 +56,7 @@ def edited_text(document: Any, edit: tuple[str, Any]) -> str:
     kind, recipe = edit
     if kind == "value":
         where, value = recipe
-        return json.dumps(_replace(json.loads(json.dumps(document)), where, value))
+        return json.dumps(json_replace(json.loads(json.dumps(document)), where, value))
     where, cut, text = recipe
     plain = json.dumps(document)
     at = int(where * len(plain))
