@@ -32,7 +32,7 @@ from tinycnn.teach.exercises import check_all, exercises, start
 
 
 def _mutants() -> list[tuple]:
-    path = Path(__file__).resolve().parent.parent / "test_exercises.py"
+    path = Path(__file__).resolve().parent.parent / "teach" / "test_exercises.py"
     spec = importlib.util.spec_from_file_location("_test_exercises", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,57 @@
+"""Drawn cases replayed from one student to the next give what hypothesis's ``find`` gives."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
+from tinycnn.teach.exercises.drawn import find_smallest
+
+SEARCH = settings(
+    database=None,
+    derandomize=True,
+    deadline=None,
+    max_examples=40,
+    suppress_health_check=list(HealthCheck),
+)
+CASES = st.tuples(st.integers(0, 1000), st.lists(st.integers(-50, 50), max_size=6))
+
+
+def _hypothesis(fails):
+    try:
+        return find(CASES, fails, settings=SEARCH)
+    except NoSuchExample:
+        return None
+
+
+def test_a_right_answer_sees_the_cases_find_draws_in_its_order():
+    def check(case, seen):  # one place in the code: every student's search keeps its cases
+        seen.append((case[0], list(case[1])))
+        case[1].append(999)  # a check that changes its case must not change the next student's
+        return False
+
+    by_find, first, second = [], [], []
+    assert _hypothesis(lambda case: check(case, by_find)) is None
+    assert find_smallest(CASES, lambda case: check(case, first), SEARCH, check.__code__) is None
+    assert find_smallest(CASES, lambda case: check(case, second), SEARCH, check.__code__) is None
+    assert len(by_find) > 20 and first == by_find and second == by_find
+
+
+@pytest.mark.parametrize("limit", [0, 300, 700, 5000])
+def test_a_wrong_answer_gets_the_case_find_gives(limit):
+    def check(case, calls):
+        calls.append(case)
+        return case[0] > limit or sum(case[1]) > limit // 10 + 40
+
+    def right(case):
+        return False
+
+    find_smallest(CASES, right, SEARCH, check.__code__)  # the kept cases of a right answer
+    calls: list = []
+    by_find: list = []
+    expected = _hypothesis(lambda case: check(case, by_find))
+    assert find_smallest(CASES, lambda case: check(case, calls), SEARCH, check.__code__) == expected
+    assert (expected is None) == (limit == 5000)
+    assert len(calls) <= len(by_find) + 1  # the cases seen passing are not run again
