@@ -321,6 +321,44 @@ def test_wire_refuses_what_it_cannot_read_safely():
         os.close(write_end)
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        [0, "O", [1], "C"],  # Python objects
+        [0, "i4,O", [1], "C"],  # fields holding one
+        [0, "<f8", [2], "C"],  # 8 bytes for 2 float64
+        [0, "<f8", [-1], "C"],
+        [0, "<f8", [1], "X"],
+        [3, "<f8", [1], "C"],  # a blob the message does not have
+    ],
+)
+def test_wire_arrays_keep_dtype_shape_order_and_forged_ones_are_refused(forged):
+    import numpy as np
+
+    read_end, write_end = os.pipe()
+    try:
+        sent = {
+            "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+            "view": np.arange(10, dtype=">i4")[::3],
+            "empty": np.zeros((0, 3), np.float32),
+            "fields": np.zeros(2, dtype=[("x", "<f4"), ("y", "<i8")]),
+            "scalar": np.float32(2.5),
+        }
+        write_frame(write_end, sent)
+        got = FrameReader(read_end).read()
+        for key, value in sent.items():
+            assert got[key].dtype == value.dtype and np.array_equal(got[key], value)
+        assert got["f"].flags.f_contiguous and got["view"].flags.writeable
+        assert isinstance(got["scalar"], np.float32)
+        header = json.dumps({"m": {"$dict": [["x", {"$nd": forged}]]}, "blobs": [8]}).encode()
+        os.write(write_end, struct.pack("<I", len(header)) + header + bytes(8))
+        with pytest.raises(WireError):
+            FrameReader(read_end).read()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 def test_exercise_files_use_only_the_public_authoring_api():
     for exercise in [get_exercise(n) for n in ("im2col", "capstone", "adam")]:
         tree = ast.parse(exercise.source.read_text())

@@ -23,6 +23,7 @@ the premise; none does (a strategy is a fixed description of the inputs).
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,9 @@ __all__ = ["find_smallest"]
 _KEPT: dict[tuple, list] = {}
 
 
-def find_smallest(strategy: Any, fails: Callable[[Any], bool], search: Any, where: Any) -> Any:
+def find_smallest(
+    strategy: Any, fails: Callable[[Any], bool], search: Any, where: Callable | None
+) -> Any:
     """The smallest case of ``strategy`` on which ``fails`` is true, or None (as ``find``).
 
     Parameters
@@ -45,11 +48,12 @@ def find_smallest(strategy: Any, fails: Callable[[Any], bool], search: Any, wher
         ``fails(case) -> bool``.
     search : hypothesis settings
         With ``derandomize=True`` (a search that draws the same cases every time).
-    where : object
-        The place in the checks' code the search is made for (a code object), or None to
-        search without replaying (``find`` itself).
+    where : callable or None
+        The check's function for one case: its code (a ``partial``'s function's) names the
+        place in the checks' code the search is made for. None: ``find`` itself, no replay.
     """
-    key = None if where is None else (where, repr(strategy), repr(search))
+    code = _code(where)
+    key = None if code is None else (code, repr(strategy), repr(search))
     kept = _KEPT.get(key) if key is not None else None
     passed = 0
     if kept is not None:
@@ -82,6 +86,13 @@ def find_smallest(strategy: Any, fails: Callable[[Any], bool], search: Any, wher
 
 
 _UNCOPIABLE = object()
+
+
+def _code(function: Any) -> Any:
+    """The code object of a function, a method or a ``partial`` of one; None otherwise."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    return getattr(getattr(function, "__func__", function), "__code__", None)
 
 
 def _copy(case: Any) -> Any:

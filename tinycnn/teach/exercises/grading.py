@@ -212,7 +212,7 @@ def smallest_failing_case(strategy: Any, check_case: Callable[[Any], None], max_
         max_examples=max_examples,
         suppress_health_check=list(HealthCheck),
     )
-    return find_smallest(strategy, fails, search, getattr(check_case, "__code__", None))
+    return find_smallest(strategy, fails, search, check_case)
 
 
 def against_reference(strategy, check_case, describe=repr, max_examples=60) -> None:
