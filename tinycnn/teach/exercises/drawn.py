@@ -78,7 +78,7 @@ def find_smallest(
     try:
         return find(strategy, seen_or_fails, settings=search)
     except NoSuchExample:
-        if drawn is not None and all(case is not _UNCOPIABLE for case in drawn):
+        if key is not None and drawn is not None and all(c is not _UNCOPIABLE for c in drawn):
             _KEPT[key] = drawn
         if kept is not None and passed < len(kept):
             return copy.deepcopy(kept[passed])  # it failed once: never report a pass

@@ -34,8 +34,8 @@ import os
 import select
 import struct
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -43,6 +43,7 @@ __all__ = ["FrameReader", "Unreadable", "WireError", "decode", "encode", "pack",
 
 MAX_HEADER = 64 * 2**20  # bytes of JSON in one message
 MAX_FRAME = 1024 * 2**20  # bytes of one message, arrays included
+Buffer = bytes | bytearray
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
@@ -90,7 +91,9 @@ def _encode_array(value: np.ndarray, blobs: list[bytes]) -> dict:
         np.save(buffer, value, allow_pickle=False)
         blobs.append(buffer.getvalue())
         return {"$npy": len(blobs) - 1}
-    order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
+    order: Literal["C", "F"] = "C"
+    if value.flags.f_contiguous and not value.flags.c_contiguous:
+        order = "F"
     blobs.append(value.tobytes(order=order))
     return {"$nd": [len(blobs) - 1, value.dtype.str, list(value.shape), order]}
 
@@ -100,7 +103,7 @@ def _plain(dtype: np.dtype) -> bool:
     return dtype.fields is None and dtype.subdtype is None and not dtype.hasobject
 
 
-def decode(data: Any, blobs: list[bytes], callback: Callable[[int], Any] | None = None) -> Any:
+def decode(data: Any, blobs: Sequence[Buffer], callback: Callable[[int], Any] | None = None) -> Any:
     """The value ``encode`` wrote; ``callback(k)`` makes the stand-in for function ``k``."""
     if isinstance(data, list):
         return [decode(item, blobs, callback) for item in data]
@@ -134,13 +137,13 @@ def _key(key: Any) -> Any:
     return key
 
 
-def _blob(blobs: list, index: Any) -> bytes:
+def _blob(blobs: Sequence[Buffer], index: Any) -> Buffer:
     if not isinstance(index, int) or not 0 <= index < len(blobs):
         raise WireError(f"array {index!r} is not in the message")
     return blobs[index]
 
 
-def _array(blobs: list[bytes], body: Any) -> np.ndarray:
+def _array(blobs: Sequence[Buffer], body: Any) -> np.ndarray:
     """A new, writable array from ``[index, dtype, shape, order]`` and blob ``index``."""
     try:
         index, dtype_name, shape, order = body
@@ -160,7 +163,7 @@ def _array(blobs: list[bytes], body: Any) -> np.ndarray:
         raise WireError(f"an unreadable array ({error})") from None
 
 
-def _saved_array(blobs: list[bytes], index: Any) -> np.ndarray:
+def _saved_array(blobs: Sequence[Buffer], index: Any) -> np.ndarray:
     try:
         return np.load(io.BytesIO(_blob(blobs, index)), allow_pickle=False)
     except ValueError as error:
