@@ -9,7 +9,8 @@ Makes ``--folders`` student folders from the reference answers and the planted b
 
 then grades them all with ``check_all(..., jobs=N)`` (isolation on: a fork server per job, a fresh
 process per exercise and folder) and prints the wall-clock time, the reports per status, and
-the median time of one (exercise, folder) for each exercise (fork, load, checks, verdict), and
+the median, maximum and summed time of one (exercise, folder) for each exercise (fork, load,
+checks, verdict), and
 the CPU time the grading used (all its processes, the students' included), which tells how much
 of the machine it had when other work shares it.
 
@@ -118,10 +119,15 @@ def main() -> None:
         print(f"  error: {report.message}")
     trained = [r for r in reports if r.exercise == "capstone" and r.ok]
     print(f"capstones trained to the end: {len(trained)}")
-    print(f"{'exercise':<22} {'median s':>9} {'max s':>7}  (one exercise, one folder)")
+    spent = sum(r.seconds for r in reports)
+    print(f"time of the gradings, summed over the {args.jobs} jobs: {spent:.0f} s")
+    print(f"{'exercise':<22} {'median s':>9} {'max s':>7} {'sum s':>7} {'share':>6}")
     for name in names:
         times = [r.seconds for r in reports if r.exercise == name]
-        print(f"{name:<22} {statistics.median(times):>9.2f} {max(times):>7.2f}")
+        print(
+            f"{name:<22} {statistics.median(times):>9.2f} {max(times):>7.2f} "
+            f"{sum(times):>7.1f} {sum(times) / spent:>6.1%}"
+        )
     ran = [r.seconds for r in reports if r.exercise != "capstone" and r.status != "not started"]
     print(f"median of every graded non-capstone (exercise, folder): {statistics.median(ran):.2f} s")
 

@@ -133,6 +133,21 @@ def test_other_folders_in_the_batch_are_unaffected(batch):
     assert (root / "deletes_parent_files" / "relu.py").is_file()
 
 
+def test_jobs_hand_out_the_capstone_first_and_report_in_folder_order(tmp_path):
+    from tinycnn.teach.exercises import check_all
+
+    folders = [tmp_path / name for name in ("ada", "bob", "cy")]
+    for folder in folders:  # handouts as given: "not started", no child needed
+        for name in ("relu", "capstone"):
+            assert main(["exercises", "start", name, str(folder)]) == 0
+    done: list = []
+    reports = check_all(["relu", "capstone"], folders, jobs=2, progress=done.append)
+    graded = [(r.exercise, r.path.parent.name) for r in reports]
+    assert graded == [(e, f.name) for f in folders for e in ("relu", "capstone")]
+    assert {r.status for r in reports} == {"not started"} and len(done) == 6
+    assert [r.exercise for r in done[:2]] == ["capstone", "capstone"]
+
+
 def test_borrowed_answers_fail_naming_the_import(capsys, tmp_path):
     for name, text in {
         "im2col": "from tinycnn.kernels.im2col import im2col\n",
