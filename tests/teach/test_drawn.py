@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from functools import partial
 
+import numpy as np
 import pytest
-from hypothesis import HealthCheck, find, settings
+from hypothesis import HealthCheck, find, note, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
@@ -59,3 +61,32 @@ def test_a_wrong_answer_gets_the_case_find_gives(limit):
     assert find_smallest(CASES, lambda case: check(case, calls), SEARCH, check) == expected
     assert (expected is None) == (limit == 5000)
     assert len(calls) <= len(by_find) + 1  # the cases seen passing are not run again
+
+
+def test_the_global_random_generators_are_seeded_as_find_seeds_them():
+    def check(case, seen):
+        seen.append((random.random(), np.random.random()))  # noqa: NPY002 (the legacy global)
+        return False
+
+    by_find, replayed = [], []
+    assert _hypothesis(lambda case: check(case, by_find)) is None
+    find_smallest(CASES, partial(check, seen=[]), SEARCH, check)
+    assert find_smallest(CASES, partial(check, seen=replayed), SEARCH, check) is None
+    assert replayed == by_find
+
+
+def test_a_check_that_needs_finds_context_is_left_to_find():
+    def check(case, calls):
+        calls.append(case)
+        note(f"case {case}")  # only inside find
+        return case[0] > 500
+
+    def right(case):
+        note("right")
+        return False
+
+    find_smallest(CASES, right, SEARCH, check)  # kept, but cannot be replayed
+    calls: list = []
+    expected = _hypothesis(lambda case: check(case, []))
+    for _ in range(2):
+        assert find_smallest(CASES, partial(check, calls=calls), SEARCH, check) == expected

@@ -10,14 +10,18 @@ the checks' code (the ``check_case`` function's code), strategy and settings:
 
 - the first search of that kind in a process is hypothesis's own; when no case fails, the cases
   it drew (copies taken before each ran) are kept;
-- a later search runs ``fails`` on copies of the kept cases, in the same order: the student's
-  code sees the calls ``find`` would make. If none fails, the answer is the one ``find`` would
-  give (no failing case). If one fails, ``find`` runs as usual to shrink it; the cases before it,
-  already seen to pass, are not run again when ``find`` draws them (each compared, value by
-  value, with the kept one).
+- a later search runs ``fails`` on copies of the kept cases, in the same order, each with the
+  global random generators seeded as ``find`` seeds them for a case (its
+  ``deterministic_PRNG``): the student's code sees the calls ``find`` would make. If none
+  fails, the answer is the one ``find`` would give (no failing case). If one fails, ``find``
+  runs as usual to shrink it; the cases before it, already seen to pass, are not run again when
+  ``find`` draws them (each compared, value by value, with the kept one).
 
-A check whose strategy at one place in its code depended on the student's answers would break
-the premise; none does (a strategy is a fixed description of the inputs).
+A search is not kept when a case raised (an ``assume`` that hypothesis handles, say); a kept
+case that raises one of hypothesis's own exceptions when replayed (``note`` outside ``find``)
+sends that search back to ``find``. A check whose strategy at one place in its code depended on
+the student's answers would break the premise; none does (a strategy is a fixed description of
+the inputs).
 """
 
 from __future__ import annotations
@@ -29,11 +33,17 @@ from typing import Any
 
 import numpy as np
 from hypothesis import find
-from hypothesis.errors import NoSuchExample
+from hypothesis.errors import HypothesisException, NoSuchExample
+
+try:  # how find seeds the global random generators for each case (not public API)
+    from hypothesis.internal.entropy import deterministic_PRNG as seeded_like_find
+except ImportError:  # another hypothesis: every search is find's own
+    seeded_like_find = None  # type: ignore[assignment]
 
 __all__ = ["find_smallest"]
 
-_KEPT: dict[tuple, list] = {}
+_KEPT: dict[tuple, list] = {}  # the cases find drew, per (code, strategy, settings)
+_FIND_ONLY: set[tuple] = set()  # searches whose cases cannot be replayed
 
 
 def find_smallest(
@@ -52,37 +62,54 @@ def find_smallest(
         The check's function for one case: its code (a ``partial``'s function's) names the
         place in the checks' code the search is made for. None: ``find`` itself, no replay.
     """
-    code = _code(where)
+    code = _code(where) if seeded_like_find is not None else None
     key = None if code is None else (code, repr(strategy), repr(search))
+    key = None if key in _FIND_ONLY else key
     kept = _KEPT.get(key) if key is not None else None
     passed = 0
-    if kept is not None:
-        for case in kept:
-            if fails(copy.deepcopy(case)):
-                break
-            passed += 1
-        else:
+    if key is not None and kept is not None:
+        try:
+            passed = _replay(kept, fails)
+        except HypothesisException:  # hypothesis's own (note outside find): find's search
+            del _KEPT[key]
+            _FIND_ONLY.add(key)
+            kept, passed, key = None, 0, None
+        if kept is not None and passed == len(kept):
             return None
     drawn: list | None = [] if key is not None and kept is None else None
-    calls = 0
+    calls, clean = 0, True
 
     def seen_or_fails(case: Any) -> bool:
-        nonlocal calls
+        nonlocal calls, clean
         calls += 1
         if drawn is not None:
             drawn.append(_copy(case))
         if kept is not None and calls <= passed and _same(case, kept[calls - 1]):
             return False  # this student's code passed this very case a moment ago
-        return fails(case)
+        try:
+            return fails(case)
+        except BaseException:
+            clean = False
+            raise
 
     try:
         return find(strategy, seen_or_fails, settings=search)
     except NoSuchExample:
-        if key is not None and drawn is not None and all(c is not _UNCOPIABLE for c in drawn):
-            _KEPT[key] = drawn
+        if key is not None and drawn is not None and clean:
+            if all(case is not _UNCOPIABLE for case in drawn):
+                _KEPT[key] = drawn
         if kept is not None and passed < len(kept):
             return copy.deepcopy(kept[passed])  # it failed once: never report a pass
         return None
+
+
+def _replay(kept: list, fails: Callable[[Any], bool]) -> int:
+    """How many of the kept cases pass, in order, up to the first that fails."""
+    for number, case in enumerate(kept):
+        with seeded_like_find():
+            if fails(copy.deepcopy(case)):
+                return number
+    return len(kept)
 
 
 _UNCOPIABLE = object()
