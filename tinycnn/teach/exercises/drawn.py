@@ -14,8 +14,9 @@ the checks' code (the ``check_case`` function's code), strategy and settings:
   global random generators seeded as ``find`` seeds them for a case (its
   ``deterministic_PRNG``): the student's code sees the calls ``find`` would make. If none
   fails, the answer is the one ``find`` would give (no failing case). If one fails, ``find``
-  runs as usual to shrink it; the cases before it, already seen to pass, are not run again when
-  ``find`` draws them (each compared, value by value, with the kept one).
+  runs as usual to shrink it; that case and the ones before it are not run again when ``find``
+  draws them (each compared, value by value, with the kept one; their outcomes are known), so
+  the student's code sees the calls ``find`` alone would make.
 
 A search is not kept when a case raised (an ``assume`` that hypothesis handles, say); a kept
 case that raises one of hypothesis's own exceptions when replayed (``note`` outside ``find``)
@@ -84,8 +85,8 @@ def find_smallest(
         calls += 1
         if drawn is not None:
             drawn.append(_copy(case))
-        if kept is not None and calls <= passed and _same(case, kept[calls - 1]):
-            return False  # this student's code passed this very case a moment ago
+        if kept is not None and calls <= passed + 1 and _same(case, kept[calls - 1]):
+            return calls > passed  # this student's code ran this very case a moment ago
         try:
             return fails(case)
         except BaseException:
