@@ -3,13 +3,16 @@
 Makes ``--folders`` student folders from the reference answers and the planted bugs of
 ``tests/teach/test_exercises.py`` (``MUTANTS``), mixed the way a class hands work in:
 
-- 2 in 5 folders: every exercise right (their capstone trains its 150 steps);
+- 2 in 5 folders: every exercise right (their capstone trains all its steps);
 - 2 in 5: two exercises wrong (a planted bug each, chosen by the folder's number);
 - 1 in 5: the last five exercises left as handed out (not started).
 
 then grades them all with ``check_all(..., jobs=N)`` (isolation on: a fork server per job, a fresh
 process per exercise and folder) and prints the wall-clock time, the reports per status, and
-the median time of one (exercise, folder) for each exercise (fork, load, checks, verdict).
+the median, maximum and summed time of one (exercise, folder) for each exercise (fork, load,
+checks, verdict), and
+the CPU time the grading used (all its processes, the students' included), which tells how much
+of the machine it had when other work shares it.
 
 Usage::
 
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import resource
 import statistics
 import tempfile
 import time
@@ -32,12 +37,24 @@ from tinycnn.teach.exercises import check_all, exercises, start
 
 
 def _mutants() -> list[tuple]:
-    path = Path(__file__).resolve().parent.parent / "test_exercises.py"
+    path = Path(__file__).resolve().parent.parent / "teach" / "test_exercises.py"
     spec = importlib.util.spec_from_file_location("_test_exercises", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.MUTANTS
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its children that have ended."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _load(averages: tuple[float, float, float]) -> str:
+    return " ".join(f"{a:.2f}" for a in averages)
 
 
 def make_class(root: Path, count: int) -> list[Path]:
@@ -81,22 +98,36 @@ def main() -> None:
             if len(done) % 100 == 0:
                 print(f"  {len(done)} graded, {time.monotonic() - started:.0f} s", flush=True)
 
+        load_before = os.getloadavg()
+        cpu_before = _cpu_seconds()
         reports = check_all(names, folders, jobs=args.jobs, progress=progress)
         seconds = time.monotonic() - started
+        cpu = _cpu_seconds() - cpu_before
+        load_after = os.getloadavg()
     statuses = Counter(r.status for r in reports)
+    print(f"load average (1, 5, 15 min) before: {_load(load_before)}, after: {_load(load_after)}")
     print(
         f"{args.folders} folders x {len(names)} exercises = {len(reports)} gradings, "
         f"{args.jobs} jobs: {seconds:.0f} s ({seconds / 60:.1f} min)"
+    )
+    print(
+        f"CPU time of the grading (this process, the workers, their fork servers and every "
+        f"student's process): {cpu:.0f} s ({cpu / seconds:.2f} cores busy on average)"
     )
     print("reports: " + ", ".join(f"{count} {status}" for status, count in statuses.items()))
     for report in [r for r in reports if r.status == "error"][:5]:
         print(f"  error: {report.message}")
     trained = [r for r in reports if r.exercise == "capstone" and r.ok]
     print(f"capstones trained to the end: {len(trained)}")
-    print(f"{'exercise':<22} {'median s':>9} {'max s':>7}  (one exercise, one folder)")
+    spent = sum(r.seconds for r in reports)
+    print(f"time of the gradings, summed over the {args.jobs} jobs: {spent:.0f} s")
+    print(f"{'exercise':<22} {'median s':>9} {'max s':>7} {'sum s':>7} {'share':>6}")
     for name in names:
         times = [r.seconds for r in reports if r.exercise == name]
-        print(f"{name:<22} {statistics.median(times):>9.2f} {max(times):>7.2f}")
+        print(
+            f"{name:<22} {statistics.median(times):>9.2f} {max(times):>7.2f} "
+            f"{sum(times):>7.1f} {sum(times) / spent:>6.1%}"
+        )
     ran = [r.seconds for r in reports if r.exercise != "capstone" and r.status != "not started"]
     print(f"median of every graded non-capstone (exercise, folder): {statistics.median(ran):.2f} s")
 

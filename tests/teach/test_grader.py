@@ -133,6 +133,21 @@ def test_other_folders_in_the_batch_are_unaffected(batch):
     assert (root / "deletes_parent_files" / "relu.py").is_file()
 
 
+def test_jobs_hand_out_the_capstone_first_and_report_in_folder_order(tmp_path):
+    from tinycnn.teach.exercises import check_all
+
+    folders = [tmp_path / name for name in ("ada", "bob", "cy")]
+    for folder in folders:  # handouts as given: "not started", no child needed
+        for name in ("relu", "capstone"):
+            assert main(["exercises", "start", name, str(folder)]) == 0
+    done: list = []
+    reports = check_all(["relu", "capstone"], folders, jobs=2, progress=done.append)
+    graded = [(r.exercise, r.path.parent.name) for r in reports]
+    assert graded == [(e, f.name) for f in folders for e in ("relu", "capstone")]
+    assert {r.status for r in reports} == {"not started"} and len(done) == 6
+    assert [r.exercise for r in done[:2]] == ["capstone", "capstone"]
+
+
 def test_borrowed_answers_fail_naming_the_import(capsys, tmp_path):
     for name, text in {
         "im2col": "from tinycnn.kernels.im2col import im2col\n",
@@ -314,6 +329,44 @@ def test_wire_refuses_what_it_cannot_read_safely():
         assert isinstance(got["objects"], Unreadable) and isinstance(got["f"], Unreadable)
         evil = b'{"m": {"$evil": 1}, "blobs": []}'
         os.write(write_end, struct.pack("<I", len(evil)) + evil)
+        with pytest.raises(WireError):
+            FrameReader(read_end).read()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        [0, "O", [1], "C"],  # Python objects
+        [0, "i4,O", [1], "C"],  # fields holding one
+        [0, "<f8", [2], "C"],  # 8 bytes for 2 float64
+        [0, "<f8", [-1], "C"],
+        [0, "<f8", [1], "X"],
+        [3, "<f8", [1], "C"],  # a blob the message does not have
+    ],
+)
+def test_wire_arrays_keep_dtype_shape_order_and_forged_ones_are_refused(forged):
+    import numpy as np
+
+    read_end, write_end = os.pipe()
+    try:
+        sent = {
+            "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+            "view": np.arange(10, dtype=">i4")[::3],
+            "empty": np.zeros((0, 3), np.float32),
+            "fields": np.zeros(2, dtype=[("x", "<f4"), ("y", "<i8")]),
+            "scalar": np.float32(2.5),
+        }
+        write_frame(write_end, sent)
+        got = FrameReader(read_end).read()
+        for key, value in sent.items():
+            assert got[key].dtype == value.dtype and np.array_equal(got[key], value)
+        assert got["f"].flags.f_contiguous and got["view"].flags.writeable
+        assert isinstance(got["scalar"], np.float32)
+        header = json.dumps({"m": {"$dict": [["x", {"$nd": forged}]]}, "blobs": [8]}).encode()
+        os.write(write_end, struct.pack("<I", len(header)) + header + bytes(8))
         with pytest.raises(WireError):
             FrameReader(read_end).read()
     finally:

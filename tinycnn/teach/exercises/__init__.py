@@ -39,6 +39,7 @@ else is registered.
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util
 import os
 import re
 import tempfile
@@ -198,12 +199,12 @@ def check_all(
 
     With ``jobs > 1`` the grading runs in ``jobs`` worker processes of the grader's own (each
     with its fork server; hypothesis and CPython 3.11's ``ast`` are not safe in threads). Only
-    text crosses between them: the task's names in, the report as JSON out. ``progress(report)``
-    is called here as each one ends.
+    text crosses between them: the task's names in, the report as JSON out. The exercises with
+    the longest time limit (the capstone, which trains) are handed out first, so that the jobs
+    end together on short ones. ``progress(report)`` is called here as each one ends.
     """
     tasks = [(name, str(folder)) for folder in folders for name in names]
-    for name in names:
-        get_exercise(name, pack)  # a bad name fails here, before any work
+    limit = {name: get_exercise(name, pack).timeout for name in names}  # a bad name fails here
     settings = (None if pack is None else str(pack), timeout, limits or Limits())
     if jobs <= 1:
         reports = []
@@ -212,8 +213,10 @@ def check_all(
             if progress is not None:
                 progress(reports[-1])
         return reports
+    longest_first = sorted(range(len(tasks)), key=lambda i: -limit[tasks[i][0]])  # stable
     with ProcessPoolExecutor(jobs, initializer=_start_worker) as pool:
-        futures = [pool.submit(_grade_in_worker, task, settings) for task in tasks]
+        submitted = {i: pool.submit(_grade_in_worker, tasks[i], settings) for i in longest_first}
+        futures = [submitted[i] for i in range(len(tasks))]
         by_future = {}
         for future in as_completed(futures):
             by_future[future] = Report.from_json(future.result())
@@ -229,6 +232,8 @@ def _start_worker() -> None:
     global _worker_sandbox, _sandbox
     _sandbox = None  # the parent's fork server is not this process's to use
     _worker_sandbox = Sandbox()
+    # stopped (and waited for) when the worker ends, so its CPU time counts as the worker's
+    multiprocessing.util.Finalize(_worker_sandbox, _worker_sandbox.close, exitpriority=1)
 
 
 def _grade_in_worker(task: tuple[str, str], settings: tuple) -> str:

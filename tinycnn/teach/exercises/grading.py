@@ -36,10 +36,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, find, settings
-from hypothesis.errors import NoSuchExample
+from hypothesis import HealthCheck, settings
 
 from tinycnn.layers.base import Layer
+from tinycnn.teach.exercises.drawn import find_smallest
 from tinycnn.teach.exercises.hints import HintLadder, plotted
 from tinycnn.teach.exercises.questions import Question
 from tinycnn.teach.exercises.sandbox import ChildGoneError, Session
@@ -213,7 +213,8 @@ def smallest_failing_case(strategy: Any, check_case: Callable[[Any], None], max_
 
     ``check_case(case)`` raises ``CheckError`` or ``StudentError`` on a wrong answer. Hypothesis
     shrinks toward small sizes; settings make the search repeatable (``derandomize``), with no
-    example database and no deadline (the first call may compile Numba kernels).
+    example database and no deadline (the first call may compile Numba kernels). The cases
+    drawn for a right answer are drawn once per process and replayed (``drawn``).
     """
 
     def fails(case: Any) -> bool:
@@ -230,10 +231,7 @@ def smallest_failing_case(strategy: Any, check_case: Callable[[Any], None], max_
         max_examples=max_examples,
         suppress_health_check=list(HealthCheck),
     )
-    try:
-        return find(strategy, fails, settings=search)
-    except NoSuchExample:
-        return None
+    return find_smallest(strategy, fails, search, check_case)
 
 
 def against_reference(strategy, check_case, describe=repr, max_examples=60) -> None:

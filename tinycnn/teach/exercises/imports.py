@@ -15,6 +15,7 @@ allowed to import (``pad_input.__globals__``): the teaching guide says so.
 from __future__ import annotations
 
 import ast
+import functools
 
 __all__ = ["allowed_imports", "borrowed_imports"]
 
@@ -27,6 +28,11 @@ def _is_tinycnn(module: str | None) -> bool:
 
 def allowed_imports(handout: str) -> dict[str, list[str]]:
     """``{module: [names]}`` of tinycnn the handout text imports (``[]``: the module itself)."""
+    return {module: list(names) for module, names in _allowed(handout)}
+
+
+@functools.lru_cache(maxsize=64)  # a handout is read for every folder of a class
+def _allowed(handout: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     allowed: dict[str, list[str]] = {}
     for node in ast.walk(ast.parse(handout)):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and _is_tinycnn(node.module):
@@ -35,7 +41,7 @@ def allowed_imports(handout: str) -> dict[str, list[str]]:
             for alias in node.names:
                 if _is_tinycnn(alias.name):
                     allowed.setdefault(alias.name, [])
-    return allowed
+    return tuple((module, tuple(names)) for module, names in allowed.items())
 
 
 def borrowed_imports(source: str, allowed: dict[str, list[str]], filename: str) -> list[str]:

@@ -5,13 +5,17 @@ is read. A message is one frame::
 
     u32 length of the JSON header | JSON header | blob 0 | blob 1 | ...
 
-The header is the value with every array replaced by ``{"$nd": i}``, whose bytes are blob ``i``,
-written by ``np.save(..., allow_pickle=False)`` and read by ``np.load(..., allow_pickle=False)``
-(object arrays are refused on both sides); ``"blobs"`` lists the blob sizes. Other values:
+The header is the value with every array replaced by ``{"$nd": [i, dtype, shape, order]}``:
+its elements' bytes are blob ``i`` (``order`` "C" or "F", as they lie in memory), and the
+reader makes a new array of that plain dtype (``"<f8"``: a number, a string, bytes or a date;
+nothing of Python objects) and shape from them. An array of any other dtype (fields, say) is
+``{"$npy": i}``, written by ``np.save(..., allow_pickle=False)`` and read by
+``np.load(..., allow_pickle=False)``; object arrays are refused on both sides. ``"blobs"``
+lists the blob sizes. Other values:
 
 - ``None``, ``bool``, ``int``, ``float``, ``str`` as JSON; lists as lists;
 - a tuple ``{"$tuple": [...]}``, a dict ``{"$dict": [[key, value], ...]}``, a NumPy scalar
-  ``{"$sc": i}`` (a 0-d array);
+  ``{"$sc": array}`` (a 0-d array's tag);
 - a ``numpy.random.Generator`` ``{"$rng": state}`` (its bit generator's state; the bit generator
   must be one of NumPy's own);
 - a function ``{"$cb": k}`` (a *callback*: the other side calls it through a message; only the
@@ -30,8 +34,8 @@ import os
 import select
 import struct
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,6 +43,7 @@ __all__ = ["FrameReader", "Unreadable", "WireError", "decode", "encode", "pack",
 
 MAX_HEADER = 64 * 2**20  # bytes of JSON in one message
 MAX_FRAME = 1024 * 2**20  # bytes of one message, arrays included
+Buffer = bytes | bytearray
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
@@ -61,14 +66,9 @@ def encode(value: Any, blobs: list[bytes], callbacks: list[Callable] | None = No
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            return {"$unreadable": "ndarray of Python objects"}
-        buffer = io.BytesIO()
-        np.save(buffer, value, allow_pickle=False)
-        blobs.append(buffer.getvalue())
-        return {"$nd": len(blobs) - 1}
+        return _encode_array(value, blobs)
     if isinstance(value, np.generic) and not isinstance(value, np.object_):
-        return {"$sc": encode(np.asarray(value), blobs)["$nd"]}
+        return {"$sc": _encode_array(np.asarray(value), blobs)}
     if isinstance(value, (list, tuple)):
         items = [encode(item, blobs, callbacks) for item in value]
         return items if isinstance(value, list) else {"$tuple": items}
@@ -83,7 +83,27 @@ def encode(value: Any, blobs: list[bytes], callbacks: list[Callable] | None = No
     return {"$unreadable": type(value).__name__}
 
 
-def decode(data: Any, blobs: list[bytes], callback: Callable[[int], Any] | None = None) -> Any:
+def _encode_array(value: np.ndarray, blobs: list[bytes]) -> dict:
+    if value.dtype.hasobject:
+        return {"$unreadable": "ndarray of Python objects"}
+    if not _plain(value.dtype):
+        buffer = io.BytesIO()
+        np.save(buffer, value, allow_pickle=False)
+        blobs.append(buffer.getvalue())
+        return {"$npy": len(blobs) - 1}
+    order: Literal["C", "F"] = "C"
+    if value.flags.f_contiguous and not value.flags.c_contiguous:
+        order = "F"
+    blobs.append(value.tobytes(order=order))
+    return {"$nd": [len(blobs) - 1, value.dtype.str, list(value.shape), order]}
+
+
+def _plain(dtype: np.dtype) -> bool:
+    """A dtype ``dtype.str`` names in full: no fields, no sub-arrays, no Python objects."""
+    return dtype.fields is None and dtype.subdtype is None and not dtype.hasobject
+
+
+def decode(data: Any, blobs: Sequence[Buffer], callback: Callable[[int], Any] | None = None) -> Any:
     """The value ``encode`` wrote; ``callback(k)`` makes the stand-in for function ``k``."""
     if isinstance(data, list):
         return [decode(item, blobs, callback) for item in data]
@@ -94,8 +114,10 @@ def decode(data: Any, blobs: list[bytes], callback: Callable[[int], Any] | None 
     ((tag, body),) = data.items()
     if tag == "$nd":
         return _array(blobs, body)
-    if tag == "$sc":
-        return _array(blobs, body)[()]
+    if tag == "$npy":
+        return _saved_array(blobs, body)
+    if tag == "$sc" and isinstance(body, dict) and list(body) in (["$nd"], ["$npy"]):
+        return decode(body, blobs)[()]
     if tag == "$tuple":
         return tuple(decode(item, blobs, callback) for item in body)
     if tag == "$dict":
@@ -115,11 +137,35 @@ def _key(key: Any) -> Any:
     return key
 
 
-def _array(blobs: list[bytes], index: Any) -> np.ndarray:
+def _blob(blobs: Sequence[Buffer], index: Any) -> Buffer:
     if not isinstance(index, int) or not 0 <= index < len(blobs):
         raise WireError(f"array {index!r} is not in the message")
+    return blobs[index]
+
+
+def _array(blobs: Sequence[Buffer], body: Any) -> np.ndarray:
+    """A new, writable array from ``[index, dtype, shape, order]`` and blob ``index``."""
     try:
-        return np.load(io.BytesIO(blobs[index]), allow_pickle=False)
+        index, dtype_name, shape, order = body
+        if not isinstance(dtype_name, str) or order not in ("C", "F"):
+            raise ValueError(f"expected a dtype's name and the order C or F, got {body[1:]}")
+        data, dtype = _blob(blobs, index), np.dtype(dtype_name)
+        if not _plain(dtype):
+            raise ValueError(f"expected a plain dtype, got {dtype_name!r}")
+        if not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise ValueError(f"expected a shape of sizes, got {shape}")
+        count = int(np.prod(shape, dtype=np.int64))
+        if len(data) != count * dtype.itemsize:
+            raise ValueError(f"{len(data)} bytes for {count} elements of {dtype}")
+        flat = np.frombuffer(data, dtype, count) if count else np.empty(0, dtype)
+        return flat.reshape(shape, order=order).copy(order="K")
+    except (TypeError, ValueError) as error:
+        raise WireError(f"an unreadable array ({error})") from None
+
+
+def _saved_array(blobs: Sequence[Buffer], index: Any) -> np.ndarray:
+    try:
+        return np.load(io.BytesIO(_blob(blobs, index)), allow_pickle=False)
     except ValueError as error:
         raise WireError(f"array {index} is unreadable: {error}") from None
 
@@ -179,9 +225,9 @@ class FrameReader:
                 raise WireError("the other side closed the connection")
             self.buffer += chunk
 
-    def _take(self, size: int, deadline: float | None) -> bytes:
+    def _take(self, size: int, deadline: float | None) -> bytearray:
         self._fill(size, deadline)
-        data = bytes(self.buffer[:size])
+        data = self.buffer[:size]
         del self.buffer[:size]
         return data
 

@@ -21,6 +21,7 @@ reports the measured speed instead of running into the time limit.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -249,7 +250,13 @@ class Kit:
 
 
 def subset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The embedded MNIST subset, scaled: ``x_train, y_train, x_test, y_test``."""
+    """The embedded MNIST subset, scaled: ``x_train, y_train, x_test, y_test`` (read once per
+    process; every call gets its own copies, which the student's code may change)."""
+    return tuple(array.copy() for array in _subset())  # type: ignore[return-value]
+
+
+@functools.cache
+def _subset() -> tuple[np.ndarray, ...]:
     from tinycnn.data.arrays import scale_images
     from tinycnn.data.mnist import SUBSET_DIR, read_mnist
 
