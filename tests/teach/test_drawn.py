@@ -90,3 +90,20 @@ def test_a_check_that_needs_finds_context_is_left_to_find():
     expected = _hypothesis(lambda case: check(case, []))
     for _ in range(2):
         assert find_smallest(CASES, partial(check, calls=calls), SEARCH, check) == expected
+
+
+def test_strategies_that_differ_only_in_a_functions_captured_values_are_not_confused():
+    def check(case, seen):
+        seen.append(case)
+        return False
+
+    def scaled(k):  # the same repr for every k: "integers(0, 9).map(lambda x: x * k)"
+        return st.integers(0, 9).map(lambda x: x * k)
+
+    assert repr(scaled(1)) == repr(scaled(1000))
+    ones: list = []
+    assert find_smallest(scaled(1), partial(check, seen=ones), SEARCH, check) is None
+    thousands: list = []
+    assert find_smallest(scaled(1000), partial(check, seen=thousands), SEARCH, check) is None
+    assert max(ones) <= 9 and thousands and all(x % 1000 == 0 for x in thousands)
+    assert max(thousands) >= 1000  # its own cases, not the ones kept for k = 1

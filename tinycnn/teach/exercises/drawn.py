@@ -18,7 +18,9 @@ the checks' code (the ``check_case`` function's code), strategy and settings:
   draws them (each compared, value by value, with the kept one; their outcomes are known), so
   the student's code sees the calls ``find`` alone would make.
 
-A search is not kept when a case raised (an ``assume`` that hypothesis handles, say); a kept
+A strategy is known by its ``repr``; one whose ``repr`` shows a function (``map``, ``filter``
+or ``builds`` with a lambda, whose captured values it does not show) is never replayed. A search
+is not kept when a case raised (an ``assume`` that hypothesis handles, say); a kept
 case that raises one of hypothesis's own exceptions when replayed (``note`` outside ``find``)
 sends that search back to ``find``. A check whose strategy at one place in its code depended on
 the student's answers would break the premise; none does (a strategy is a fixed description of
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -64,7 +67,10 @@ def find_smallest(
         place in the checks' code the search is made for. None: ``find`` itself, no replay.
     """
     code = _code(where) if seeded_like_find is not None else None
-    key = None if code is None else (code, repr(strategy), repr(search))
+    described = repr(strategy)
+    if _FUNCTION_IN_REPR.search(described):
+        code = None  # ``map(lambda x: x * k)`` reads the same for every k: find's own search
+    key = None if code is None else (code, described, repr(search))
     key = None if key in _FIND_ONLY else key
     kept = _KEPT.get(key) if key is not None else None
     passed = 0
@@ -114,6 +120,7 @@ def _replay(kept: list, fails: Callable[[Any], bool]) -> int:
 
 
 _UNCOPIABLE = object()
+_FUNCTION_IN_REPR = re.compile(r"lambda|<function| at 0x")  # values a repr does not show
 
 
 def _code(function: Any) -> Any:
