@@ -26,12 +26,13 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from serving import running_server
 
 from tinycnn.data.mnist import load_mnist
 from tinycnn.data.pictures import mnist_style
 from tinycnn.serve import api
 from tinycnn.serve.default_model import DEFAULT_MODEL_PATH, load_default_model
-from tinycnn.serve.server import MAX_BODY, make_server
+from tinycnn.serve.server import MAX_BODY
 from tinycnn.teach.probes import class_probabilities
 
 TIMEOUT = 60.0
@@ -44,13 +45,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def server(model):
-    server = make_server(model, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(TIMEOUT)
+    with running_server(model) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

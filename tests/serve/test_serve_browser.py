@@ -26,17 +26,16 @@ skips on a laptop and fails in CI (``CI=true``), where ``.ci/run`` installs them
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import REPO_ROOT, in_ci
+from serving import running_server
 
 from tinycnn.data.mnist import load_mnist
 from tinycnn.data.pictures import mnist_style
 from tinycnn.serve.default_model import load_default_model
-from tinycnn.serve.server import make_server
 from tinycnn.teach.probes import class_probabilities
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,13 +69,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def url(model):
-    server = make_server(model, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.url
-    server.shutdown()
-    server.server_close()
-    thread.join(30)
+    with running_server(model) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

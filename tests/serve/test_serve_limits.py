@@ -13,9 +13,10 @@ import threading
 import time
 
 import pytest
+from serving import running_server
 
 from tinycnn.serve.default_model import load_default_model
-from tinycnn.serve.server import SECURITY_HEADERS, make_server
+from tinycnn.serve.server import SECURITY_HEADERS
 
 pytestmark = pytest.mark.timeout(120)
 CSP = (
@@ -27,22 +28,12 @@ CSP = (
 @pytest.fixture
 def serve():
     """Start servers on free ports; each is shut down after the test."""
-    started = []
+    with contextlib.ExitStack() as started:
 
-    def start(**attributes):
-        server = make_server(load_default_model(), "127.0.0.1", 0)
-        for key, value in attributes.items():
-            setattr(server, key, value)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        started.append((server, thread))
-        return server
+        def start(**attributes):
+            return started.enter_context(running_server(load_default_model(), **attributes))
 
-    yield start
-    for server, thread in started:
-        server.shutdown()
-        server.server_close()
-        thread.join(30)
+        yield start
 
 
 def get(server, method="GET", path="/api/model"):

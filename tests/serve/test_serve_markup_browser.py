@@ -16,14 +16,13 @@ fails in CI (``CI=true``), where ``.ci/run`` installs them.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from conftest import in_ci
+from serving import running_server
 
 from tinycnn.serve.default_model import load_default_model
-from tinycnn.serve.server import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -43,14 +42,9 @@ def hostile_url():
     model = load_default_model()
     for layer, name in zip(model.layers, HOSTILE, strict=False):
         layer.name = name  # bypasses the name check, as a model from elsewhere might
-    server = make_server(model, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     conv = [layer.describe() for layer in model.layers if type(layer).__name__ == "Conv2D"]
-    yield server.url, [layer.describe() for layer in model.layers], conv
-    server.shutdown()
-    server.server_close()
-    thread.join(30)
+    with running_server(model) as server:
+        yield server.url, [layer.describe() for layer in model.layers], conv
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import threading
 
 import numpy as np
 import pytest
+from serving import running_server
 
 from tinycnn.data.mnist import load_mnist
 from tinycnn.data.pictures import mnist_style
@@ -21,7 +21,6 @@ from tinycnn.layers import Dense, Flatten
 from tinycnn.model import Sequential
 from tinycnn.serve import api, explain, looks
 from tinycnn.serve.default_model import load_default_model
-from tinycnn.serve.server import make_server
 from tinycnn.teach import looks as teach_looks
 from tinycnn.teach.probes import class_probabilities
 
@@ -174,13 +173,8 @@ def test_make_it_a_3(model, digit):
 # -- refusals: one sentence, a 4xx, over HTTP -----------------------------------------------
 @pytest.fixture(scope="module")
 def server(model):
-    server = make_server(model, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(TIMEOUT)
+    with running_server(model) as server:
+        yield server
 
 
 def post(server, path: str, payload: bytes) -> tuple[int, dict]:
@@ -232,10 +226,7 @@ def test_a_blank_drawing_gets_one_sentence(server, path):
 
 def test_a_model_without_conv_layers_gets_one_sentence(digit):
     dense = Sequential([Flatten(), Dense(10, activation="softmax")], input_shape=(28, 28, 1))
-    server = make_server(dense, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_server(dense) as server:
         for kind in ("conv", "pool"):
             fields = {"kind": kind, "layer": 0, "channel": 0, "row": 0, "col": 0}
             got, answer = post(server, "/api/explain", body(digit[0], **fields))
@@ -245,7 +236,3 @@ def test_a_model_without_conv_layers_gets_one_sentence(digit):
         assert got == 200 and [c["kind"] for c in answer["layers"]] == ["softmax"]
         got, answer = post(server, "/api/looks", body(digit[0], **{"class": 1}))
         assert got == 200 and len(answer["saliency"]) == 784  # a gradient needs no conv layer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
